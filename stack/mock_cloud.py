@@ -1,0 +1,327 @@
+"""The mock cloud: answers Pulumi's resource and invoke calls the way AWS would, and records them.
+
+One module serves both the tests and the offline preview. Ids carry AWS's prefixes, ARNs carry the
+stack's region and a fixed account, invokes return the configured region's zones, and load balancers,
+databases, caches and distributions get realistic endpoints. Everything is derived from the logical
+name, so two runs of the same program give the same values.
+"""
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+
+ACCOUNT_ID = "123456789012"
+AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+ZONES_BY_REGION: dict[str, list[tuple[str, str]]] = {
+    "us-east-1": [
+        ("a", "use1-az6"),
+        ("b", "use1-az1"),
+        ("c", "use1-az2"),
+        ("d", "use1-az4"),
+        ("e", "use1-az3"),
+        ("f", "use1-az5"),
+    ],
+    "us-east-2": [("a", "use2-az1"), ("b", "use2-az2"), ("c", "use2-az3")],
+    "us-west-2": [("a", "usw2-az2"), ("b", "usw2-az1"), ("c", "usw2-az3"), ("d", "usw2-az4")],
+    "eu-west-1": [("a", "euw1-az3"), ("b", "euw1-az1"), ("c", "euw1-az2")],
+    "eu-central-1": [("a", "euc1-az2"), ("b", "euc1-az3"), ("c", "euc1-az1")],
+    "ap-southeast-2": [("a", "apse2-az1"), ("b", "apse2-az3"), ("c", "apse2-az2")],
+}
+"""Zones per region as AWS lists them; other regions get a, b and c."""
+
+# Resource token -> id prefix. Types not listed get their logical name plus a hash.
+ID_PREFIXES: dict[str, str] = {
+    "aws:ec2/vpc:Vpc": "vpc-",
+    "aws:ec2/subnet:Subnet": "subnet-",
+    "aws:ec2/internetGateway:InternetGateway": "igw-",
+    "aws:ec2/natGateway:NatGateway": "nat-",
+    "aws:ec2/eip:Eip": "eipalloc-",
+    "aws:ec2/routeTable:RouteTable": "rtb-",
+    "aws:ec2/route:Route": "r-rtb-",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc-",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
+    "aws:ec2/flowLog:FlowLog": "fl-",
+    "aws:ec2/securityGroup:SecurityGroup": "sg-",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg-",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt-",
+    "aws:kms/key:Key": "",
+    "aws:cloudfront/distribution:Distribution": "E",
+    "aws:route53/healthCheck:HealthCheck": "",
+    "aws:wafv2/webAcl:WebAcl": "",
+}
+
+# Types whose physical name Pulumi generates from the logical name when none is given.
+AUTONAMED = (
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/policy:Policy",
+    "aws:iam/instanceProfile:InstanceProfile",
+    "aws:s3/bucket:Bucket",
+    "aws:sns/topic:Topic",
+    "aws:lb/loadBalancer:LoadBalancer",
+    "aws:lb/targetGroup:TargetGroup",
+    "aws:autoscaling/group:Group",
+    "aws:rds/cluster:Cluster",
+    "aws:rds/instance:Instance",
+    "aws:rds/subnetGroup:SubnetGroup",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
+    "aws:elasticache/subnetGroup:SubnetGroup",
+    "aws:secretsmanager/secret:Secret",
+    "aws:cloudtrail/trail:Trail",
+    "aws:ec2/launchTemplate:LaunchTemplate",
+)
+
+
+def _digest(*parts: str, size: int = 17) -> str:
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:size]
+
+
+@dataclass
+class RecordedResource:
+    """One registered resource: what the program asked for, what the mock cloud answered, and its options."""
+
+    typ: str
+    name: str
+    urn: str
+    parent: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    id: str
+    custom: bool
+    protect: bool
+    ignore_changes: list[str]
+    retain_on_delete: bool
+
+    @property
+    def is_component(self) -> bool:
+        """True for component resources (ours), false for cloud resources."""
+        return not self.custom
+
+
+@dataclass
+class Recording:
+    """Everything one program run registered, in registration order, plus its stack exports."""
+
+    resources: list[RecordedResource] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, typ: str) -> list[RecordedResource]:
+        """All resources of one type token."""
+        return [r for r in self.resources if r.typ == typ]
+
+    def named(self, name: str) -> RecordedResource:
+        """The one resource with this logical name."""
+        (match,) = [r for r in self.resources if r.name == name]
+        return match
+
+    def by_id(self, resource_id: str) -> RecordedResource:
+        """The resource the mock cloud gave this id."""
+        (match,) = [r for r in self.resources if r.id == resource_id]
+        return match
+
+    def children(self, parent: RecordedResource) -> list[RecordedResource]:
+        """Direct children of a resource."""
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def components(self) -> list[RecordedResource]:
+        """Component resources, outermost first."""
+        return [r for r in self.resources if r.is_component and r.typ != "pulumi:pulumi:Stack"]
+
+
+class MockCloud(pulumi.runtime.Mocks):
+    """Answers like AWS in one region and account; see the module docstring."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.region = region
+        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def zones(self) -> list[tuple[str, str]]:
+        """(zone name, zone id) pairs of the region."""
+        letters = ZONES_BY_REGION.get(self.region, [("a", "az1"), ("b", "az2"), ("c", "az3")])
+        return [(f"{self.region}{letter}", zone_id) for letter, zone_id in letters]
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        self.inputs[(args.typ, args.name)] = dict(args.inputs)
+        if not args.custom:
+            return f"{args.name}-component", {}
+        resource_id = self._id(args.typ, args.name, args.inputs)
+        outputs = {**args.inputs, **self._outputs(args.typ, args.name, resource_id, args.inputs)}
+        return resource_id, outputs
+
+    def _id(self, typ: str, name: str, inputs: Mapping[str, Any]) -> str:
+        if typ in AUTONAMED:
+            return str(inputs.get("name") or f"{name}-{_digest(typ, name, size=7)}")
+        prefix = ID_PREFIXES.get(typ)
+        if prefix is None:
+            return f"{name}-{_digest(typ, name, size=8)}"
+        return f"{prefix}{_digest(typ, name)}"
+
+    def _arn(self, typ: str, resource_id: str) -> str:
+        service = typ.split(":")[1].split("/", maxsplit=1)[0]
+        kind = re.sub(r"(?<!^)(?=[A-Z])", "-", typ.rsplit(":", maxsplit=1)[-1]).lower()
+        if service == "iam":
+            return f"arn:aws:iam::{ACCOUNT_ID}:{kind.split('-')[-1]}/{resource_id}"
+        if service == "s3":
+            return f"arn:aws:s3:::{resource_id}"
+        if service == "cloudwatch" and kind == "log-group":
+            return f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{resource_id}"
+        return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{kind}/{resource_id}"
+
+    def _outputs(self, typ: str, name: str, resource_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"arn": self._arn(typ, resource_id)}
+        if typ in AUTONAMED:
+            out["name"] = resource_id
+        octets = [int(_digest(typ, name, str(i), size=2), 16) for i in range(3)]
+        extra: dict[str, Callable[[], dict[str, Any]]] = {
+            "aws:ec2/vpc:Vpc": lambda: {
+                "defaultSecurityGroupId": f"sg-{_digest(name, 'default')}",
+                "mainRouteTableId": f"rtb-{_digest(name, 'main')}",
+            },
+            "aws:ec2/eip:Eip": lambda: {
+                "allocationId": resource_id,
+                "publicIp": f"54.{octets[0]}.{octets[1]}.{octets[2]}",
+            },
+            "aws:ec2/natGateway:NatGateway": lambda: {"publicIp": f"54.{octets[0]}.{octets[1]}.{octets[2]}"},
+            "aws:ec2/subnet:Subnet": lambda: {
+                "availabilityZoneId": dict(self.zones()).get(str(inputs.get("availabilityZone")), "az1")
+            },
+            "aws:lb/loadBalancer:LoadBalancer": lambda: {
+                "dnsName": f"{resource_id}-{_digest(name, size=9)}.{self.region}.elb.amazonaws.com",
+                "zoneId": "Z35SXDOTRQ7X7K",
+                "arnSuffix": f"app/{resource_id}/{_digest(name, size=16)}",
+            },
+            "aws:lb/targetGroup:TargetGroup": lambda: {
+                "arnSuffix": f"targetgroup/{resource_id}/{_digest(name, size=16)}"
+            },
+            "aws:rds/cluster:Cluster": lambda: {
+                "endpoint": f"{resource_id}.cluster-{_digest(name, size=12)}.{self.region}.rds.amazonaws.com",
+                "readerEndpoint": f"{resource_id}.cluster-ro-{_digest(name, size=12)}.{self.region}.rds.amazonaws.com",
+                "port": inputs.get("port", 5432),
+            },
+            "aws:rds/instance:Instance": lambda: {
+                "address": f"{resource_id}.{_digest(name, size=12)}.{self.region}.rds.amazonaws.com",
+                "port": inputs.get("port", 5432),
+            },
+            "aws:elasticache/replicationGroup:ReplicationGroup": lambda: {
+                "primaryEndpointAddress": f"master.{resource_id}.{_digest(name, size=6)}.use1.cache.amazonaws.com",
+                "readerEndpointAddress": f"replica.{resource_id}.{_digest(name, size=6)}.use1.cache.amazonaws.com",
+            },
+            "aws:cloudfront/distribution:Distribution": lambda: {
+                "domainName": f"d{_digest(name, size=13)}.cloudfront.net",
+                "hostedZoneId": "Z2FDTNDATAQYW2",
+            },
+            "aws:kms/key:Key": lambda: {"keyId": resource_id},
+        }
+        if typ in extra:
+            out.update(extra[typ]())
+        return out
+
+    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        region = self.region
+        answers: dict[str, Callable[[], dict[str, Any]]] = {
+            "aws:index/getAvailabilityZones:getAvailabilityZones": lambda: {
+                "names": [n for n, _ in self.zones()],
+                "zoneIds": [z for _, z in self.zones()],
+                "id": region,
+                "groupNames": [region],
+            },
+            "aws:index/getRegion:getRegion": lambda: {
+                "region": region,
+                "name": region,
+                "id": region,
+                "endpoint": f"ec2.{region}.amazonaws.com",
+                "description": region,
+            },
+            "aws:index/getCallerIdentity:getCallerIdentity": lambda: {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/deployer",
+                "userId": "AIDAMOCK",
+                "id": ACCOUNT_ID,
+            },
+            "aws:index/getPartition:getPartition": lambda: {
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+                "id": "aws",
+            },
+            "aws:ssm/getParameter:getParameter": lambda: {
+                "name": args.args.get("name"),
+                "type": "String",
+                "value": f"ami-{_digest(str(args.args))}",
+                "insecureValue": f"ami-{_digest(str(args.args))}",
+            },
+            "aws:ec2/getManagedPrefixList:getManagedPrefixList": lambda: {
+                "id": f"pl-{_digest(str(args.args), size=8)}",
+                "name": args.args.get("name"),
+            },
+        }
+        if args.token not in answers:
+            raise NotImplementedError(
+                f"the mock cloud has no answer for invoke {args.token}; add one in stack/mock_cloud.py"
+            )
+        return answers[args.token](), []
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock monitor that also keeps each registration's parent and resource options."""
+
+    def __init__(self, cloud: MockCloud) -> None:
+        super().__init__(cloud)
+        self.cloud = cloud
+        self.recording = Recording()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registration = self.resources[response.urn]
+        self.recording.resources.append(
+            RecordedResource(
+                typ=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent,
+                inputs=self.cloud.inputs[(request.type, request.name)],
+                outputs=dict(registration.state),
+                id=registration.id or "",
+                custom=request.custom,
+                protect=request.protect,
+                ignore_changes=list(request.ignoreChanges),
+                retain_on_delete=request.retainOnDelete,
+            )
+        )
+        return response
+
+
+def run_program(program: Callable[[], None], *, stack: str, config: Mapping[str, Any]) -> Recording:
+    """Run a Pulumi program against the mock cloud with this config; return what it registered.
+
+    ``config`` maps ``project:key`` to values; objects may be given as data and are passed as JSON,
+    as the Pulumi CLI does.
+    """
+    region = str(config.get("aws:region") or "us-east-1")
+    cloud = MockCloud(region)
+    monitor = RecordingMonitor(cloud)
+    runtime_settings.ROOT.set(None)  # a fresh root stack per run, so exports never leak between runs
+    pulumi.runtime.set_mocks(cloud, project="ha-stack", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
+    recording = monitor.recording
+
+    def program_then_exports() -> pulumi.Output[None]:
+        program()
+        root = runtime_settings.get_root_resource()
+        outputs: dict[str, Any] = getattr(root, "outputs", {})
+        return pulumi.Output.all(**outputs).apply(recording.exports.update)
+
+    pulumi.runtime.test(program_then_exports)()  # type: ignore[no-untyped-call]
+    return recording

@@ -1,0 +1,152 @@
+"""Offline preview: evaluate a whole stack under the mock cloud and print what would be created.
+
+    python -m stack.preview prod          # human-readable plan
+    python -m stack.preview prod --json   # the same, for machines
+
+A bad config exits 1 with the settings problems only; nothing is evaluated.
+"""
+
+import argparse
+import json
+import runpy
+import sys
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+from stack.ha_summary import TierSummary, summarize
+from stack.mock_cloud import RecordedResource, Recording, run_program
+from stack.settings import SettingsError, parse_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Resource type -> the inputs worth showing, as (label, input key).
+KEY_SETTINGS: dict[str, list[tuple[str, str]]] = {
+    "aws:ec2/vpc:Vpc": [("cidr", "cidrBlock")],
+    "aws:ec2/subnet:Subnet": [("cidr", "cidrBlock"), ("az", "availabilityZone")],
+    "aws:ec2/natGateway:NatGateway": [("subnet", "subnetId")],
+    "aws:ec2/route:Route": [
+        ("table", "routeTableId"),
+        ("to", "destinationCidrBlock"),
+        ("via", "natGatewayId"),
+        ("via", "gatewayId"),
+    ],
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": [("subnet", "subnetId"), ("table", "routeTableId")],
+    "aws:ec2/vpcEndpoint:VpcEndpoint": [("service", "serviceName"), ("type", "vpcEndpointType")],
+    "aws:ec2/flowLog:FlowLog": [("traffic", "trafficType"), ("to", "logDestinationType")],
+    "aws:cloudwatch/logGroup:LogGroup": [("retention_days", "retentionInDays")],
+}
+
+
+def load_config(stack: str) -> dict[str, Any]:
+    """The `config:` block of Pulumi.<stack>.yaml."""
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+        raise SystemExit(f"no stack file {path.name}; stacks here: {', '.join(known)}")
+    return dict((yaml.safe_load(path.read_text()) or {}).get("config") or {})
+
+
+def evaluate(stack: str, config: dict[str, Any]) -> Recording:
+    """Run __main__.py under the mock cloud."""
+    sys.path.insert(0, str(ROOT))
+
+    def program() -> None:
+        runpy.run_path(str(ROOT / "__main__.py"))
+
+    return run_program(program, stack=stack, config=config)
+
+
+def _settings_of(rec: Recording, r: RecordedResource) -> dict[str, Any]:
+    """Key inputs of a resource; ids of other resources are shown as their logical names."""
+    names = {x.id: x.name for x in rec.resources if x.custom}
+    shown: dict[str, Any] = {}
+    for label, key in KEY_SETTINGS.get(r.typ, []):
+        if key in r.inputs:
+            value = r.inputs[key]
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # the wire format has only floats
+            shown[label] = names.get(value, value) if isinstance(value, str) else value
+    return shown
+
+
+def plan(stack: str, rec: Recording, settings_summary: dict[str, str]) -> dict[str, Any]:
+    """The preview as data: components with their resources, counts by type, HA summary, exports."""
+    components = []
+    for comp in rec.components():
+        children = sorted((r for r in rec.children(comp) if r.custom), key=lambda r: (r.typ, r.name))
+        components.append(
+            {
+                "type": comp.typ,
+                "name": comp.name,
+                "resources": [
+                    {"type": r.typ, "name": r.name, "protect": r.protect, "settings": _settings_of(rec, r)}
+                    for r in children
+                ],
+            }
+        )
+    counts = Counter(r.typ for r in rec.resources if r.custom)
+    return {
+        "stack": stack,
+        **settings_summary,
+        "components": components,
+        "resource_counts": dict(sorted(counts.items())),
+        "total_resources": sum(counts.values()),
+        "ha_summary": [asdict(s) for s in summarize(rec)],
+        "exports": rec.exports,
+    }
+
+
+def render(p: dict[str, Any]) -> str:
+    """The human-readable preview."""
+    lines = [
+        f"ha-stack offline preview: stack {p['stack']} ({p['environment']}, {p['region']})",
+        "Evaluated with the mock cloud: nothing was sent to AWS.",
+        "",
+        "Resources by component",
+    ]
+    for comp in p["components"]:
+        lines.append(f'  {comp["type"].split(":")[-1]} "{comp["name"]}" ({len(comp["resources"])} resources)')
+        for r in comp["resources"]:
+            shown = "  ".join(f"{k}={v}" for k, v in r["settings"].items())
+            lines.append(f"    {r['type'].split(':')[-1]:<22} {r['name']:<28} {shown}".rstrip())
+    lines += ["", f"Resources by type ({p['total_resources']} in all)"]
+    lines += [f"  {n:>3}  {typ}" for typ, n in p["resource_counts"].items()]
+    lines += ["", "High availability"]
+    for tier in p["ha_summary"]:
+        s = TierSummary(**tier)
+        lines.append(f"  {s.tier}: {len(s.zones)} AZs ({', '.join(s.zones)})")
+        lines += [f"    - {fact}" for fact in s.facts]
+        spofs = "; ".join(s.single_points_of_failure) or "none"
+        lines.append(f"    - single points of failure: {spofs}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    args = parser.parse_args(argv)
+    config = load_config(args.stack)
+    try:
+        settings = parse_settings(config, stack=args.stack)
+    except SettingsError as err:
+        print(f"invalid stack config in Pulumi.{args.stack}.yaml ({len(err.problems)} problems):", file=sys.stderr)
+        print("\n".join(f"  {line}" for line in err.problems), file=sys.stderr)
+        return 1
+    try:
+        rec = evaluate(args.stack, config)
+    except pulumi.RunError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    result = plan(args.stack, rec, {"environment": settings.environment, "region": settings.region})
+    print(json.dumps(result, indent=2, default=str) if args.json else render(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
