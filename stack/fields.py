@@ -16,11 +16,12 @@ _MISSING = object()
 class Section:
     """Reads the keys of one config object and remembers which ones were asked for."""
 
-    def __init__(self, key: str, raw: object, problems: list[str]) -> None:
+    def __init__(self, key: str, raw: object, problems: list[str], bad: set[str]) -> None:
         self.key = key
         self.problems = problems
         self.known: list[str] = []
-        self.bad: set[str] = set()
+        self.bad = bad
+        """Keys (``tier.field``) already reported, shared by every section of one parse."""
         if raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
@@ -30,12 +31,15 @@ class Section:
 
     def problem(self, field: str, message: str) -> None:
         """Record a problem with one key; later cross-field rules skip keys already wrong."""
-        self.bad.add(field)
+        self.bad.add(self._qualified(field))
         self.problems.append(f"{self.key}.{field}: {message}")
 
     def ok(self, *fields: str) -> bool:
         """True when none of these keys had a problem, so a rule across them is worth checking."""
-        return not self.bad.intersection(fields)
+        return not self.bad.intersection(self._qualified(f) for f in fields)
+
+    def _qualified(self, field: str) -> str:
+        return f"{self.key.split(':', 1)[1]}.{field}"
 
     def _get(self, field: str, default: object, required: bool) -> object:
         self.known.append(field)

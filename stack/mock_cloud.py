@@ -303,7 +303,7 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
-def run_program(program: Callable[[], None], *, stack: str, config: Mapping[str, Any]) -> Recording:
+def run_program(program: Callable[[], object], *, stack: str, config: Mapping[str, Any]) -> Recording:
     """Run a Pulumi program against the mock cloud with this config; return what it registered.
 
     ``config`` maps ``project:key`` to values; objects may be given as data and are passed as JSON,

@@ -188,8 +188,8 @@ def _key(tier: str) -> str:
     return f"{PROJECT}:{tier}"
 
 
-def _network(raw: object, problems: list[str]) -> NetworkSettings:
-    s = Section(_key("network"), raw, problems)
+def _network(raw: object, problems: list[str], bad: set[str]) -> NetworkSettings:
+    s = Section(_key("network"), raw, problems, bad)
     cidr = s.text("cidr", "10.0.0.0/16")
     try:
         net = ipaddress.IPv4Network(cidr)
@@ -217,8 +217,8 @@ def _retention(s: Section, field: str, default: int) -> int:
     return value
 
 
-def _web(raw: object, problems: list[str]) -> WebSettings:
-    s = Section(_key("web"), raw, problems)
+def _web(raw: object, problems: list[str], bad: set[str]) -> WebSettings:
+    s = Section(_key("web"), raw, problems, bad)
     min_size = s.integer("min_size", 2, 1, 100)
     result = WebSettings(
         instance_type=s.text("instance_type", "t3.small", EC2_INSTANCE_TYPE, "an EC2 instance type such as t3.small"),
@@ -258,8 +258,8 @@ def _version(s: Section, field: str, default: str, majors: tuple[str, ...]) -> s
     return value
 
 
-def _database(raw: object, problems: list[str]) -> DatabaseSettings:
-    s = Section(_key("database"), raw, problems)
+def _database(raw: object, problems: list[str], bad: set[str]) -> DatabaseSettings:
+    s = Section(_key("database"), raw, problems, bad)
     engine = s.choice("engine", "aurora-postgresql", DATABASE_ENGINES)
     storage = s.integer("allocated_storage_gib", 100, 20, 65536, " GiB")
     result = DatabaseSettings(
@@ -302,8 +302,8 @@ def _database(raw: object, problems: list[str]) -> DatabaseSettings:
     return result
 
 
-def _cache(raw: object, problems: list[str]) -> CacheSettings:
-    s = Section(_key("cache"), raw, problems)
+def _cache(raw: object, problems: list[str], bad: set[str]) -> CacheSettings:
+    s = Section(_key("cache"), raw, problems, bad)
     engine = s.choice("engine", "redis", CACHE_ENGINES)
     result = CacheSettings(
         engine=engine,
@@ -327,8 +327,8 @@ def _cache(raw: object, problems: list[str]) -> CacheSettings:
     return result
 
 
-def _edge(raw: object, problems: list[str]) -> EdgeSettings:
-    s = Section(_key("edge"), raw, problems)
+def _edge(raw: object, problems: list[str], bad: set[str]) -> EdgeSettings:
+    s = Section(_key("edge"), raw, problems, bad)
     result = EdgeSettings(
         enabled=s.boolean("enabled", True),
         domain=s.optional_text("domain", HOSTNAME, "a lower-case DNS name such as shop.example.com"),
@@ -361,8 +361,8 @@ def _archive_before_expiry(s: Section, glacier: int, expire: int) -> None:
         s.problem("log_expire_days", f"must be after log_glacier_days ({glacier}), got {expire}")
 
 
-def _monitoring(raw: object, problems: list[str]) -> MonitoringSettings:
-    s = Section(_key("monitoring"), raw, problems)
+def _monitoring(raw: object, problems: list[str], bad: set[str]) -> MonitoringSettings:
+    s = Section(_key("monitoring"), raw, problems, bad)
     result = MonitoringSettings(
         alarm_emails=s.strings("alarm_emails", [], lambda v: re.fullmatch(EMAIL, v) is not None, "an e-mail address"),
         cpu_alarm_percent=s.integer("cpu_alarm_percent", 80, 1, 100, " percent"),
@@ -377,55 +377,71 @@ def _monitoring(raw: object, problems: list[str]) -> MonitoringSettings:
     return result
 
 
-def _cross_tier(st: Settings, problems: list[str]) -> None:
-    """Rules that need two tiers, or the environment: HA in prod, readers and nodes that fit the AZs."""
+def _cross_tier(st: Settings, problems: list[str], bad: set[str]) -> None:
+    """Rules that need two tiers, or the environment: HA in prod, readers and nodes that fit the AZs.
+
+    A rule is skipped when one of its keys was already reported, so no line is about a stand-in default.
+    """
     azs, db, cache, web = st.network.az_count, st.database, st.cache, st.web
-    if db.reader_count >= azs:
-        problems.append(
-            f"{_key('database')}.reader_count: must be < network.az_count ({azs}) so the writer and "
-            f"each reader get their own AZ, got {db.reader_count}"
-        )
-    if cache.node_count > azs:
-        problems.append(
-            f"{_key('cache')}.node_count: must be <= network.az_count ({azs}) so each node gets its "
-            f"own AZ, got {cache.node_count}"
-        )
-    if not st.is_prod:
-        return
-    rules = [
+    rules: list[tuple[bool, tuple[str, ...], str]] = [
         (
-            st.network.nat_gateways != "one_per_az",
-            "network.nat_gateways",
-            f"prod needs one_per_az (a NAT in every AZ), got {st.network.nat_gateways!r}",
+            db.reader_count >= azs,
+            ("database.reader_count", "network.az_count"),
+            f"must be < network.az_count ({azs}) so the writer and each reader get their own AZ, got {db.reader_count}",
         ),
         (
-            web.min_size < azs,
-            "web.min_size",
-            f"prod needs an instance in every AZ: >= az_count ({azs}), got {web.min_size}",
+            cache.node_count > azs,
+            ("cache.node_count", "network.az_count"),
+            f"must be <= network.az_count ({azs}) so each node gets its own AZ, got {cache.node_count}",
         ),
-        (db.engine == "postgres" and not db.multi_az, "database.multi_az", "prod needs true for engine postgres"),
-        (
-            db.engine == "aurora-postgresql" and db.reader_count < 1,
-            "database.reader_count",
-            "prod needs >= 1 reader so Aurora spans 2 AZs and can fail over, got 0",
-        ),
-        (
-            db.backup_retention_days < 7,
-            "database.backup_retention_days",
-            f"prod needs >= 7 days, got {db.backup_retention_days}",
-        ),
-        (cache.node_count < 2, "cache.node_count", f"prod needs >= 2 nodes in distinct AZs, got {cache.node_count}"),
-        (not cache.automatic_failover, "cache.automatic_failover", "prod needs true"),
-        (not db.deletion_protection, "database.deletion_protection", "prod needs true"),
-        (not web.deletion_protection, "web.deletion_protection", "prod needs true"),
-        (not st.monitoring.alarm_emails, "monitoring.alarm_emails", "prod needs at least one address"),
     ]
-    problems.extend(f"{PROJECT}:{key}: {message}" for broken, key, message in rules if broken)
+    if st.is_prod:
+        rules += [
+            (
+                st.network.nat_gateways != "one_per_az",
+                ("network.nat_gateways",),
+                f"prod needs one_per_az (a NAT in every AZ), got {st.network.nat_gateways!r}",
+            ),
+            (
+                web.min_size < azs,
+                ("web.min_size", "network.az_count"),
+                f"prod needs an instance in every AZ: >= az_count ({azs}), got {web.min_size}",
+            ),
+            (
+                db.engine == "postgres" and not db.multi_az,
+                ("database.multi_az", "database.engine"),
+                "prod needs true for engine postgres",
+            ),
+            (
+                db.engine == "aurora-postgresql" and db.reader_count < 1,
+                ("database.reader_count", "database.engine"),
+                "prod needs >= 1 reader so Aurora spans 2 AZs and can fail over, got 0",
+            ),
+            (
+                db.backup_retention_days < 7,
+                ("database.backup_retention_days",),
+                f"prod needs >= 7 days, got {db.backup_retention_days}",
+            ),
+            (
+                cache.node_count < 2,
+                ("cache.node_count",),
+                f"prod needs >= 2 nodes in distinct AZs, got {cache.node_count}",
+            ),
+            (not cache.automatic_failover, ("cache.automatic_failover",), "prod needs true"),
+            (not db.deletion_protection, ("database.deletion_protection",), "prod needs true"),
+            (not web.deletion_protection, ("web.deletion_protection",), "prod needs true"),
+            (not st.monitoring.alarm_emails, ("monitoring.alarm_emails",), "prod needs at least one address"),
+        ]
+    for broken, keys, message in rules:
+        if broken and not bad.intersection(keys):
+            bad.add(keys[0])
+            problems.append(f"{PROJECT}:{keys[0]}: {message}")
 
 
 def parse_settings(config: Mapping[str, Any], *, stack: str) -> Settings:
     """Parse `project:key` config values (objects as dicts or JSON strings); raise SettingsError with all problems."""
     problems: list[str] = []
+    bad: set[str] = set()
     raw = {key.split(":", 1)[1]: _decode(value) for key, value in config.items() if key.startswith(f"{PROJECT}:")}
     for key in raw:
         if key not in (*TIERS, "environment"):
@@ -441,15 +457,14 @@ def parse_settings(config: Mapping[str, Any], *, stack: str) -> Settings:
         stack=stack,
         environment=str(environment),
         region=str(region),
-        network=_network(raw.get("network"), problems),
-        web=_web(raw.get("web"), problems),
-        database=_database(raw.get("database"), problems),
-        cache=_cache(raw.get("cache"), problems),
-        edge=_edge(raw.get("edge"), problems),
-        monitoring=_monitoring(raw.get("monitoring"), problems),
+        network=_network(raw.get("network"), problems, bad),
+        web=_web(raw.get("web"), problems, bad),
+        database=_database(raw.get("database"), problems, bad),
+        cache=_cache(raw.get("cache"), problems, bad),
+        edge=_edge(raw.get("edge"), problems, bad),
+        monitoring=_monitoring(raw.get("monitoring"), problems, bad),
     )
-    if not problems:
-        _cross_tier(settings, problems)
+    _cross_tier(settings, problems, bad)
     if problems:
         raise SettingsError(problems)
     return settings

@@ -1,0 +1,50 @@
+"""Shared test helpers: run the real stack program or one component against the mock cloud."""
+
+import copy
+import runpy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stack.mock_cloud import Recording, run_program
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stack_config(stack: str, **tier_overrides: dict[str, Any]) -> dict[str, Any]:
+    """Pulumi.<stack>.yaml's config, with keys of `ha-stack:<tier>` objects replaced by the overrides."""
+    config: dict[str, Any] = copy.deepcopy(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
+    for tier, values in tier_overrides.items():
+        config[f"ha-stack:{tier}"] = {**config.get(f"ha-stack:{tier}", {}), **values}
+    return config
+
+
+def run_stack(stack: str, config: dict[str, Any] | None = None) -> Recording:
+    """Run __main__.py for a stack (its real stack file unless a config is given)."""
+    return run_program(
+        lambda: runpy.run_path(str(ROOT / "__main__.py")), stack=stack, config=config or stack_config(stack)
+    )
+
+
+def build(fn: Callable[[], object], region: str = "us-east-1") -> Recording:
+    """Build resources outside any stack file (one component, as a reusing project would)."""
+
+    def program() -> None:
+        fn()
+
+    return run_program(program, stack="test", config={"aws:region": region})
+
+
+@pytest.fixture(scope="session")
+def prod() -> Recording:
+    """The prod stack, as its stack file defines it (built once: the tests only read it)."""
+    return run_stack("prod")
+
+
+@pytest.fixture(scope="session")
+def dev() -> Recording:
+    """The dev stack, as its stack file defines it."""
+    return run_stack("dev")

@@ -1,0 +1,166 @@
+"""HaNetwork: what prod and dev get from their real stack files, and what a reusing project gets."""
+
+import json
+
+import pytest
+
+from ha_stack import HaNetwork, HaNetworkArgs, NatGateways
+from ha_stack.network import plan
+from stack.ha_summary import network_facts
+from tests.conftest import build, run_stack, stack_config
+
+ZONES3 = ["us-east-1a", "us-east-1b", "us-east-1c"]
+
+
+def args(**overrides) -> HaNetworkArgs:
+    return {"availability_zones": ZONES3, **overrides}  # type: ignore[typeddict-item]
+
+
+def test_prod_spans_3_azs_with_every_tier_in_each(prod):
+    facts = network_facts(prod)
+    assert facts.subnet_zones == {"public": ZONES3, "app": ZONES3, "data": ZONES3}
+
+
+def test_prod_has_a_nat_per_az_and_each_app_route_table_uses_its_own_azs_nat(prod):
+    facts = network_facts(prod)
+    assert facts.nat_zones == ZONES3
+    assert facts.app_egress == {z: z for z in ZONES3}
+
+
+def test_dev_spans_2_azs_with_one_nat_shared_by_both_app_route_tables(dev):
+    facts = network_facts(dev)
+    assert facts.subnet_zones["app"] == ["us-east-1a", "us-east-1b"]
+    assert facts.nat_zones == ["us-east-1a"]
+    assert facts.app_egress == {"us-east-1a": "us-east-1a", "us-east-1b": "us-east-1a"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_data_subnets_have_no_route_to_the_internet(stack, request):
+    rec = request.getfixturevalue(stack)
+    assert network_facts(rec).data_internet_routes == 0
+    data_tables = {r.id for r in rec.of_type("aws:ec2/routeTable:RouteTable") if "-data-rt-" in r.name}
+    assert len(data_tables) == (3 if stack == "prod" else 2)
+    routes_from_data = [r for r in rec.of_type("aws:ec2/route:Route") if r.inputs["routeTableId"] in data_tables]
+    assert routes_from_data == []
+
+
+def test_only_the_public_route_table_reaches_the_internet_gateway(prod):
+    (igw,) = prod.of_type("aws:ec2/internetGateway:InternetGateway")
+    via_igw = [r for r in prod.of_type("aws:ec2/route:Route") if r.inputs.get("gatewayId") == igw.id]
+    assert [prod.by_id(r.inputs["routeTableId"]).name for r in via_igw] == ["network-public-rt"]
+
+
+def test_no_subnet_hands_out_public_ips(prod):
+    subnets = prod.of_type("aws:ec2/subnet:Subnet")
+    assert len(subnets) == 9
+    assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
+
+
+def test_subnets_follow_the_vpc_cidr_of_the_stack_file(prod):
+    (vpc,) = prod.of_type("aws:ec2/vpc:Vpc")
+    assert vpc.inputs["cidrBlock"] == "10.20.0.0/16"
+    assert vpc.inputs["enableDnsHostnames"] is True
+    assert prod.named("network-app-b").inputs["cidrBlock"] == "10.20.16.0/20"
+
+
+def test_default_security_group_is_stripped_of_every_rule(prod):
+    (default_sg,) = prod.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default_sg.inputs["vpcId"] == prod.of_type("aws:ec2/vpc:Vpc")[0].id
+    assert not default_sg.inputs.get("ingress")
+    assert not default_sg.inputs.get("egress")
+
+
+def test_s3_gateway_endpoint_serves_every_app_and_data_route_table(prod):
+    (endpoint,) = prod.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    assert endpoint.inputs["serviceName"] == "com.amazonaws.us-east-1.s3"
+    assert endpoint.inputs["vpcEndpointType"] == "Gateway"
+    names = sorted(prod.by_id(t).name for t in endpoint.inputs["routeTableIds"])
+    assert names == [f"network-{tier}-rt-{x}" for tier in ("app", "data") for x in "abc"]
+
+
+def test_flow_logs_capture_all_traffic_into_a_log_group_kept_for_the_configured_days(prod):
+    (flow_log,) = prod.of_type("aws:ec2/flowLog:FlowLog")
+    (group,) = prod.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert flow_log.inputs["trafficType"] == "ALL"
+    assert flow_log.inputs["logDestination"] == group.outputs["arn"]
+    assert group.inputs["retentionInDays"] == 365
+    (policy,) = prod.of_type("aws:iam/rolePolicy:RolePolicy")
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Resource"] == [group.outputs["arn"], group.outputs["arn"] + ":*"]
+    assert "*" not in statement["Action"]
+
+
+def test_flow_logs_can_be_turned_off():
+    rec = build(lambda: HaNetwork("net", args(enable_flow_logs=False)))
+    assert rec.of_type("aws:ec2/flowLog:FlowLog") == []
+
+
+def test_no_nat_mode_leaves_app_subnets_without_internet_route():
+    rec = build(lambda: HaNetwork("net", args(nat_gateways=NatGateways.NONE)))
+    facts = network_facts(rec)
+    assert facts.nat_zones == []
+    assert facts.app_egress == dict.fromkeys(ZONES3)
+
+
+def test_mode_given_as_plain_string_works_as_it_does_from_other_languages():
+    rec = build(lambda: HaNetwork("net", args(nat_gateways="single")))
+    assert network_facts(rec).nat_zones == ["us-east-1a"]
+
+
+def test_adding_an_az_replaces_nothing():
+    two = run_stack(
+        "prod",
+        stack_config(
+            "prod",
+            network={"az_count": 2},
+            web={"min_size": 2},
+            cache={"node_count": 2},
+            database={"reader_count": 1, "reader_autoscaling_max": 1},
+        ),
+    )
+    three = run_stack("prod")
+    before = {r.urn: r.inputs for r in two.resources if r.custom}
+    after = {r.urn: r.inputs for r in three.resources if r.custom}
+    assert set(before) < set(after)
+    changed = {urn for urn, inputs in before.items() if after[urn] != inputs}
+    # Only the S3 endpoint's list of route tables grows (an in-place update): no subnet, NAT or route moves.
+    assert {urn.split("::")[-1] for urn in changed} == {"network-s3"}
+    added = sorted(urn.split("::")[-1] for urn in set(after) - set(before))
+    assert "network-app-c" in added
+    assert "network-nat-c" in added
+
+
+def test_every_child_is_parented_to_the_component():
+    rec = build(lambda: HaNetwork("net", args()))
+    (component,) = rec.components()
+    children = [r for r in rec.resources if r is not component]
+    assert len(children) > 30
+    assert all(r.parent == component.urn for r in children)
+
+
+def test_tags_put_name_last_so_caller_tags_cannot_clobber_it():
+    rec = build(lambda: HaNetwork("net", args(tags={"team": "shop", "Name": "mine"})))
+    vpc = rec.named("net-vpc")
+    assert vpc.inputs["tags"] == {
+        "managed-by": "pulumi",
+        "ha-stack:component": "HaNetwork",
+        "team": "shop",
+        "Name": "net-vpc",
+    }
+
+
+BAD_ARGS = [
+    ({"availability_zones": ["us-east-1a"]}, "HaNetwork.availability_zones: need at least 2 zones"),
+    ({"availability_zones": ["us-east-1a", "us-east-1a"]}, "HaNetwork.availability_zones: zones must be distinct"),
+    ({"availability_zones": ["east", "west"]}, "HaNetwork.availability_zones: availability zone 'east' is not a zone"),
+    ({"nat_gateways": "two"}, "HaNetwork.nat_gateways: must be one of none, single, one_per_az, got 'two'"),
+    ({"flow_log_retention_days": 10}, "HaNetwork.flow_log_retention_days: must be one of"),
+    ({"cidr_block": "10.0.0.0/27"}, "HaNetwork.cidr_block: '10.0.0.0/27'"),
+    ({"app_subnet_prefix_length": 17}, "HaNetwork.cidr_block: '10.0.0.0/16': subnets do not fit"),
+]
+
+
+@pytest.mark.parametrize(("bad", "expected"), BAD_ARGS, ids=[e for _, e in BAD_ARGS])
+def test_plan_names_the_bad_argument_and_value(bad, expected):
+    with pytest.raises(ValueError, match=expected.replace("(", r"\(")):
+        plan(args(**bad))

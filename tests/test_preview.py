@@ -1,0 +1,61 @@
+"""The offline preview: the README's main command prints the plan, or the config problems only."""
+
+import json
+
+import pytest
+import yaml
+
+from stack import preview
+from tests.conftest import ROOT, stack_config
+
+
+def test_prod_preview_shows_3_azs_3_nats_and_own_az_egress(capsys):
+    assert preview.main(["prod"]) == 0
+    out = capsys.readouterr().out
+    assert "ha-stack offline preview: stack prod (prod, us-east-1)" in out
+    assert "subnets per tier: public 3, app 3, data 3 (across 3 AZs)" in out
+    assert "3 NAT gateway(s); 3 of 3 app route tables use the NAT in their own AZ" in out
+    assert "network-app-egress-b         table=network-app-rt-b  to=0.0.0.0/0  via=network-nat-b" in out
+    assert "single points of failure: none" in out
+
+
+def test_dev_preview_names_the_single_nat_as_a_single_point_of_failure(capsys):
+    assert preview.main(["dev"]) == 0
+    out = capsys.readouterr().out
+    assert "network: 2 AZs (us-east-1a, us-east-1b)" in out
+    assert "1 NAT gateway(s); 1 of 2 app route tables use the NAT in their own AZ" in out
+    assert "single points of failure: app egress in us-east-1b depends on the NAT in us-east-1a" in out
+
+
+def test_json_preview_carries_counts_summary_and_exports(capsys):
+    assert preview.main(["prod", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["resource_counts"]["aws:ec2/natGateway:NatGateway"] == 3
+    assert plan["resource_counts"]["aws:ec2/subnet:Subnet"] == 9
+    assert plan["ha_summary"][0]["zones"] == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    assert len(plan["exports"]["nat_public_ips"]) == 3
+
+
+@pytest.fixture
+def bad_stack_file():
+    path = ROOT / "Pulumi.broken-test.yaml"
+    config = stack_config("prod", network={"nat_gateways": "two"}, web={"min_size": 7, "max_size": 6})
+    path.write_text(yaml.safe_dump({"config": config}))
+    yield "broken-test"
+    path.unlink()
+
+
+def test_bad_config_exits_non_zero_with_one_line_per_problem_and_nothing_else(bad_stack_file, capsys):
+    assert preview.main([bad_stack_file]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "invalid stack config in Pulumi.broken-test.yaml (2 problems):",
+        "  ha-stack:network.nat_gateways: must be one of none, single, one_per_az, got 'two'",
+        "  ha-stack:web.min_size: must be <= max_size (6), got 7",
+    ]
+
+
+def test_unknown_stack_names_the_stacks_that_exist():
+    with pytest.raises(SystemExit, match=r"no stack file Pulumi\.qa\.yaml; stacks here: dev, prod"):
+        preview.main(["qa"])

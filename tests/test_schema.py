@@ -1,0 +1,70 @@
+"""Other Pulumi languages can consume the package: Pulumi's own schema inference reads it correctly."""
+
+from typing import Any
+
+import pytest
+from pulumi.provider.experimental.analyzer import Analyzer
+from pulumi.provider.experimental.schema import generate_schema
+
+import ha_stack
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    result = Analyzer("ha-stack").analyze([getattr(ha_stack, n) for n in ha_stack.COMPONENTS])
+    spec = generate_schema(
+        "ha-stack",
+        "0.1.0",
+        None,
+        result["component_definitions"],
+        result["type_definitions"],
+        sorted(result["dependencies"], key=lambda d: d.name),
+    )
+    return spec.to_json()
+
+
+def test_ha_network_is_a_component_with_the_documented_token(schema):
+    network = schema["resources"]["ha-stack:index:HaNetwork"]
+    assert network["isComponent"] is True
+    assert "VPC across N AZs" in network["description"]
+
+
+def test_inputs_are_typed_documented_and_only_the_zones_are_required(schema):
+    network = schema["resources"]["ha-stack:index:HaNetwork"]
+    inputs = network["inputProperties"]
+    assert network["requiredInputs"] == ["availabilityZones"]
+    assert inputs["availabilityZones"]["type"] == "array"
+    assert inputs["availabilityZones"]["plain"] is True
+    assert inputs["flowLogRetentionDays"] == {
+        "type": "integer",
+        "plain": True,
+        "description": inputs["flowLogRetentionDays"]["description"],
+    }
+    assert "Default 90" in inputs["flowLogRetentionDays"]["description"]
+    assert all(p.get("description") for p in inputs.values())
+
+
+def test_nat_mode_is_a_schema_enum(schema):
+    ref = schema["resources"]["ha-stack:index:HaNetwork"]["inputProperties"]["natGateways"]["$ref"]
+    enum = schema["types"][ref.removeprefix("#/types/")]
+    assert sorted(v["value"] for v in enum["enum"]) == ["none", "one_per_az", "single"]
+
+
+def test_outputs_are_what_a_consumer_wires_next(schema):
+    outputs = schema["resources"]["ha-stack:index:HaNetwork"]["properties"]
+    for key in (
+        "vpcId",
+        "vpcCidrBlock",
+        "availabilityZones",
+        "publicSubnetIds",
+        "appSubnetIds",
+        "dataSubnetIds",
+        "natGatewayIds",
+        "natPublicIps",
+        "publicRouteTableId",
+        "appRouteTableIds",
+        "dataRouteTableIds",
+    ):
+        assert outputs[key].get("description"), key
+    assert outputs["appSubnetIds"]["type"] == "array"
+    assert outputs["appSubnetIds"]["items"]["type"] == "string"
