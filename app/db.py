@@ -1,0 +1,108 @@
+"""PostgreSQL access: a writer pool and a reader pool, with retries that ride out a failover.
+
+The writer pool connects with ``target_session_attrs=read-write`` across every writer host, so after a
+failover it lands on the promoted node; the reader pool prefers standbys and falls back to the writer.
+Only idempotent work is retried (reads, and writes made idempotent by a key).
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import psycopg
+from psycopg import errors
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from app.config import AppSettings, Endpoint
+
+log = logging.getLogger("app.db")
+T = TypeVar("T")
+Work = Callable[[psycopg.AsyncConnection[dict[str, object]]], Awaitable[T]]
+
+RETRY_BUDGET_SECONDS = 15.0
+"""How long idempotent work keeps retrying: Aurora fails over in about 30 s, RDS Multi-AZ in 60-120 s; the
+load balancer's client gets a 503 before then, and the client's own retry carries the rest."""
+
+FAILOVER_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,  # refused, reset, server closed the connection, admin shutdown
+    errors.ReadOnlySqlTransaction,  # a writer that became a standby
+    PoolTimeout,  # no healthy connection yet
+)
+
+
+def conninfo(settings: AppSettings, hosts: tuple[Endpoint, ...], session_attrs: str) -> str:
+    """A libpq multi-host conninfo."""
+    return psycopg.conninfo.make_conninfo(
+        host=",".join(h.host for h in hosts),
+        port=",".join(str(h.port) for h in hosts),
+        dbname=settings.db_name,
+        user=settings.db_user,
+        password=settings.db_password,
+        sslmode=settings.db_sslmode,
+        connect_timeout=2,
+        target_session_attrs=session_attrs,
+        application_name="ha-stack-app",
+        options="-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000",
+    )
+
+
+class Database:
+    """The writer and reader pools of one process."""
+
+    def __init__(self, settings: AppSettings, max_size: int = 10) -> None:
+        self.writer: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]] = self._pool(
+            "writer", conninfo(settings, settings.db_writers, "read-write"), max_size)
+        self.reader: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]] = self._pool(
+            "reader", conninfo(settings, settings.db_readers + settings.db_writers, "prefer-standby"), max_size)
+
+    @staticmethod
+    def _pool(name: str, info: str, max_size: int) -> AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]]:
+        return AsyncConnectionPool(
+            info, name=name, min_size=1, max_size=max_size, timeout=5.0, open=False,
+            kwargs={"row_factory": dict_row}, check=AsyncConnectionPool.check_connection,
+            reconnect_timeout=RETRY_BUDGET_SECONDS * 4,
+        )
+
+    async def open(self) -> None:
+        """Open both pools without waiting: the service starts even while the database is away."""
+        await self.writer.open(wait=False)
+        await self.reader.open(wait=False)
+
+    async def close(self) -> None:
+        await self.writer.close()
+        await self.reader.close()
+
+    async def read(self, work: Work[T]) -> T:
+        """Run a read on a replica; reads are idempotent, so failover errors are retried."""
+        return await self._run(self.reader, work, retry=True)
+
+    async def write(self, work: Work[T], *, idempotent: bool) -> T:
+        """Run ``work`` in one transaction on the writer; retried on failover errors only if idempotent."""
+        return await self._run(self.writer, work, retry=idempotent)
+
+    async def ping(self, pool_name: str, timeout: float) -> None:
+        """One round trip on a pooled connection, bounded by ``timeout`` (for readiness)."""
+        pool = self.writer if pool_name == "writer" else self.reader
+        async with asyncio.timeout(timeout), pool.connection(timeout=timeout) as conn:
+            await conn.execute("SELECT 1")
+
+    async def _run(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]], work: Work[T],
+                   retry: bool) -> T:
+        deadline = time.monotonic() + RETRY_BUDGET_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                async with pool.connection() as conn, conn.transaction():
+                    return await work(conn)
+            except FAILOVER_ERRORS as err:
+                if not retry or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("database failover error, retrying", extra={"pool": pool.name, "error": str(err)[:200],
+                                                                         "retry_in_ms": int(delay * 1000)})
+                if isinstance(err, errors.ReadOnlySqlTransaction):
+                    await pool.check()  # drop connections to a node that is now a standby
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)

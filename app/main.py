@@ -1,0 +1,106 @@
+"""The application factory: ``create_app(settings)`` builds one app; tests build one per case."""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from app import config, logs, metrics, migrations
+from app.cache import ProductCache
+from app.config import AppSettings
+from app.db import FAILOVER_ERRORS, RETRY_BUDGET_SECONDS, Database, conninfo
+from app.routes import router
+
+log = logging.getLogger("app")
+MAX_BODY_BYTES = 64 * 1024
+
+
+async def _migrate_with_retry(settings: AppSettings) -> None:
+    """Migrate before serving; a database that is briefly away (a failover) is waited for, then we fail."""
+    deadline = time.monotonic() + RETRY_BUDGET_SECONDS * 4
+    info = conninfo(settings, settings.db_writers, "read-write")
+    while True:
+        try:
+            applied = await migrations.migrate(info)
+            log.info("database schema ready", extra={"applied": applied})
+            return
+        except FAILOVER_ERRORS:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1.0)
+
+
+def create_app(settings: AppSettings) -> FastAPI:
+    """One service instance: pools, cache, migrations at start-up, routes and JSON error handling."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await _migrate_with_retry(settings)
+        app.state.db = Database(settings)
+        app.state.cache = ProductCache(settings)
+        await app.state.db.open()
+        emitter = asyncio.create_task(metrics.emit_forever(app.state.cache.counters, "shop"))
+        log.info("service started", extra={"environment": settings.environment, "port": settings.port})
+        try:
+            yield
+        finally:
+            emitter.cancel()
+            await app.state.cache.close()
+            await app.state.db.close()
+            log.info("service stopped")
+
+    app = FastAPI(title="ha-stack shop", lifespan=lifespan, max_body_size=MAX_BODY_BYTES)
+    app.middleware("http")(logs.log_requests)
+    app.include_router(router)
+    _error_handlers(app)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error is JSON with a readable message."""
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    async def invalid(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        return JSONResponse({"error": "invalid request", "details": details}, status_code=422)
+
+    async def database_away(_: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable after retries", extra={"error": str(exc)[:200]})
+        return JSONResponse({"error": "database unavailable; retry shortly"}, status_code=503,
+                            headers={"retry-after": "1"})
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    for error in FAILOVER_ERRORS:
+        app.add_exception_handler(error, database_away)
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for uvicorn workers: configuration is read once per process at start-up."""
+    logs.configure()
+    return create_app(config.load())
+
+
+def run(host: str = "0.0.0.0", **uvicorn_options: Any) -> None:  # noqa: S104 (behind the load balancer)
+    """Serve with a graceful drain: on SIGTERM stop accepting, finish in-flight work, then exit."""
+    import uvicorn  # noqa: PLC0415
+
+    logs.configure()
+    try:
+        settings = config.load()
+    except config.ConfigError as err:
+        raise SystemExit(str(err)) from None
+    uvicorn.run("app.main:app_from_environment", factory=True, host=host, port=settings.port,
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds, access_log=False, log_config=None,
+                **uvicorn_options)

@@ -1,0 +1,244 @@
+"""HTTP routes: health, readiness, catalog (cache-aside) and orders (one transaction, idempotent)."""
+
+import asyncio
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field, field_validator
+
+from app.cache import ProductCache
+from app.db import Database
+
+router = APIRouter()
+READY_TIMEOUT_SECONDS = 1.0
+PRODUCT_COLUMNS = "id, name, description, price_cents, stock, updated_at"
+
+
+class ProductIn(BaseModel):
+    """A product as clients send it."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    price_cents: int = Field(ge=0, le=100_000_000)
+    stock: int = Field(ge=0, le=1_000_000_000)
+
+
+class OrderItemIn(BaseModel):
+    product_id: int = Field(gt=0)
+    quantity: int = Field(ge=1, le=1000)
+
+
+class OrderIn(BaseModel):
+    items: list[OrderItemIn] = Field(min_length=1, max_length=50)
+
+    @field_validator("items")
+    @classmethod
+    def distinct_products(cls, items: list[OrderItemIn]) -> list[OrderItemIn]:
+        ids = [i.product_id for i in items]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each product may appear once; add up the quantities")
+        return items
+
+
+class OrderRejected(Exception):
+    """A business rule refused the order; the transaction rolls back and nothing is written."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _cache(request: Request) -> ProductCache:
+    cache: ProductCache = request.app.state.cache
+    return cache
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness for the load balancer: no I/O, so a slow dependency never cycles healthy instances."""
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+async def ready(request: Request, response: Response) -> dict[str, Any]:
+    """Readiness: writer, reader and cache, each within a short timeout; 503 names what failed."""
+    db, cache = _db(request), _cache(request)
+    checks = {
+        "writer": db.ping("writer", READY_TIMEOUT_SECONDS),
+        "reader": db.ping("reader", READY_TIMEOUT_SECONDS),
+        "cache": asyncio.wait_for(cache.ping(), READY_TIMEOUT_SECONDS),
+    }
+    results = await asyncio.gather(*checks.values(), return_exceptions=True)
+    failed = {name: f"{type(r).__name__}: {r}"[:200] for name, r in zip(checks, results, strict=True)
+              if isinstance(r, BaseException)}
+    if failed:
+        response.status_code = 503
+        return {"status": "unavailable", "failed": failed}
+    return {"status": "ready", "checks": dict.fromkeys(checks, "ok")}
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> dict[str, Any]:
+    """Cache counters of this process (also emitted to CloudWatch as EMF log lines)."""
+    c = _cache(request).counters
+    return {"cache": {"hits": c.hits, "misses": c.misses, "errors": c.errors, "hit_ratio": round(c.hit_ratio(), 4)}}
+
+
+@router.get("/products")
+async def list_products(
+    request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0
+) -> dict[str, Any]:
+    """A page of products, read from a replica."""
+
+    async def page(conn: psycopg.AsyncConnection[dict[str, Any]]) -> list[dict[str, Any]]:
+        cur = await conn.execute(f"SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id LIMIT %s OFFSET %s",
+                                 (limit, offset))
+        return await cur.fetchall()
+
+    items = await _db(request).read(page)
+    return {"items": items, "limit": limit, "offset": offset,
+            "next_offset": offset + limit if len(items) == limit else None}
+
+
+@router.get("/products/{product_id}")
+async def get_product(product_id: int, request: Request, response: Response) -> dict[str, Any]:
+    """Cache-aside: Redis first; on a miss, a replica, then fill the cache for the TTL."""
+    cache = _cache(request)
+    cached = await cache.get(product_id)
+    if cached is not None:
+        response.headers["x-cache"] = "hit"
+        return cached
+
+    async def one(conn: psycopg.AsyncConnection[dict[str, Any]]) -> dict[str, Any] | None:
+        cur = await conn.execute(f"SELECT {PRODUCT_COLUMNS} FROM products WHERE id = %s", (product_id,))
+        return await cur.fetchone()
+
+    product = await _db(request).read(one)
+    if product is None:
+        raise HTTPException(404, f"product {product_id} does not exist")
+    fresh = _jsonable(product)
+    await cache.fill(product_id, fresh)
+    response.headers["x-cache"] = "miss"
+    return fresh
+
+
+@router.post("/products", status_code=201)
+async def create_product(body: ProductIn, request: Request) -> dict[str, Any]:
+    """Insert on the writer (not retried: a retry could insert twice), then cache the new row."""
+
+    async def insert(conn: psycopg.AsyncConnection[dict[str, Any]]) -> dict[str, Any]:
+        cur = await conn.execute(
+            f"INSERT INTO products (name, description, price_cents, stock) VALUES (%s, %s, %s, %s) "
+            f"RETURNING {PRODUCT_COLUMNS}", (body.name, body.description, body.price_cents, body.stock))
+        row = await cur.fetchone()
+        assert row is not None
+        return row
+
+    product = _jsonable(await _db(request).write(insert, idempotent=False))
+    await _cache(request).put(int(product["id"]), product)
+    return product
+
+
+@router.put("/products/{product_id}")
+async def replace_product(product_id: int, body: ProductIn, request: Request) -> dict[str, Any]:
+    """Replace on the writer (idempotent, so retried across a failover), then refresh the cache."""
+
+    async def update(conn: psycopg.AsyncConnection[dict[str, Any]]) -> dict[str, Any] | None:
+        cur = await conn.execute(
+            f"UPDATE products SET name = %s, description = %s, price_cents = %s, stock = %s, updated_at = now() "
+            f"WHERE id = %s RETURNING {PRODUCT_COLUMNS}",
+            (body.name, body.description, body.price_cents, body.stock, product_id))
+        return await cur.fetchone()
+
+    product = await _db(request).write(update, idempotent=True)
+    if product is None:
+        raise HTTPException(404, f"product {product_id} does not exist")
+    fresh = _jsonable(product)
+    await _cache(request).put(product_id, fresh)
+    return fresh
+
+
+@router.post("/orders", status_code=201)
+async def create_order(
+    body: OrderIn, request: Request, response: Response,
+    idempotency_key: Annotated[str, Header(min_length=1, max_length=100)],
+) -> dict[str, Any]:
+    """One transaction on the writer: claim the idempotency key, take stock, record the items.
+
+    A replay with the same key returns the first order (200) and writes nothing, which is what makes
+    retrying this request across a database failover safe.
+    """
+
+    async def place(conn: psycopg.AsyncConnection[dict[str, Any]]) -> tuple[bool, dict[str, Any]]:
+        cur = await conn.execute("INSERT INTO orders (idempotency_key, total_cents) VALUES (%s, 0) "
+                                 "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id", (idempotency_key,))
+        claimed = await cur.fetchone()
+        if claimed is None:
+            cur = await conn.execute("SELECT id FROM orders WHERE idempotency_key = %s", (idempotency_key,))
+            existing = await cur.fetchone()
+            assert existing is not None
+            return False, await _order(conn, int(existing["id"]))
+        total = 0
+        for item in sorted(body.items, key=lambda i: i.product_id):  # one lock order: no deadlocks
+            total += await _take_stock(conn, int(claimed["id"]), item)
+        await conn.execute("UPDATE orders SET total_cents = %s WHERE id = %s", (total, claimed["id"]))
+        return True, await _order(conn, int(claimed["id"]))
+
+    try:
+        created, order = await _db(request).write(place, idempotent=True)
+    except OrderRejected as err:
+        raise HTTPException(err.status, err.message) from None
+    if created:
+        for item in body.items:
+            await _cache(request).invalidate(item.product_id)  # stock changed
+    else:
+        response.status_code = 200
+    return order
+
+
+async def _take_stock(conn: psycopg.AsyncConnection[dict[str, Any]], order_id: int, item: OrderItemIn) -> int:
+    cur = await conn.execute("UPDATE products SET stock = stock - %s, updated_at = now() "
+                             "WHERE id = %s AND stock >= %s RETURNING price_cents",
+                             (item.quantity, item.product_id, item.quantity))
+    row = await cur.fetchone()
+    if row is None:
+        cur = await conn.execute("SELECT stock FROM products WHERE id = %s", (item.product_id,))
+        found = await cur.fetchone()
+        if found is None:
+            raise OrderRejected(404, f"product {item.product_id} does not exist")
+        raise OrderRejected(409, f"product {item.product_id}: {item.quantity} requested, {found['stock']} in stock")
+    price = int(row["price_cents"])
+    await conn.execute("INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) "
+                       "VALUES (%s, %s, %s, %s)", (order_id, item.product_id, item.quantity, price))
+    return price * item.quantity
+
+
+async def _order(conn: psycopg.AsyncConnection[dict[str, Any]], order_id: int) -> dict[str, Any]:
+    cur = await conn.execute("SELECT id, idempotency_key, total_cents, created_at FROM orders WHERE id = %s",
+                             (order_id,))
+    order = await cur.fetchone()
+    if order is None:
+        raise HTTPException(404, f"order {order_id} does not exist")
+    cur = await conn.execute("SELECT product_id, quantity, unit_price_cents FROM order_items WHERE order_id = %s "
+                             "ORDER BY product_id", (order_id,))
+    return {**order, "items": await cur.fetchall()}
+
+
+@router.get("/orders/{order_id}")
+async def get_order(order_id: int, request: Request) -> dict[str, Any]:
+    """Read from the writer: a client that just placed an order always sees it (read-your-writes)."""
+
+    async def read(conn: psycopg.AsyncConnection[dict[str, Any]]) -> dict[str, Any]:
+        return await _order(conn, order_id)
+
+    return await _db(request).write(read, idempotent=True)
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}

@@ -1,0 +1,185 @@
+"""The local lab: real PostgreSQL (primary + synchronous streaming standby) and Redis on loopback.
+
+Used by the service tests, ``make run`` and the benchmark. Servers run from the Debian packages on
+free high ports, with their data and sockets under one temporary directory, and can be killed and
+promoted the way an AZ failure and an RDS/Aurora failover would.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import redis
+
+REDIS_PASSWORD = "lab-redis-token"
+DB_NAME, DB_USER, DB_PASSWORD = "shop", "app", "lab-db-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def postgres_bin() -> Path:
+    """The newest installed PostgreSQL's binaries (Debian keeps them off PATH)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: run `make servers` (apt-get install postgresql redis-server)")
+    return found[-1].parent
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _wait(check: "callable[[], object]", what: str, timeout: float = 30.0) -> None:  # type: ignore[valid-type]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except Exception as err:  # noqa: BLE001
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not come up in {timeout} s: {err}") from err
+            time.sleep(0.05)
+
+
+@dataclass
+class Server:
+    """One process we started, killable as a whole process group."""
+
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> None:
+        """Crash: the postmaster and all its children, with no chance to clean up."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class Lab:
+    """A primary, a standby and a Redis server under one directory."""
+
+    root: Path
+    primary: Server = field(default_factory=lambda: Server("primary", free_port()))
+    standby: Server = field(default_factory=lambda: Server("standby", free_port()))
+    redis: Server = field(default_factory=lambda: Server("redis", free_port()))
+
+    # -- PostgreSQL -------------------------------------------------------------------------------------
+    def _postgres(self, server: Server, datadir: Path, log: Path, *, primary: bool) -> None:
+        settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
+                    "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=on",
+                    "-c", "wal_level=replica", "-c", "max_wal_senders=5", "-c", "hot_standby=on",
+                    "-c", "max_connections=200", "-c", "shared_buffers=128MB"]
+        if primary:  # like Multi-AZ: a commit is acknowledged only once the standby has it
+            settings += ["-c", "synchronous_standby_names=*"]
+        cmd = _as_postgres([str(postgres_bin() / "postgres"), "-D", str(datadir), "-p", str(server.port), *settings])
+        server.proc = subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        _wait(lambda: psycopg.connect(self.dsn(server, user="postgres", dbname="postgres"), connect_timeout=1).close(),
+              f"PostgreSQL {server.name}")
+
+    def start_database(self) -> None:
+        """initdb, start the primary, create the app's role and database, clone and start the standby."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        primary_dir = self.root / "primary"
+        subprocess.run(_as_postgres([str(postgres_bin() / "initdb"), "-D", str(primary_dir), "--no-sync", "-A", "trust",
+                                     "-U", "postgres", "--no-instructions"]), check=True, capture_output=True)
+        self._postgres(self.primary, primary_dir, self.root / "primary.log", primary=True)
+        standby_dir = self.root / "standby"
+        subprocess.run(_as_postgres([str(postgres_bin() / "pg_basebackup"), "-h", "127.0.0.1",
+                                     "-p", str(self.primary.port), "-U", "postgres", "-D", str(standby_dir), "-R",
+                                     "-X", "stream", "-c", "fast", "--no-sync"]), check=True, capture_output=True)
+        self._postgres(self.standby, standby_dir, self.root / "standby.log", primary=False)
+        self._wait_for_sync_standby()
+        with psycopg.connect(self.dsn(self.primary, user="postgres", dbname="postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_PASSWORD}'")
+            conn.execute(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
+
+    def _wait_for_sync_standby(self) -> None:
+        def streaming() -> None:
+            with psycopg.connect(self.dsn(self.primary, user="postgres", dbname="postgres")) as conn:
+                row = conn.execute("SELECT sync_state FROM pg_stat_replication").fetchone()
+                if not row or row[0] != "sync":
+                    raise RuntimeError(f"standby not synchronous yet: {row}")
+
+        _wait(streaming, "synchronous replication")
+
+    def promote_standby(self) -> float:
+        """Fail over as RDS/Aurora would: promote the standby; returns seconds until it takes writes."""
+        started = time.monotonic()
+        with psycopg.connect(self.dsn(self.standby, user="postgres", dbname="postgres"), autocommit=True) as conn:
+            conn.execute("SELECT pg_promote(false)")
+            while conn.execute("SELECT pg_is_in_recovery()").fetchone() != (False,):
+                time.sleep(0.01)
+        return time.monotonic() - started
+
+    def dsn(self, server: Server, *, user: str = DB_USER, dbname: str = DB_NAME) -> str:
+        return f"host=127.0.0.1 port={server.port} user={user} dbname={dbname} password={DB_PASSWORD}"
+
+    # -- Redis -----------------------------------------------------------------------------------------
+    def start_redis(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        cmd = ["redis-server", "--port", str(self.redis.port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--requirepass", REDIS_PASSWORD, "--dir", str(self.root),
+               "--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"]
+        log = (self.root / "redis.log").open("ab")
+        self.redis.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        client = redis.Redis(port=self.redis.port, password=REDIS_PASSWORD, socket_timeout=1)
+        _wait(client.ping, "Redis")
+
+    # -- the service's view -----------------------------------------------------------------------------
+    def app_env(self) -> dict[str, str]:
+        """HA_* variables that point the service at this lab: writer = primary then standby, reader = standby."""
+        return {
+            "HA_ENVIRONMENT": "dev",
+            "HA_DB_WRITER": f"127.0.0.1:{self.primary.port},127.0.0.1:{self.standby.port}",
+            "HA_DB_READER": f"127.0.0.1:{self.standby.port}",
+            "HA_DB_NAME": DB_NAME, "HA_DB_USER": DB_USER, "HA_DB_PASSWORD": DB_PASSWORD,
+            "HA_DB_SSLMODE": "disable",
+            "HA_REDIS_HOST": "127.0.0.1", "HA_REDIS_PORT": str(self.redis.port), "HA_REDIS_PASSWORD": REDIS_PASSWORD,
+        }
+
+    def stop(self) -> None:
+        for server in (self.redis, self.standby, self.primary):
+            server.stop()
+
+
+@contextlib.contextmanager
+def running_lab(database: bool = True, cache: bool = True) -> Iterator[Lab]:
+    """A lab in a fresh temporary directory, torn down (servers and files) on exit."""
+    root = Path(tempfile.mkdtemp(prefix="ha-stack-lab-"))
+    os.chmod(root, 0o755)
+    lab = Lab(root / "servers")
+    try:
+        if database:
+            lab.start_database()
+        if cache:
+            lab.start_redis()
+        yield lab
+    finally:
+        lab.stop()
+        shutil.rmtree(root, ignore_errors=True)
