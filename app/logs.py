@@ -24,7 +24,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
-            "request_id": request_id.get(),
+            "request_id": getattr(record, "request_id", None) or request_id.get(),
             **{k: v for k, v in vars(record).items() if k not in _STANDARD},
         }
         if record.exc_info:
@@ -56,7 +56,7 @@ async def log_requests(request: Request, call_next: Callable[[Request], Awaitabl
     try:
         response = await call_next(request)
         response.headers["x-request-id"] = rid[:64]
-        access_log.info("request", extra={"method": request.method, "path": request.url.path,
+        access_log.info("request", extra={"request_id": rid[:64], "method": request.method, "path": request.url.path,
                                           "status": response.status_code,
                                           "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
         return response

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import config, logs, metrics, migrations
 from app.cache import ProductCache
@@ -37,6 +38,40 @@ async def _migrate_with_retry(settings: AppSettings) -> None:
             await asyncio.sleep(1.0)
 
 
+class RejectLargeBodies:
+    """A JSON 413 for bodies over ``max_bytes``: at once for a declared Content-Length, and as soon as a
+    chunked body passes the limit (raised inside body parsing, so the JSON error handler answers).
+
+    FastAPI's own ``max_body_size`` answers a declared length with plain text, hence this instead.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large()(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise HTTPException(413, f"request body over {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _too_large(self) -> JSONResponse:
+        return JSONResponse({"error": f"request body over {self.max_bytes} bytes"}, status_code=413)
+
+
 def create_app(settings: AppSettings) -> FastAPI:
     """One service instance: pools, cache, migrations at start-up, routes and JSON error handling."""
 
@@ -56,8 +91,9 @@ def create_app(settings: AppSettings) -> FastAPI:
             await app.state.db.close()
             log.info("service stopped")
 
-    app = FastAPI(title="ha-stack shop", lifespan=lifespan, max_body_size=MAX_BODY_BYTES)
+    app = FastAPI(title="ha-stack shop", lifespan=lifespan)
     app.middleware("http")(logs.log_requests)
+    app.add_middleware(RejectLargeBodies, max_bytes=MAX_BODY_BYTES)
     app.include_router(router)
     _error_handlers(app)
     return app
