@@ -1,12 +1,15 @@
 # Two commands do all the set-up on a fresh machine:
 #   make preview STACK=prod   offline preview of a stack (JSON=1 for machine-readable output)
-#   make test                 lint, type check and the whole test suite
+#   make test                 lint, type check and the whole test suite (installs PostgreSQL and Redis)
+# Also: make run (the service against local servers), make bench (the service benchmark).
 STACK ?= prod
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: preview test lint typecheck pytest clean
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: preview test lint typecheck pytest servers run bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt components/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,8 +27,21 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy components/__main__.py
 
-pytest: $(STAMP)
+# Real PostgreSQL and Redis for the service tests, from Debian's packages (started by the tests themselves).
+servers:
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then \
+		echo "installing PostgreSQL and Redis (Debian packages)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql redis-server >/dev/null; \
+	fi
+
+pytest: $(STAMP) servers
 	$(PY) -m pytest
+
+run: $(STAMP) servers
+	$(PY) -m lab.run
+
+bench: $(STAMP) servers
+	$(PY) -m bench.service
 
 test: lint typecheck pytest
 

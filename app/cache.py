@@ -44,9 +44,15 @@ class ProductCache:
         self.counters = CacheCounters()
         self._open_until = 0.0
         self.client = redis.Redis(
-            host=settings.redis.host, port=settings.redis.port, password=settings.redis_password,
-            ssl=settings.redis_tls, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS,
-            retry=Retry(NoBackoff(), 0), health_check_interval=0, decode_responses=True,
+            host=settings.redis.host,
+            port=settings.redis.port,
+            password=settings.redis_password,
+            ssl=settings.redis_tls,
+            socket_timeout=TIMEOUT_SECONDS,
+            socket_connect_timeout=TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+            decode_responses=True,
             max_connections=50,
         )
 

@@ -31,8 +31,13 @@ ENV_VARS: dict[str, str] = {
     "app/port": "HA_PORT",
     "app/shutdown_grace_seconds": "HA_SHUTDOWN_GRACE_SECONDS",
 }
-REQUIRED = ("database/writer_endpoint", "database/name", "database/username", "database/password",
-            "cache/primary_endpoint")
+REQUIRED = (
+    "database/writer_endpoint",
+    "database/name",
+    "database/username",
+    "database/password",
+    "cache/primary_endpoint",
+)
 
 
 class ConfigError(ValueError):
@@ -85,7 +90,8 @@ def _endpoints(value: str, default_port: int) -> tuple[Endpoint, ...]:
 
 class _Reader:
     def __init__(self, values: Mapping[str, str], source: str) -> None:
-        self.values, self.source, self.problems = values, source, []  # type: list[str]
+        self.values, self.source = values, source
+        self.problems: list[str] = []
 
     def name(self, key: str) -> str:
         return ENV_VARS[key] if self.source == "env" else f"{self.source}{key}"
@@ -194,7 +200,7 @@ def from_aws(path: str, ssm: Any, secrets: Any) -> AppSettings:
 def _secret(secrets: Any, arn: str, problems: list[str]) -> str | None:
     try:
         return str(secrets.get_secret_value(SecretId=arn)["SecretString"])
-    except Exception as err:  # noqa: BLE001 (every failure becomes one readable line)
+    except Exception as err:
         problems.append(f"secret {arn}: cannot be read: {err}")
         return None
 
@@ -204,7 +210,7 @@ def load() -> AppSettings:
     path = os.environ.get("HA_SSM_PATH")
     if not path:
         return from_env()
-    import boto3  # noqa: PLC0415 (only instances need it at start-up)
+    import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 (only instances need it at start-up)
 
     session = boto3.session.Session()
     return from_aws(path, session.client("ssm"), session.client("secretsmanager"))

@@ -54,15 +54,23 @@ class Database:
 
     def __init__(self, settings: AppSettings, max_size: int = 10) -> None:
         self.writer: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]] = self._pool(
-            "writer", conninfo(settings, settings.db_writers, "read-write"), max_size)
+            "writer", conninfo(settings, settings.db_writers, "read-write"), max_size
+        )
         self.reader: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]] = self._pool(
-            "reader", conninfo(settings, settings.db_readers + settings.db_writers, "prefer-standby"), max_size)
+            "reader", conninfo(settings, settings.db_readers + settings.db_writers, "prefer-standby"), max_size
+        )
 
     @staticmethod
     def _pool(name: str, info: str, max_size: int) -> AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]]:
         return AsyncConnectionPool(
-            info, name=name, min_size=1, max_size=max_size, timeout=5.0, open=False,
-            kwargs={"row_factory": dict_row}, check=AsyncConnectionPool.check_connection,
+            info,
+            name=name,
+            min_size=1,
+            max_size=max_size,
+            timeout=5.0,
+            open=False,
+            kwargs={"row_factory": dict_row},
+            check=AsyncConnectionPool.check_connection,
             reconnect_timeout=RETRY_BUDGET_SECONDS * 4,
         )
 
@@ -89,8 +97,9 @@ class Database:
         async with asyncio.timeout(timeout), pool.connection(timeout=timeout) as conn:
             await conn.execute("SELECT 1")
 
-    async def _run(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]], work: Work[T],
-                   retry: bool) -> T:
+    async def _run(
+        self, pool: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]], work: Work[T], retry: bool
+    ) -> T:
         deadline = time.monotonic() + RETRY_BUDGET_SECONDS
         delay = 0.05
         while True:
@@ -100,8 +109,10 @@ class Database:
             except FAILOVER_ERRORS as err:
                 if not retry or time.monotonic() + delay > deadline:
                     raise
-                log.warning("database failover error, retrying", extra={"pool": pool.name, "error": str(err)[:200],
-                                                                         "retry_in_ms": int(delay * 1000)})
+                log.warning(
+                    "database failover error, retrying",
+                    extra={"pool": pool.name, "error": str(err)[:200], "retry_in_ms": int(delay * 1000)},
+                )
                 if isinstance(err, errors.ReadOnlySqlTransaction):
                     await pool.check()  # drop connections to a node that is now a standby
                 await asyncio.sleep(delay)

@@ -56,9 +56,16 @@ async def log_requests(request: Request, call_next: Callable[[Request], Awaitabl
     try:
         response = await call_next(request)
         response.headers["x-request-id"] = rid[:64]
-        access_log.info("request", extra={"request_id": rid[:64], "method": request.method, "path": request.url.path,
-                                          "status": response.status_code,
-                                          "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
+        access_log.info(
+            "request",
+            extra={
+                "request_id": rid[:64],
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
         return response
     finally:
         request_id.reset(token)

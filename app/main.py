@@ -113,8 +113,9 @@ def _error_handlers(app: FastAPI) -> None:
 
     async def database_away(_: Request, exc: Exception) -> JSONResponse:
         log.error("database unavailable after retries", extra={"error": str(exc)[:200]})
-        return JSONResponse({"error": "database unavailable; retry shortly"}, status_code=503,
-                            headers={"retry-after": "1"})
+        return JSONResponse(
+            {"error": "database unavailable; retry shortly"}, status_code=503, headers={"retry-after": "1"}
+        )
 
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
@@ -128,7 +129,7 @@ def app_from_environment() -> FastAPI:
     return create_app(config.load())
 
 
-def run(host: str = "0.0.0.0", **uvicorn_options: Any) -> None:  # noqa: S104 (behind the load balancer)
+def run(host: str = "0.0.0.0", **uvicorn_options: Any) -> None:
     """Serve with a graceful drain: on SIGTERM stop accepting, finish in-flight work, then exit."""
     import uvicorn  # noqa: PLC0415
 
@@ -137,6 +138,13 @@ def run(host: str = "0.0.0.0", **uvicorn_options: Any) -> None:  # noqa: S104 (b
         settings = config.load()
     except config.ConfigError as err:
         raise SystemExit(str(err)) from None
-    uvicorn.run("app.main:app_from_environment", factory=True, host=host, port=settings.port,
-                timeout_graceful_shutdown=settings.shutdown_grace_seconds, access_log=False, log_config=None,
-                **uvicorn_options)
+    uvicorn.run(
+        "app.main:app_from_environment",
+        factory=True,
+        host=host,
+        port=settings.port,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        access_log=False,
+        log_config=None,
+        **uvicorn_options,
+    )

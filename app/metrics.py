@@ -18,21 +18,31 @@ NAMESPACE = "HaStack/App"
 def emf_line(now: float, deltas: dict[str, int], service: str) -> str:
     """One EMF document with a Count metric per counter."""
     doc: dict[str, Any] = {
-        "_aws": {"Timestamp": int(now * 1000), "CloudWatchMetrics": [{
-            "Namespace": NAMESPACE, "Dimensions": [["Service"]],
-            "Metrics": [{"Name": name, "Unit": "Count"} for name in deltas]}]},
-        "Service": service, **deltas,
+        "_aws": {
+            "Timestamp": int(now * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Service"]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in deltas],
+                }
+            ],
+        },
+        "Service": service,
+        **deltas,
     }
     return json.dumps(doc)
 
 
-async def emit_forever(counters: CacheCounters, service: str, interval: float = 60.0,
-                       out: TextIO = sys.stdout) -> None:
+async def emit_forever(counters: CacheCounters, service: str, interval: float = 60.0, out: TextIO = sys.stdout) -> None:
     """Every ``interval`` seconds, write the counts since the last line."""
     last = CacheCounters()
     while True:
         await asyncio.sleep(interval)
-        deltas = {"CacheHits": counters.hits - last.hits, "CacheMisses": counters.misses - last.misses,
-                  "CacheErrors": counters.errors - last.errors}
+        deltas = {
+            "CacheHits": counters.hits - last.hits,
+            "CacheMisses": counters.misses - last.misses,
+            "CacheErrors": counters.errors - last.errors,
+        }
         last = CacheCounters(counters.hits, counters.misses, counters.errors)
         print(emf_line(time.time(), deltas, service), file=out, flush=True)

@@ -24,8 +24,10 @@ async def migrate(conninfo: str) -> list[int]:
     """Apply pending migrations on the writer; return the versions applied by this call."""
     async with await psycopg.AsyncConnection.connect(conninfo) as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-        await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                           "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
         rows = await (await conn.execute("SELECT version FROM schema_migrations")).fetchall()
         done = []
         for version, path in pending({r[0] for r in rows}):

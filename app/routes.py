@@ -41,7 +41,7 @@ class OrderIn(BaseModel):
         return items
 
 
-class OrderRejected(Exception):
+class OrderRejectedError(Exception):
     """A business rule refused the order; the transaction rolls back and nothing is written."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -75,8 +75,11 @@ async def ready(request: Request, response: Response) -> dict[str, Any]:
         "cache": asyncio.wait_for(cache.ping(), READY_TIMEOUT_SECONDS),
     }
     results = await asyncio.gather(*checks.values(), return_exceptions=True)
-    failed = {name: f"{type(r).__name__}: {r}"[:200] for name, r in zip(checks, results, strict=True)
-              if isinstance(r, BaseException)}
+    failed = {
+        name: f"{type(r).__name__}: {r}"[:200]
+        for name, r in zip(checks, results, strict=True)
+        if isinstance(r, BaseException)
+    }
     if failed:
         response.status_code = 503
         return {"status": "unavailable", "failed": failed}
@@ -97,13 +100,18 @@ async def list_products(
     """A page of products, read from a replica."""
 
     async def page(conn: psycopg.AsyncConnection[dict[str, Any]]) -> list[dict[str, Any]]:
-        cur = await conn.execute(f"SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id LIMIT %s OFFSET %s",
-                                 (limit, offset))
+        cur = await conn.execute(
+            f"SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id LIMIT %s OFFSET %s", (limit, offset)
+        )
         return await cur.fetchall()
 
     items = await _db(request).read(page)
-    return {"items": items, "limit": limit, "offset": offset,
-            "next_offset": offset + limit if len(items) == limit else None}
+    return {
+        "items": items,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": offset + limit if len(items) == limit else None,
+    }
 
 
 @router.get("/products/{product_id}")
@@ -135,7 +143,9 @@ async def create_product(body: ProductIn, request: Request) -> dict[str, Any]:
     async def insert(conn: psycopg.AsyncConnection[dict[str, Any]]) -> dict[str, Any]:
         cur = await conn.execute(
             f"INSERT INTO products (name, description, price_cents, stock) VALUES (%s, %s, %s, %s) "
-            f"RETURNING {PRODUCT_COLUMNS}", (body.name, body.description, body.price_cents, body.stock))
+            f"RETURNING {PRODUCT_COLUMNS}",
+            (body.name, body.description, body.price_cents, body.stock),
+        )
         row = await cur.fetchone()
         assert row is not None
         return row
@@ -153,7 +163,8 @@ async def replace_product(product_id: int, body: ProductIn, request: Request) ->
         cur = await conn.execute(
             f"UPDATE products SET name = %s, description = %s, price_cents = %s, stock = %s, updated_at = now() "
             f"WHERE id = %s RETURNING {PRODUCT_COLUMNS}",
-            (body.name, body.description, body.price_cents, body.stock, product_id))
+            (body.name, body.description, body.price_cents, body.stock, product_id),
+        )
         return await cur.fetchone()
 
     product = await _db(request).write(update, idempotent=True)
@@ -166,7 +177,9 @@ async def replace_product(product_id: int, body: ProductIn, request: Request) ->
 
 @router.post("/orders", status_code=201)
 async def create_order(
-    body: OrderIn, request: Request, response: Response,
+    body: OrderIn,
+    request: Request,
+    response: Response,
     idempotency_key: Annotated[str, Header(min_length=1, max_length=100)],
 ) -> dict[str, Any]:
     """One transaction on the writer: claim the idempotency key, take stock, record the items.
@@ -176,8 +189,11 @@ async def create_order(
     """
 
     async def place(conn: psycopg.AsyncConnection[dict[str, Any]]) -> tuple[bool, dict[str, Any]]:
-        cur = await conn.execute("INSERT INTO orders (idempotency_key, total_cents) VALUES (%s, 0) "
-                                 "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id", (idempotency_key,))
+        cur = await conn.execute(
+            "INSERT INTO orders (idempotency_key, total_cents) VALUES (%s, 0) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            (idempotency_key,),
+        )
         claimed = await cur.fetchone()
         if claimed is None:
             cur = await conn.execute("SELECT id FROM orders WHERE idempotency_key = %s", (idempotency_key,))
@@ -192,7 +208,7 @@ async def create_order(
 
     try:
         created, order = await _db(request).write(place, idempotent=True)
-    except OrderRejected as err:
+    except OrderRejectedError as err:
         raise HTTPException(err.status, err.message) from None
     if created:
         for item in body.items:
@@ -203,30 +219,39 @@ async def create_order(
 
 
 async def _take_stock(conn: psycopg.AsyncConnection[dict[str, Any]], order_id: int, item: OrderItemIn) -> int:
-    cur = await conn.execute("UPDATE products SET stock = stock - %s, updated_at = now() "
-                             "WHERE id = %s AND stock >= %s RETURNING price_cents",
-                             (item.quantity, item.product_id, item.quantity))
+    cur = await conn.execute(
+        "UPDATE products SET stock = stock - %s, updated_at = now() "
+        "WHERE id = %s AND stock >= %s RETURNING price_cents",
+        (item.quantity, item.product_id, item.quantity),
+    )
     row = await cur.fetchone()
     if row is None:
         cur = await conn.execute("SELECT stock FROM products WHERE id = %s", (item.product_id,))
         found = await cur.fetchone()
         if found is None:
-            raise OrderRejected(404, f"product {item.product_id} does not exist")
-        raise OrderRejected(409, f"product {item.product_id}: {item.quantity} requested, {found['stock']} in stock")
+            raise OrderRejectedError(404, f"product {item.product_id} does not exist")
+        raise OrderRejectedError(
+            409, f"product {item.product_id}: {item.quantity} requested, {found['stock']} in stock"
+        )
     price = int(row["price_cents"])
-    await conn.execute("INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) "
-                       "VALUES (%s, %s, %s, %s)", (order_id, item.product_id, item.quantity, price))
+    await conn.execute(
+        "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) VALUES (%s, %s, %s, %s)",
+        (order_id, item.product_id, item.quantity, price),
+    )
     return price * item.quantity
 
 
 async def _order(conn: psycopg.AsyncConnection[dict[str, Any]], order_id: int) -> dict[str, Any]:
-    cur = await conn.execute("SELECT id, idempotency_key, total_cents, created_at FROM orders WHERE id = %s",
-                             (order_id,))
+    cur = await conn.execute(
+        "SELECT id, idempotency_key, total_cents, created_at FROM orders WHERE id = %s", (order_id,)
+    )
     order = await cur.fetchone()
     if order is None:
         raise HTTPException(404, f"order {order_id} does not exist")
-    cur = await conn.execute("SELECT product_id, quantity, unit_price_cents FROM order_items WHERE order_id = %s "
-                             "ORDER BY product_id", (order_id,))
+    cur = await conn.execute(
+        "SELECT product_id, quantity, unit_price_cents FROM order_items WHERE order_id = %s ORDER BY product_id",
+        (order_id,),
+    )
     return {**order, "items": await cur.fetchall()}
 
 

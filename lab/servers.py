@@ -13,7 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,13 +43,13 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def _wait(check: "callable[[], object]", what: str, timeout: float = 30.0) -> None:  # type: ignore[valid-type]
+def _wait(check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
             check()
             return
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{what} did not come up in {timeout} s: {err}") from err
             time.sleep(0.05)
@@ -89,16 +89,36 @@ class Lab:
 
     # -- PostgreSQL -------------------------------------------------------------------------------------
     def _postgres(self, server: Server, datadir: Path, log: Path, *, primary: bool) -> None:
-        settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
-                    "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=on",
-                    "-c", "wal_level=replica", "-c", "max_wal_senders=5", "-c", "hot_standby=on",
-                    "-c", "max_connections=200", "-c", "shared_buffers=128MB"]
+        settings = [
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={self.root}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "synchronous_commit=on",
+            "-c",
+            "wal_level=replica",
+            "-c",
+            "max_wal_senders=5",
+            "-c",
+            "hot_standby=on",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=128MB",
+        ]
         if primary:  # like Multi-AZ: a commit is acknowledged only once the standby has it
             settings += ["-c", "synchronous_standby_names=*"]
         cmd = _as_postgres([str(postgres_bin() / "postgres"), "-D", str(datadir), "-p", str(server.port), *settings])
         server.proc = subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-        _wait(lambda: psycopg.connect(self.dsn(server, user="postgres", dbname="postgres"), connect_timeout=1).close(),
-              f"PostgreSQL {server.name}")
+        _wait(
+            lambda: psycopg.connect(self.dsn(server, user="postgres", dbname="postgres"), connect_timeout=1).close(),
+            f"PostgreSQL {server.name}",
+        )
 
     def start_database(self) -> None:
         """initdb, start the primary, create the app's role and database, clone and start the standby."""
@@ -106,13 +126,48 @@ class Lab:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         primary_dir = self.root / "primary"
-        subprocess.run(_as_postgres([str(postgres_bin() / "initdb"), "-D", str(primary_dir), "--no-sync", "-A", "trust",
-                                     "-U", "postgres", "--no-instructions"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(postgres_bin() / "initdb"),
+                    "-D",
+                    str(primary_dir),
+                    "--no-sync",
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-instructions",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
         self._postgres(self.primary, primary_dir, self.root / "primary.log", primary=True)
         standby_dir = self.root / "standby"
-        subprocess.run(_as_postgres([str(postgres_bin() / "pg_basebackup"), "-h", "127.0.0.1",
-                                     "-p", str(self.primary.port), "-U", "postgres", "-D", str(standby_dir), "-R",
-                                     "-X", "stream", "-c", "fast", "--no-sync"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(postgres_bin() / "pg_basebackup"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.primary.port),
+                    "-U",
+                    "postgres",
+                    "-D",
+                    str(standby_dir),
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
         self._postgres(self.standby, standby_dir, self.root / "standby.log", primary=False)
         self._wait_for_sync_standby()
         with psycopg.connect(self.dsn(self.primary, user="postgres", dbname="postgres"), autocommit=True) as conn:
@@ -143,9 +198,25 @@ class Lab:
     # -- Redis -----------------------------------------------------------------------------------------
     def start_redis(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        cmd = ["redis-server", "--port", str(self.redis.port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--requirepass", REDIS_PASSWORD, "--dir", str(self.root),
-               "--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"]
+        cmd = [
+            "redis-server",
+            "--port",
+            str(self.redis.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            REDIS_PASSWORD,
+            "--dir",
+            str(self.root),
+            "--maxmemory",
+            "256mb",
+            "--maxmemory-policy",
+            "allkeys-lru",
+        ]
         log = (self.root / "redis.log").open("ab")
         self.redis.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         client = redis.Redis(port=self.redis.port, password=REDIS_PASSWORD, socket_timeout=1)
@@ -158,9 +229,13 @@ class Lab:
             "HA_ENVIRONMENT": "dev",
             "HA_DB_WRITER": f"127.0.0.1:{self.primary.port},127.0.0.1:{self.standby.port}",
             "HA_DB_READER": f"127.0.0.1:{self.standby.port}",
-            "HA_DB_NAME": DB_NAME, "HA_DB_USER": DB_USER, "HA_DB_PASSWORD": DB_PASSWORD,
+            "HA_DB_NAME": DB_NAME,
+            "HA_DB_USER": DB_USER,
+            "HA_DB_PASSWORD": DB_PASSWORD,
             "HA_DB_SSLMODE": "disable",
-            "HA_REDIS_HOST": "127.0.0.1", "HA_REDIS_PORT": str(self.redis.port), "HA_REDIS_PASSWORD": REDIS_PASSWORD,
+            "HA_REDIS_HOST": "127.0.0.1",
+            "HA_REDIS_PORT": str(self.redis.port),
+            "HA_REDIS_PASSWORD": REDIS_PASSWORD,
         }
 
     def stop(self) -> None:

@@ -6,6 +6,7 @@ databases, caches and distributions get realistic endpoints. Everything is deriv
 name, so two runs of the same program give the same values.
 """
 
+import asyncio
 import hashlib
 import json
 import re
@@ -303,12 +304,21 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's runtime uses the thread's current loop; an earlier asyncio.run() may have left none."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program(program: Callable[[], object], *, stack: str, config: Mapping[str, Any]) -> Recording:
     """Run a Pulumi program against the mock cloud with this config; return what it registered.
 
     ``config`` maps ``project:key`` to values; objects may be given as data and are passed as JSON,
     as the Pulumi CLI does.
     """
+    _ensure_event_loop()
     region = str(config.get("aws:region") or "us-east-1")
     cloud = MockCloud(region)
     monitor = RecordingMonitor(cloud)

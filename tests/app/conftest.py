@@ -1,11 +1,13 @@
 """Service test fixtures: real PostgreSQL (primary + synchronous standby) and Redis from the lab."""
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from app.config import AppSettings, from_env
 from app.main import create_app
@@ -31,19 +33,25 @@ def settings(lab: Lab) -> AppSettings:
     return from_env(lab.app_env())
 
 
-async def client_for(settings: AppSettings) -> AsyncIterator[httpx.AsyncClient]:
+class ShopClient(httpx.AsyncClient):
+    """An HTTP client of one in-process app, which tests can also reach into (its pools and cache)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        super().__init__(transport=httpx.ASGITransport(app=app), base_url="http://shop.test", timeout=30)
+        self.app = app
+
+
+@contextlib.asynccontextmanager
+async def client_for(settings: AppSettings) -> AsyncIterator[ShopClient]:
     """An in-process client of a freshly built app, with its start-up and shutdown run."""
     app = create_app(settings)
-    async with LifespanManager(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://shop.test", timeout=30
-    ) as client:
-        client.app = app  # type: ignore[attr-defined]
+    async with LifespanManager(app), ShopClient(app) as client:
         yield client
 
 
 @pytest.fixture
-async def client(settings: AppSettings) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in client_for(settings):
+async def client(settings: AppSettings) -> AsyncIterator[ShopClient]:
+    async with client_for(settings) as c:
         yield c
 
 

@@ -35,8 +35,10 @@ async def test_reads_go_to_the_standby_and_writes_to_the_primary(client, lab):
 async def test_product_list_is_served_by_the_replica(client, lab):
     """With replay paused on the standby, a change committed on the primary is not yet in the listing."""
     product_id = await new_product(client, name="Before")
-    with psycopg.connect(lab.dsn(lab.standby, user="postgres"), autocommit=True) as standby, \
-            psycopg.connect(lab.dsn(lab.primary, user="postgres"), autocommit=True) as primary:
+    with (
+        psycopg.connect(lab.dsn(lab.standby, user="postgres"), autocommit=True) as standby,
+        psycopg.connect(lab.dsn(lab.primary, user="postgres"), autocommit=True) as primary,
+    ):
         standby.execute("SELECT pg_wal_replay_pause()")
         try:
             primary.execute("UPDATE products SET name = 'After' WHERE id = %s", (product_id,))
@@ -64,7 +66,7 @@ async def test_cached_products_live_one_hour_by_default(client, lab):
 
 
 async def test_a_cached_product_expires_after_its_ttl(settings):
-    async for client in client_for(with_ttl(settings, 1)):
+    async with client_for(with_ttl(settings, 1)) as client:
         product_id = await new_product(client)
         assert (await client.get(f"/products/{product_id}")).headers["x-cache"] == "hit"
         await asyncio.sleep(1.2)
@@ -100,12 +102,15 @@ async def test_listing_pages_and_bounds(client):
 async def test_unknown_product_and_bad_bodies_get_clear_json_errors(client):
     missing = await client.get("/products/987654321")
     assert (missing.status_code, missing.json()) == (404, {"error": "product 987654321 does not exist"})
-    assert (await client.put("/products/987654321", json={"name": "x", "price_cents": 1, "stock": 1})).status_code == 404
+    assert (
+        await client.put("/products/987654321", json={"name": "x", "price_cents": 1, "stock": 1})
+    ).status_code == 404
     invalid = await client.post("/products", json={"name": "", "price_cents": -1, "stock": 1})
     assert invalid.status_code == 422
     assert {d["field"] for d in invalid.json()["details"]} == {"body.name", "body.price_cents"}
-    huge = await client.post("/products", content=b'{"name": "' + b"x" * 70_000 + b'"}',
-                             headers={"content-type": "application/json"})
+    huge = await client.post(
+        "/products", content=b'{"name": "' + b"x" * 70_000 + b'"}', headers={"content-type": "application/json"}
+    )
     assert huge.status_code == 413
     assert "error" in huge.json()
 

@@ -9,11 +9,17 @@ pytestmark = [pytest.mark.anyio, pytest.mark.servers]
 
 
 def order(*items, key):
-    return {"json": {"items": [{"product_id": p, "quantity": q} for p, q in items]}, "headers": {"idempotency-key": key}}
+    return {
+        "json": {"items": [{"product_id": p, "quantity": q} for p, q in items]},
+        "headers": {"idempotency-key": key},
+    }
 
 
 async def test_an_order_takes_stock_and_is_readable_at_once(client):
-    lamp, desk = await new_product(client, stock=5, price_cents=250), await new_product(client, stock=2, price_cents=1000)
+    lamp, desk = (
+        await new_product(client, stock=5, price_cents=250),
+        await new_product(client, stock=2, price_cents=1000),
+    )
     placed = await client.post("/orders", **order((lamp, 2), (desk, 1), key="o-1"))
     assert placed.status_code == 201
     body = placed.json()

@@ -1,0 +1,23 @@
+"""``make run``: the service on http://127.0.0.1:8000 against local lab servers, until Ctrl-C."""
+
+import os
+import subprocess
+import sys
+
+from lab.servers import running_lab
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    with running_lab() as lab:
+        print(f"lab: PostgreSQL primary :{lab.primary.port}, standby :{lab.standby.port}, Redis :{lab.redis.port}")
+        print(f"service: http://127.0.0.1:{port}  (try /ready, /products/1; Ctrl-C stops everything)", flush=True)
+        env = {**os.environ, **lab.app_env(), "HA_PORT": port}
+        try:
+            return subprocess.call([sys.executable, "-m", "app", "--host", "127.0.0.1"], env=env)
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
