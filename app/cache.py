@@ -60,15 +60,19 @@ class ProductCache:
     def key(product_id: int) -> str:
         return f"product:{product_id}"
 
-    async def get(self, product_id: int) -> dict[str, Any] | None:
-        """The cached product, or None on a miss or any failure."""
-        raw = await self._call("get", self.key(product_id))
+    async def get_json(self, product_id: int) -> str | None:
+        """The cached product as the JSON text it was stored as, or None on a miss or any failure."""
+        raw: str | None = await self._call("get", self.key(product_id))
         if raw is None:
             self.counters.misses += 1
             return None
         self.counters.hits += 1
-        value: dict[str, Any] = json.loads(raw)
-        return value
+        return raw
+
+    async def get(self, product_id: int) -> dict[str, Any] | None:
+        """The cached product decoded, or None."""
+        raw = await self.get_json(product_id)
+        return None if raw is None else dict(json.loads(raw))
 
     async def fill(self, product_id: int, product: dict[str, Any]) -> None:
         """After a miss: store what was read, unless a write stored something newer meanwhile."""

@@ -92,7 +92,7 @@ def create_app(settings: AppSettings) -> FastAPI:
             log.info("service stopped")
 
     app = FastAPI(title="ha-stack shop", lifespan=lifespan)
-    app.middleware("http")(logs.log_requests)
+    app.add_middleware(logs.RequestLog)
     app.add_middleware(RejectLargeBodies, max_bytes=MAX_BODY_BYTES)
     app.include_router(router)
     _error_handlers(app)

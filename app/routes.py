@@ -115,13 +115,12 @@ async def list_products(
 
 
 @router.get("/products/{product_id}")
-async def get_product(product_id: int, request: Request, response: Response) -> dict[str, Any]:
-    """Cache-aside: Redis first; on a miss, a replica, then fill the cache for the TTL."""
+async def get_product(product_id: int, request: Request, response: Response) -> Any:
+    """Cache-aside: Redis first (its JSON text is sent as stored); on a miss, a replica, then fill the cache."""
     cache = _cache(request)
-    cached = await cache.get(product_id)
+    cached = await cache.get_json(product_id)
     if cached is not None:
-        response.headers["x-cache"] = "hit"
-        return cached
+        return Response(cached, media_type="application/json", headers={"x-cache": "hit"})
 
     async def one(conn: psycopg.AsyncConnection[dict[str, Any]]) -> dict[str, Any] | None:
         cur = await conn.execute(f"SELECT {PRODUCT_COLUMNS} FROM products WHERE id = %s", (product_id,))
