@@ -168,7 +168,8 @@ def run_all() -> list[Result]:
                     asyncio.run(_load(base, [("GET", f"/products/{pick()}", None, {}) for _ in range(ZIPF_WARMUP)]))
                     results.append(
                         measure(
-                            f"zipf(s={ZIPF_EXPONENT}) product read over {ZIPF_PRODUCTS} ids",
+                            f"zipf(s={ZIPF_EXPONENT}) product read over {ZIPF_PRODUCTS} ids "
+                            f"after {ZIPF_WARMUP} warm-up reads",
                             workers,
                             base,
                             [("GET", f"/products/{pick()}", None, {}) for _ in range(ZIPF_REQUESTS)],

@@ -43,6 +43,11 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
+def _pg_tool(name: str, *args: str) -> None:
+    """Run one of PostgreSQL's command-line tools as the postgres user; raise if it fails."""
+    subprocess.run(_as_postgres([str(postgres_bin() / name), *args]), check=True, capture_output=True)
+
+
 def _wait(check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -126,47 +131,25 @@ class Lab:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         primary_dir = self.root / "primary"
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(postgres_bin() / "initdb"),
-                    "-D",
-                    str(primary_dir),
-                    "--no-sync",
-                    "-A",
-                    "trust",
-                    "-U",
-                    "postgres",
-                    "--no-instructions",
-                ]
-            ),
-            check=True,
-            capture_output=True,
-        )
+        _pg_tool("initdb", "-D", str(primary_dir), "--no-sync", "-A", "trust", "-U", "postgres", "--no-instructions")
         self._postgres(self.primary, primary_dir, self.root / "primary.log", primary=True)
         standby_dir = self.root / "standby"
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(postgres_bin() / "pg_basebackup"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.primary.port),
-                    "-U",
-                    "postgres",
-                    "-D",
-                    str(standby_dir),
-                    "-R",
-                    "-X",
-                    "stream",
-                    "-c",
-                    "fast",
-                    "--no-sync",
-                ]
-            ),
-            check=True,
-            capture_output=True,
+        _pg_tool(
+            "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.primary.port),
+            "-U",
+            "postgres",
+            "-D",
+            str(standby_dir),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
         )
         self._postgres(self.standby, standby_dir, self.root / "standby.log", primary=False)
         self._wait_for_sync_standby()
