@@ -1,13 +1,20 @@
 """``make run``: the service on http://127.0.0.1:8000 against local lab servers, until Ctrl-C."""
 
 import os
+import signal
 import subprocess
 import sys
 
 from lab.servers import running_lab
 
 
+def _stop(signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C: the service is stopped, then the lab's servers and files."""
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     port = os.environ.get("PORT", "8000")
     with running_lab() as lab:
         print(f"lab: PostgreSQL primary :{lab.primary.port}, standby :{lab.standby.port}, Redis :{lab.redis.port}")
