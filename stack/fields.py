@@ -13,33 +13,47 @@ T = TypeVar("T")
 _MISSING = object()
 
 
+class Problems:
+    """Every problem of one parse, one line each, and the keys they were about.
+
+    A rule across several keys asks ``ok`` first, so no line is ever about a stand-in default.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._keys: set[str] = set()
+
+    def add(self, key: str, message: str) -> None:
+        """Record ``key: message``; ``key`` is a full config key such as ``ha-stack:web.min_size``."""
+        self._keys.add(key)
+        self.lines.append(f"{key}: {message}")
+
+    def ok(self, *keys: str) -> bool:
+        """True when none of these keys has a problem yet."""
+        return not self._keys.intersection(keys)
+
+
 class Section:
     """Reads the keys of one config object and remembers which ones were asked for."""
 
-    def __init__(self, key: str, raw: object, problems: list[str], bad: set[str]) -> None:
+    def __init__(self, key: str, raw: object, problems: Problems) -> None:
         self.key = key
         self.problems = problems
         self.known: list[str] = []
-        self.bad = bad
-        """Keys (``tier.field``) already reported, shared by every section of one parse."""
         if raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
-            self.problems.append(f"{key}: must be an object of settings, got {raw!r}")
+            problems.add(key, f"must be an object of settings, got {raw!r}")
             raw = {}
         self.raw: Mapping[str, Any] = raw
 
     def problem(self, field: str, message: str) -> None:
-        """Record a problem with one key; later cross-field rules skip keys already wrong."""
-        self.bad.add(self._qualified(field))
-        self.problems.append(f"{self.key}.{field}: {message}")
+        """Record a problem with one key of this object."""
+        self.problems.add(f"{self.key}.{field}", message)
 
     def ok(self, *fields: str) -> bool:
         """True when none of these keys had a problem, so a rule across them is worth checking."""
-        return not self.bad.intersection(self._qualified(f) for f in fields)
-
-    def _qualified(self, field: str) -> str:
-        return f"{self.key.split(':', 1)[1]}.{field}"
+        return self.problems.ok(*(f"{self.key}.{f}" for f in fields))
 
     def _get(self, field: str, default: object, required: bool) -> object:
         self.known.append(field)
@@ -142,9 +156,7 @@ class Section:
         for field in self.raw:
             if field not in self.known:
                 hint = _did_you_mean(field, self.known)
-                self.problems.append(
-                    f"{self.key}.{field}: unknown key{hint}; known keys: {', '.join(sorted(self.known))}"
-                )
+                self.problem(field, f"unknown key{hint}; known keys: {', '.join(sorted(self.known))}")
 
 
 def _did_you_mean(value: str, options: Sequence[str]) -> str:

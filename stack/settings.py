@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
-from stack.fields import Section
+from stack.fields import Problems, Section
 
 PROJECT = "ha-stack"
 TIERS = ("network", "web", "database", "cache", "edge", "monitoring")
@@ -188,8 +188,8 @@ def _key(tier: str) -> str:
     return f"{PROJECT}:{tier}"
 
 
-def _network(raw: object, problems: list[str], bad: set[str]) -> NetworkSettings:
-    s = Section(_key("network"), raw, problems, bad)
+def _network(raw: object, problems: Problems) -> NetworkSettings:
+    s = Section(_key("network"), raw, problems)
     cidr = s.text("cidr", "10.0.0.0/16")
     try:
         net = ipaddress.IPv4Network(cidr)
@@ -217,8 +217,8 @@ def _retention(s: Section, field: str, default: int) -> int:
     return value
 
 
-def _web(raw: object, problems: list[str], bad: set[str]) -> WebSettings:
-    s = Section(_key("web"), raw, problems, bad)
+def _web(raw: object, problems: Problems) -> WebSettings:
+    s = Section(_key("web"), raw, problems)
     min_size = s.integer("min_size", 2, 1, 100)
     result = WebSettings(
         instance_type=s.text("instance_type", "t3.small", EC2_INSTANCE_TYPE, "an EC2 instance type such as t3.small"),
@@ -258,8 +258,8 @@ def _version(s: Section, field: str, default: str, majors: tuple[str, ...]) -> s
     return value
 
 
-def _database(raw: object, problems: list[str], bad: set[str]) -> DatabaseSettings:
-    s = Section(_key("database"), raw, problems, bad)
+def _database(raw: object, problems: Problems) -> DatabaseSettings:
+    s = Section(_key("database"), raw, problems)
     engine = s.choice("engine", "aurora-postgresql", DATABASE_ENGINES)
     storage = s.integer("allocated_storage_gib", 100, 20, 65536, " GiB")
     result = DatabaseSettings(
@@ -302,8 +302,8 @@ def _database(raw: object, problems: list[str], bad: set[str]) -> DatabaseSettin
     return result
 
 
-def _cache(raw: object, problems: list[str], bad: set[str]) -> CacheSettings:
-    s = Section(_key("cache"), raw, problems, bad)
+def _cache(raw: object, problems: Problems) -> CacheSettings:
+    s = Section(_key("cache"), raw, problems)
     engine = s.choice("engine", "redis", CACHE_ENGINES)
     result = CacheSettings(
         engine=engine,
@@ -327,8 +327,8 @@ def _cache(raw: object, problems: list[str], bad: set[str]) -> CacheSettings:
     return result
 
 
-def _edge(raw: object, problems: list[str], bad: set[str]) -> EdgeSettings:
-    s = Section(_key("edge"), raw, problems, bad)
+def _edge(raw: object, problems: Problems) -> EdgeSettings:
+    s = Section(_key("edge"), raw, problems)
     result = EdgeSettings(
         enabled=s.boolean("enabled", True),
         domain=s.optional_text("domain", HOSTNAME, "a lower-case DNS name such as shop.example.com"),
@@ -361,8 +361,8 @@ def _archive_before_expiry(s: Section, glacier: int, expire: int) -> None:
         s.problem("log_expire_days", f"must be after log_glacier_days ({glacier}), got {expire}")
 
 
-def _monitoring(raw: object, problems: list[str], bad: set[str]) -> MonitoringSettings:
-    s = Section(_key("monitoring"), raw, problems, bad)
+def _monitoring(raw: object, problems: Problems) -> MonitoringSettings:
+    s = Section(_key("monitoring"), raw, problems)
     result = MonitoringSettings(
         alarm_emails=s.strings("alarm_emails", [], lambda v: re.fullmatch(EMAIL, v) is not None, "an e-mail address"),
         cpu_alarm_percent=s.integer("cpu_alarm_percent", 80, 1, 100, " percent"),
@@ -377,7 +377,7 @@ def _monitoring(raw: object, problems: list[str], bad: set[str]) -> MonitoringSe
     return result
 
 
-def _cross_tier(st: Settings, problems: list[str], bad: set[str]) -> None:
+def _cross_tier(st: Settings, problems: Problems) -> None:
     """Rules that need two tiers, or the environment: HA in prod, readers and nodes that fit the AZs.
 
     A rule is skipped when one of its keys was already reported, so no line is about a stand-in default.
@@ -433,40 +433,39 @@ def _cross_tier(st: Settings, problems: list[str], bad: set[str]) -> None:
             (not st.monitoring.alarm_emails, ("monitoring.alarm_emails",), "prod needs at least one address"),
         ]
     for broken, keys, message in rules:
-        if broken and not bad.intersection(keys):
-            bad.add(keys[0])
-            problems.append(f"{PROJECT}:{keys[0]}: {message}")
+        full_keys = [f"{PROJECT}:{key}" for key in keys]
+        if broken and problems.ok(*full_keys):
+            problems.add(full_keys[0], message)
 
 
 def parse_settings(config: Mapping[str, Any], *, stack: str) -> Settings:
     """Parse `project:key` config values (objects as dicts or JSON strings); raise SettingsError with all problems."""
-    problems: list[str] = []
-    bad: set[str] = set()
+    problems = Problems()
     raw = {key.split(":", 1)[1]: _decode(value) for key, value in config.items() if key.startswith(f"{PROJECT}:")}
     for key in raw:
         if key not in (*TIERS, "environment"):
-            problems.append(f"{PROJECT}:{key}: unknown key; known keys: environment, {', '.join(TIERS)}")
+            problems.add(f"{PROJECT}:{key}", f"unknown key; known keys: environment, {', '.join(TIERS)}")
     environment = raw.get("environment")
     if environment not in ENVIRONMENTS:
-        problems.append(f"{PROJECT}:environment: must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+        problems.add(f"{PROJECT}:environment", f"must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
     region = _decode(config.get("aws:region"))
     if not isinstance(region, str) or not re.fullmatch(REGION, region):
-        problems.append(f"aws:region: must be an AWS region such as us-east-1, got {region!r}")
+        problems.add("aws:region", f"must be an AWS region such as us-east-1, got {region!r}")
     settings = Settings(
         project=PROJECT,
         stack=stack,
         environment=str(environment),
         region=str(region),
-        network=_network(raw.get("network"), problems, bad),
-        web=_web(raw.get("web"), problems, bad),
-        database=_database(raw.get("database"), problems, bad),
-        cache=_cache(raw.get("cache"), problems, bad),
-        edge=_edge(raw.get("edge"), problems, bad),
-        monitoring=_monitoring(raw.get("monitoring"), problems, bad),
+        network=_network(raw.get("network"), problems),
+        web=_web(raw.get("web"), problems),
+        database=_database(raw.get("database"), problems),
+        cache=_cache(raw.get("cache"), problems),
+        edge=_edge(raw.get("edge"), problems),
+        monitoring=_monitoring(raw.get("monitoring"), problems),
     )
-    _cross_tier(settings, problems, bad)
-    if problems:
-        raise SettingsError(problems)
+    _cross_tier(settings, problems)
+    if problems.lines:
+        raise SettingsError(problems.lines)
     return settings
 
 
