@@ -16,9 +16,7 @@ import platform
 import random
 import statistics
 import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -112,22 +110,7 @@ def seed_catalog(lab: Lab) -> None:
 
 def start_service(lab: Lab, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, **lab.app_env(), "HA_PORT": str(port)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--host", "127.0.0.1", "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{base}/ready", timeout=1).close()
-            return proc, base
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the service did not become ready")
+    return lab.start_service(port, workers=workers, wait_for="/ready"), f"http://127.0.0.1:{port}"
 
 
 def run_all() -> list[Result]:

@@ -19,9 +19,8 @@ def main() -> int:
     with running_lab() as lab:
         print(f"lab: PostgreSQL primary :{lab.primary.port}, standby :{lab.standby.port}, Redis :{lab.redis.port}")
         print(f"service: http://127.0.0.1:{port}  (try /ready, /products/1; Ctrl-C stops everything)", flush=True)
-        env = {**os.environ, **lab.app_env(), "HA_PORT": port}
         try:
-            return subprocess.call([sys.executable, "-m", "app", "--host", "127.0.0.1"], env=env)
+            return subprocess.call(lab.service_command(), env=lab.service_env(int(port)))
         except KeyboardInterrupt:
             return 0
 

@@ -11,11 +11,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import psycopg
 import redis
@@ -221,9 +224,52 @@ class Lab:
             "HA_REDIS_PASSWORD": REDIS_PASSWORD,
         }
 
+    def service_command(self, workers: int = 1) -> list[str]:
+        """``python -m app`` on loopback, as the lab's users run it."""
+        return [sys.executable, "-m", "app", "--host", "127.0.0.1", "--workers", str(workers)]
+
+    def service_env(self, port: int, **extra: str) -> dict[str, str]:
+        """This process's environment plus the service's settings for this lab, listening on ``port``."""
+        return {**os.environ, **self.app_env(), "HA_PORT": str(port), **extra}
+
+    def start_service(
+        self,
+        port: int,
+        *,
+        workers: int = 1,
+        wait_for: str = "/health",
+        stdout: IO[str] | int = subprocess.DEVNULL,
+        **extra_env: str,
+    ) -> subprocess.Popen[bytes]:
+        """Start the service against this lab and return once ``wait_for`` answers (killed if it never does)."""
+        proc = subprocess.Popen(
+            self.service_command(workers),
+            env=self.service_env(port, **extra_env),
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_answering(f"http://127.0.0.1:{port}{wait_for}")
+        except RuntimeError:
+            proc.kill()
+            raise
+        return proc
+
     def stop(self) -> None:
         for server in (self.redis, self.standby, self.primary):
             server.stop()
+
+
+def wait_until_answering(url: str, timeout: float = 30.0) -> None:
+    """Poll ``url`` until it answers 2xx; raise RuntimeError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer in {timeout} s")
 
 
 @contextlib.contextmanager

@@ -4,14 +4,10 @@ Each drill gets servers of its own, since it breaks them.
 """
 
 import asyncio
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 import uuid
 from dataclasses import replace
 
@@ -97,28 +93,13 @@ async def test_primary_killed_standby_promoted_writes_resume_within_seconds_and_
             )
 
 
-def _wait_http(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer in {timeout} s")
-
-
 def test_sigterm_drains_in_flight_requests_then_stops(lab, tmp_path):
     """An order blocked on a row lock is in flight when SIGTERM arrives: it completes, new ones are refused."""
     port = free_port()
-    env = {**os.environ, **lab.app_env(), "HA_PORT": str(port), "HA_SHUTDOWN_GRACE_SECONDS": "10"}
     log = (tmp_path / "app.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "--host", "127.0.0.1"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    server = lab.start_service(port, stdout=log, HA_SHUTDOWN_GRACE_SECONDS="10")
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{base}/health")
         product_id = httpx.post(f"{base}/products", json={"name": "Chair", "price_cents": 900, "stock": 5}).json()["id"]
         result: dict[str, httpx.Response] = {}
         with psycopg.connect(lab.dsn(lab.primary)) as blocker:
