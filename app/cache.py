@@ -69,11 +69,6 @@ class ProductCache:
         self.counters.hits += 1
         return raw
 
-    async def get(self, product_id: int) -> dict[str, Any] | None:
-        """The cached product decoded, or None."""
-        raw = await self.get_json(product_id)
-        return None if raw is None else dict(json.loads(raw))
-
     async def fill(self, product_id: int, product: dict[str, Any]) -> None:
         """After a miss: store what was read, unless a write stored something newer meanwhile."""
         await self._call("set", self.key(product_id), json.dumps(product, default=str), ex=self.ttl, nx=True)

@@ -87,7 +87,7 @@ async def test_a_stale_fill_never_overwrites_a_fresher_write(client):
     product_id = await new_product(client, price_cents=100)
     cache = client.app.state.cache
     await cache.fill(product_id, {"id": product_id, "price_cents": 1})  # a late, stale replica read
-    assert (await cache.get(product_id))["price_cents"] == 100
+    assert json.loads(await cache.get_json(product_id))["price_cents"] == 100
 
 
 async def test_listing_pages_and_bounds(client):
