@@ -100,20 +100,42 @@ class Database:
     async def _run(
         self, pool: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]], work: Work[T], retry: bool
     ) -> T:
-        deadline = time.monotonic() + RETRY_BUDGET_SECONDS
-        delay = 0.05
-        while True:
-            try:
-                async with pool.connection() as conn, conn.transaction():
-                    return await work(conn)
-            except FAILOVER_ERRORS as err:
-                if not retry or time.monotonic() + delay > deadline:
-                    raise
-                log.warning(
-                    "database failover error, retrying",
-                    extra={"pool": pool.name, "error": str(err)[:200], "retry_in_ms": int(delay * 1000)},
-                )
-                if isinstance(err, errors.ReadOnlySqlTransaction):
-                    await pool.check()  # drop connections to a node that is now a standby
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+        async def attempt() -> T:
+            async with pool.connection() as conn, conn.transaction():
+                return await work(conn)
+
+        async def before_retry(err: Exception, delay: float) -> None:
+            log.warning(
+                "database failover error, retrying",
+                extra={"pool": pool.name, "error": str(err)[:200], "retry_in_ms": int(delay * 1000)},
+            )
+            if isinstance(err, errors.ReadOnlySqlTransaction):
+                await pool.check()  # drop connections to a node that is now a standby
+
+        if not retry:
+            return await attempt()
+        return await retry_failover(attempt, budget=RETRY_BUDGET_SECONDS, before_retry=before_retry)
+
+
+async def retry_failover(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    budget: float,
+    first_delay: float = 0.05,
+    max_delay: float = 1.0,
+    before_retry: Callable[[Exception, float], Awaitable[None]] | None = None,
+) -> T:
+    """Run ``attempt``; on a failover error wait (doubling from ``first_delay`` up to ``max_delay``) and run it
+    again, until the next wait would pass ``budget`` seconds, then raise the last error."""
+    deadline = time.monotonic() + budget
+    delay = first_delay
+    while True:
+        try:
+            return await attempt()
+        except FAILOVER_ERRORS as err:
+            if time.monotonic() + delay > deadline:
+                raise
+            if before_retry is not None:
+                await before_retry(err, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)

@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import config, logs, metrics, migrations
 from app.cache import ProductCache
 from app.config import AppSettings
-from app.db import FAILOVER_ERRORS, RETRY_BUDGET_SECONDS, Database, conninfo
+from app.db import FAILOVER_ERRORS, RETRY_BUDGET_SECONDS, Database, conninfo, retry_failover
 from app.routes import router
 
 log = logging.getLogger("app")
@@ -25,17 +24,13 @@ MAX_BODY_BYTES = 64 * 1024
 
 async def _migrate_with_retry(settings: AppSettings) -> None:
     """Migrate before serving; a database that is briefly away (a failover) is waited for, then we fail."""
-    deadline = time.monotonic() + RETRY_BUDGET_SECONDS * 4
     info = conninfo(settings, settings.db_writers, "read-write")
-    while True:
-        try:
-            applied = await migrations.migrate(info)
-            log.info("database schema ready", extra={"applied": applied})
-            return
-        except FAILOVER_ERRORS:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(1.0)
+
+    async def attempt() -> list[int]:
+        return await migrations.migrate(info)
+
+    applied = await retry_failover(attempt, budget=RETRY_BUDGET_SECONDS * 4, first_delay=1.0, max_delay=1.0)
+    log.info("database schema ready", extra={"applied": applied})
 
 
 class RejectLargeBodies:
