@@ -61,9 +61,8 @@ def evaluate(stack: str, config: dict[str, Any]) -> Recording:
     return run_program(program, stack=stack, config=config)
 
 
-def _settings_of(rec: Recording, r: RecordedResource) -> dict[str, Any]:
-    """Key inputs of a resource; ids of other resources are shown as their logical names."""
-    names = {x.id: x.name for x in rec.resources if x.custom}
+def _settings_of(r: RecordedResource, names: dict[str, str]) -> dict[str, Any]:
+    """Key inputs of a resource; ids of other resources (``names``: id -> logical name) are shown as names."""
     shown: dict[str, Any] = {}
     for label, key in KEY_SETTINGS.get(r.typ, []):
         if key in r.inputs:
@@ -76,6 +75,7 @@ def _settings_of(rec: Recording, r: RecordedResource) -> dict[str, Any]:
 
 def plan(stack: str, rec: Recording, settings_summary: dict[str, str]) -> dict[str, Any]:
     """The preview as data: components with their resources, counts by type, HA summary, exports."""
+    names = {r.id: r.name for r in rec.resources if r.custom}
     components = []
     for comp in rec.components():
         children = sorted((r for r in rec.children(comp) if r.custom), key=lambda r: (r.typ, r.name))
@@ -84,7 +84,7 @@ def plan(stack: str, rec: Recording, settings_summary: dict[str, str]) -> dict[s
                 "type": comp.typ,
                 "name": comp.name,
                 "resources": [
-                    {"type": r.typ, "name": r.name, "protect": r.protect, "settings": _settings_of(rec, r)}
+                    {"type": r.typ, "name": r.name, "protect": r.protect, "settings": _settings_of(r, names)}
                     for r in children
                 ],
             }
