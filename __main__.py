@@ -1,13 +1,17 @@
 """ha-stack: load the stack's settings, assemble the components, export what operators need."""
 
+from pathlib import Path
+
 import pulumi
 import pulumi_aws as aws
 
-from ha_stack import HaNetwork, NatGateways
+from ha_stack import HaNetwork, HaWebTier, HaWebTierArgs, NatGateways
 from stack.settings import load_settings
 
 settings = load_settings()
 tags = settings.base_tags()
+runtime_config_path = f"/{settings.project}/{settings.stack}/"
+"""Parameter Store path of the service's settings (docs/runtime-config.md)."""
 
 
 def pick_zones(count: int) -> list[str]:
@@ -36,9 +40,57 @@ network = HaNetwork(
     },
 )
 
+
+def per_zone(ids: pulumi.Output[list[str]]) -> list[pulumi.Input[str]]:
+    """One output per zone: components take subnet lists whose length they can check before declaring anything."""
+
+    def item(index: int) -> pulumi.Output[str]:
+        return ids.apply(lambda values: values[index])
+
+    return [item(i) for i in range(settings.network.az_count)]
+
+
+edge = settings.edge
+hosted_zone_id = (
+    aws.route53.get_zone_output(name=edge.hosted_zone, private_zone=False).zone_id if edge.hosted_zone else None
+)
+# Behind CloudFront the site's name points at the distribution, so the load balancer gets its own origin name.
+alb_domain = (f"origin.{edge.domain}" if edge.enabled else edge.domain) if edge.domain else None
+
+web_args: HaWebTierArgs = {
+    "vpc_id": network.vpc_id,
+    "public_subnet_ids": per_zone(network.public_subnet_ids),
+    "app_subnet_ids": per_zone(network.app_subnet_ids),
+    "app_directory": str(Path(__file__).resolve().parent / "app"),
+    "runtime_config_path": runtime_config_path,
+    "instance_type": settings.web.instance_type,
+    "app_port": settings.web.app_port,
+    "min_size": settings.web.min_size,
+    "max_size": settings.web.max_size,
+    "desired_capacity": settings.web.desired_capacity,
+    "cpu_target_percent": settings.web.cpu_target_percent,
+    "health_check_path": settings.web.health_check_path,
+    "health_check_grace_seconds": settings.web.health_check_grace_seconds,
+    "deregistration_delay_seconds": settings.web.deregistration_delay_seconds,
+    "instance_warmup_seconds": settings.web.instance_warmup_seconds,
+    "root_volume_gib": settings.web.root_volume_gib,
+    "enable_deletion_protection": settings.web.deletion_protection,
+    "cloudfront_only": edge.enabled,
+    "tags": tags,
+}
+if settings.web.requests_per_target:
+    web_args["requests_per_target"] = settings.web.requests_per_target
+if alb_domain and hosted_zone_id is not None:
+    web_args["domain_name"], web_args["hosted_zone_id"] = alb_domain, hosted_zone_id
+web = HaWebTier("web", web_args)
+
 pulumi.export("vpc_id", network.vpc_id)
 pulumi.export("availability_zones", network.availability_zones)
 pulumi.export("public_subnet_ids", network.public_subnet_ids)
 pulumi.export("app_subnet_ids", network.app_subnet_ids)
 pulumi.export("data_subnet_ids", network.data_subnet_ids)
 pulumi.export("nat_public_ips", network.nat_public_ips)
+pulumi.export("alb_dns_name", web.alb_dns_name)
+pulumi.export("origin_url", web.origin_url)
+pulumi.export("asg_name", web.asg_name)
+pulumi.export("release_key", web.release_key)

@@ -85,10 +85,92 @@ def network_summary(rec: Recording) -> TierSummary:
     return summary
 
 
-SUMMARIES = {"ha-stack:index:HaNetwork": network_summary}
+def _subnet_zones(rec: Recording, subnet_ids: list[str]) -> list[str]:
+    subnets = {s.id: s for s in rec.of_type(SUBNET)}
+    return sorted(str(subnets[i].inputs["availabilityZone"]) for i in subnet_ids if i in subnets)
+
+
+@dataclass(frozen=True)
+class WebFacts:
+    """The web tier's shape: where the ALB and instances are, capacity, scaling, and how clients reach it."""
+
+    alb_zones: list[str]
+    instance_zones: list[str]
+    min_size: int
+    max_size: int
+    desired_capacity: int
+    health_check_type: str
+    scaling: list[str]
+    listeners: list[str]
+    open_to: str
+
+
+def web_facts(rec: Recording) -> WebFacts:
+    """Follow the ALB's and the Auto Scaling group's subnets to their zones; read capacity, policies, listeners."""
+    (alb,) = rec.of_type("aws:lb/loadBalancer:LoadBalancer")
+    (group,) = rec.of_type("aws:autoscaling/group:Group")
+    scaling = []
+    for policy in rec.of_type("aws:autoscaling/policy:Policy"):
+        config = policy.inputs.get("targetTrackingConfiguration", {})
+        metric = config.get("predefinedMetricSpecification", {}).get("predefinedMetricType", "?")
+        scaling.append(f"{metric} {int(config.get('targetValue', 0))}")
+    listeners = [
+        f"{int(listener.inputs['port'])} {listener.inputs['protocol']}"
+        + (" -> redirect" if listener.inputs["defaultActions"][0]["type"] == "redirect" else "")
+        for listener in rec.of_type("aws:lb/listener:Listener")
+    ]
+    alb_sg = set(alb.inputs["securityGroups"])
+    sources = [
+        "CloudFront prefix list" if rule.inputs.get("prefixListId") else str(rule.inputs.get("cidrIpv4"))
+        for rule in rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if rule.inputs["securityGroupId"] in alb_sg
+    ]
+    return WebFacts(
+        alb_zones=_subnet_zones(rec, alb.inputs["subnets"]),
+        instance_zones=_subnet_zones(rec, group.inputs["vpcZoneIdentifiers"]),
+        min_size=int(group.inputs["minSize"]),
+        max_size=int(group.inputs["maxSize"]),
+        desired_capacity=int(group.inputs["desiredCapacity"]),
+        health_check_type=str(group.inputs["healthCheckType"]),
+        scaling=sorted(scaling),
+        listeners=sorted(listeners),
+        open_to=", ".join(sorted(set(sources))),
+    )
+
+
+def web_summary(rec: Recording) -> TierSummary:
+    """AZ spread of the ALB and the instances, capacity and scaling, and whether clients get HTTPS."""
+    f = web_facts(rec)
+    summary = TierSummary("web", f.instance_zones)
+    summary.facts += [
+        f"load balancer in {len(f.alb_zones)} AZs; instances in {len(f.instance_zones)} AZs",
+        f"capacity min {f.min_size} / desired {f.desired_capacity} / max {f.max_size}, "
+        f"{f.health_check_type} health checks",
+        f"scaling: target tracking on {', '.join(f.scaling) or 'nothing'}",
+        f"listeners: {', '.join(f.listeners)}; load balancer open to {f.open_to}",
+    ]
+    if not any("HTTPS" in listener for listener in f.listeners):
+        summary.facts.append("HTTP only: no domain, so no certificate (set edge.domain for HTTPS)")
+    if len(f.alb_zones) < 2 or len(f.instance_zones) < 2:
+        summary.single_points_of_failure.append("the web tier is in one AZ")
+    if f.min_size < len(f.instance_zones):
+        summary.single_points_of_failure.append(
+            f"min_size {f.min_size} leaves some of the {len(f.instance_zones)} AZs without an instance"
+        )
+    return summary
+
+
+SUMMARIES = {"ha-stack:index:HaNetwork": network_summary, "ha-stack:index:HaWebTier": web_summary}
 """Component type -> its summary; each new component adds its own."""
 
 
 def summarize(rec: Recording) -> list[TierSummary]:
-    """One summary per component that has a summarizer, in registration order."""
-    return [SUMMARIES[c.typ](rec) for c in rec.components() if c.typ in SUMMARIES]
+    """One summary per component present, in tier order (network, web, ...), whatever order they registered in."""
+    present = {c.typ for c in rec.components()}
+    return [summary(rec) for typ, summary in SUMMARIES.items() if typ in present]
+
+
+def tier_rank(component_type: str) -> int:
+    """Position of a component type in tier order; unknown types go last."""
+    order = list(SUMMARIES)
+    return order.index(component_type) if component_type in order else len(order)

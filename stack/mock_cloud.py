@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -84,6 +85,22 @@ AUTONAMED = (
 )
 
 
+def _plain(value: Any) -> Any:
+    """Inputs as plain data: assets and archives become what they hold, so two runs compare equal by content."""
+    if isinstance(value, pulumi.FileAsset):
+        path = Path(str(value.path))
+        return {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {key: _plain(item) for key, item in value.assets.items()}}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
 def _digest(*parts: str, size: int = 17) -> str:
     return hashlib.sha256(":".join(parts).encode()).hexdigest()[:size]
 
@@ -121,9 +138,9 @@ class Recording:
         """All resources of one type token."""
         return [r for r in self.resources if r.typ == typ]
 
-    def named(self, name: str) -> RecordedResource:
-        """The one resource with this logical name."""
-        (match,) = [r for r in self.resources if r.name == name]
+    def named(self, name: str, typ: str | None = None) -> RecordedResource:
+        """The one resource with this logical name (and type: children of different types may share a name)."""
+        (match,) = [r for r in self.resources if r.name == name and typ in (None, r.typ)]
         return match
 
     def by_id(self, resource_id: str) -> RecordedResource:
@@ -153,7 +170,7 @@ class MockCloud(pulumi.runtime.Mocks):
         return [(f"{self.region}{letter}", zone_id) for letter, zone_id in letters]
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        self.inputs[(args.typ, args.name)] = dict(args.inputs)
+        self.inputs[(args.typ, args.name)] = _plain(dict(args.inputs))
         if not args.custom:
             return f"{args.name}-component", {}
         resource_id = self._id(args.typ, args.name, args.inputs)
@@ -223,6 +240,28 @@ class MockCloud(pulumi.runtime.Mocks):
                 "hostedZoneId": "Z2FDTNDATAQYW2",
             },
             "aws:kms/key:Key": lambda: {"keyId": resource_id},
+            "aws:s3/bucket:Bucket": lambda: {
+                "bucket": resource_id,
+                "bucketDomainName": f"{resource_id}.s3.amazonaws.com",
+                "bucketRegionalDomainName": f"{resource_id}.s3.{self.region}.amazonaws.com",
+            },
+            "aws:ec2/launchTemplate:LaunchTemplate": lambda: {
+                # AWS numbers versions 1, 2, ...; here a changed template gets a different number, as on AWS.
+                "latestVersion": int(_digest(json.dumps(dict(inputs), sort_keys=True, default=str), size=6), 16),
+            },
+            "aws:acm/certificate:Certificate": lambda: {
+                "domainValidationOptions": [
+                    {
+                        "domainName": inputs["domainName"],
+                        "resourceRecordName": f"_{_digest(name, size=32)}.{inputs['domainName']}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": f"_{_digest(name, 'v', size=32)}.acm-validations.aws.",
+                    }
+                ]
+            },
+            "aws:acm/certificateValidation:CertificateValidation": lambda: {"certificateArn": inputs["certificateArn"]},
+            "aws:route53/record:Record": lambda: {"fqdn": str(inputs.get("name", "")).rstrip(".")},
+            "random:index/randomPassword:RandomPassword": lambda: {"result": _digest(name, "secret", size=40)},
         }
         if typ in extra:
             out.update(extra[typ]())
@@ -260,6 +299,17 @@ class MockCloud(pulumi.runtime.Mocks):
                 "type": "String",
                 "value": f"ami-{_digest(str(args.args))}",
                 "insecureValue": f"ami-{_digest(str(args.args))}",
+            },
+            "aws:elb/getServiceAccount:getServiceAccount": lambda: {
+                "arn": "arn:aws:iam::127311923021:root",
+                "id": "127311923021",
+                "region": region,
+            },
+            "aws:route53/getZone:getZone": lambda: {
+                "zoneId": f"Z{_digest(str(args.args.get('name')), size=20).upper()}",
+                "id": f"Z{_digest(str(args.args.get('name')), size=20).upper()}",
+                "name": args.args.get("name"),
+                "arn": f"arn:aws:route53:::hostedzone/Z{_digest(str(args.args.get('name')), size=20).upper()}",
             },
             "aws:ec2/getManagedPrefixList:getManagedPrefixList": lambda: {
                 "id": f"pl-{_digest(str(args.args), size=8)}",

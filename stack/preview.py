@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from stack.ha_summary import TierSummary, summarize
+from stack.ha_summary import TierSummary, summarize, tier_rank
 from stack.mock_cloud import RecordedResource, Recording, run_program
 from stack.settings import SettingsError, parse_settings
 
@@ -39,6 +39,43 @@ KEY_SETTINGS: dict[str, list[tuple[str, str]]] = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": [("service", "serviceName"), ("type", "vpcEndpointType")],
     "aws:ec2/flowLog:FlowLog": [("traffic", "trafficType"), ("to", "logDestinationType")],
     "aws:cloudwatch/logGroup:LogGroup": [("retention_days", "retentionInDays")],
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": [
+        ("port", "fromPort"),
+        ("from", "cidrIpv4"),
+        ("from", "referencedSecurityGroupId"),
+        ("from", "prefixListId"),
+    ],
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": [
+        ("port", "fromPort"),
+        ("to", "cidrIpv4"),
+        ("to", "referencedSecurityGroupId"),
+    ],
+    "aws:lb/loadBalancer:LoadBalancer": [
+        ("internal", "internal"),
+        ("deletion_protection", "enableDeletionProtection"),
+        ("drop_invalid_headers", "dropInvalidHeaderFields"),
+    ],
+    "aws:lb/targetGroup:TargetGroup": [
+        ("port", "port"),
+        ("health", "healthCheck.path"),
+        ("deregistration_delay", "deregistrationDelay"),
+    ],
+    "aws:lb/listener:Listener": [("port", "port"), ("protocol", "protocol"), ("tls", "sslPolicy")],
+    "aws:ec2/launchTemplate:LaunchTemplate": [
+        ("type", "instanceType"),
+        ("imds_tokens", "metadataOptions.httpTokens"),
+    ],
+    "aws:autoscaling/group:Group": [
+        ("min", "minSize"),
+        ("max", "maxSize"),
+        ("desired", "desiredCapacity"),
+        ("health", "healthCheckType"),
+    ],
+    "aws:autoscaling/policy:Policy": [
+        ("metric", "targetTrackingConfiguration.predefinedMetricSpecification.predefinedMetricType"),
+        ("target", "targetTrackingConfiguration.targetValue"),
+    ],
+    "aws:s3/bucketObjectv2:BucketObjectv2": [("key", "key")],
 }
 
 
@@ -61,12 +98,22 @@ def evaluate(stack: str, config: dict[str, Any]) -> Recording:
     return run_program(program, stack=stack, config=config)
 
 
+def _lookup(inputs: dict[str, Any], dotted: str) -> Any:
+    """inputs["a"]["b"] for "a.b"; None when any step is missing."""
+    value: Any = inputs
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
 def _settings_of(r: RecordedResource, names: dict[str, str]) -> dict[str, Any]:
     """Key inputs of a resource; ids of other resources (``names``: id -> logical name) are shown as names."""
     shown: dict[str, Any] = {}
     for label, key in KEY_SETTINGS.get(r.typ, []):
-        if key in r.inputs:
-            value = r.inputs[key]
+        value = _lookup(r.inputs, key)
+        if value is not None:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)  # the wire format has only floats
             shown[label] = names.get(value, value) if isinstance(value, str) else value
@@ -77,7 +124,7 @@ def plan(stack: str, rec: Recording, settings_summary: dict[str, str]) -> dict[s
     """The preview as data: components with their resources, counts by type, HA summary, exports."""
     names = {r.id: r.name for r in rec.resources if r.custom}
     components = []
-    for comp in rec.components():
+    for comp in sorted(rec.components(), key=lambda c: tier_rank(c.typ)):
         children = sorted((r for r in rec.children(comp) if r.custom), key=lambda r: (r.typ, r.name))
         components.append(
             {

@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
+from ha_stack.web import INSTANCE_TYPE
 from stack.fields import Problems, Section
 
 PROJECT = "ha-stack"
@@ -52,7 +53,6 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 
-EC2_INSTANCE_TYPE = r"[a-z]+\d+[a-z-]*\.(nano|micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)"
 DB_INSTANCE_CLASS = r"db\.(serverless|[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge))"
 CACHE_NODE_TYPE = r"cache\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
 HOSTNAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
@@ -221,7 +221,9 @@ def _web(raw: object, problems: Problems) -> WebSettings:
     s = Section(_key("web"), raw, problems)
     min_size = s.integer("min_size", 2, 1, 100)
     result = WebSettings(
-        instance_type=s.text("instance_type", "t3.small", EC2_INSTANCE_TYPE, "an EC2 instance type such as t3.small"),
+        instance_type=s.text(
+            "instance_type", "t3.small", INSTANCE_TYPE, "a t, m, c or r family instance type such as t3.small"
+        ),
         app_port=s.integer("app_port", 8000, 1024, 65535, " (unprivileged ports only)"),
         min_size=min_size,
         max_size=s.integer("max_size", 4, 1, 100),

@@ -22,10 +22,13 @@ def stack_config(stack: str, **tier_overrides: dict[str, Any]) -> dict[str, Any]
     return config
 
 
-def run_stack(stack: str, config: dict[str, Any] | None = None) -> Recording:
-    """Run __main__.py for a stack (its real stack file unless a config is given)."""
+def run_stack(stack: str, config: dict[str, Any] | None = None, root: Path = ROOT) -> Recording:
+    """Run <root>/__main__.py for a stack (its real stack file unless a config is given).
+
+    `root` lets a test run the program against a copy of the repository's service (a changed app/).
+    """
     return run_program(
-        lambda: runpy.run_path(str(ROOT / "__main__.py")), stack=stack, config=config or stack_config(stack)
+        lambda: runpy.run_path(str(root / "__main__.py")), stack=stack, config=config or stack_config(stack)
     )
 
 

@@ -80,11 +80,11 @@ def test_s3_gateway_endpoint_serves_every_app_and_data_route_table(prod):
 
 def test_flow_logs_capture_all_traffic_into_a_log_group_kept_for_the_configured_days(prod):
     (flow_log,) = prod.of_type("aws:ec2/flowLog:FlowLog")
-    (group,) = prod.of_type("aws:cloudwatch/logGroup:LogGroup")
+    group = prod.named("network-flow-logs", "aws:cloudwatch/logGroup:LogGroup")
     assert flow_log.inputs["trafficType"] == "ALL"
     assert flow_log.inputs["logDestination"] == group.outputs["arn"]
     assert group.inputs["retentionInDays"] == 365
-    (policy,) = prod.of_type("aws:iam/rolePolicy:RolePolicy")
+    (policy,) = [p for p in prod.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "network-flow-logs"]
     (statement,) = json.loads(policy.inputs["policy"])["Statement"]
     assert statement["Resource"] == [group.outputs["arn"], group.outputs["arn"] + ":*"]
     assert "*" not in statement["Action"]
@@ -122,9 +122,15 @@ def test_adding_an_az_replaces_nothing():
     before = {r.urn: r.inputs for r in two.resources if r.custom}
     after = {r.urn: r.inputs for r in three.resources if r.custom}
     assert set(before) < set(after)
-    changed = {urn for urn, inputs in before.items() if after[urn] != inputs}
-    # Only the S3 endpoint's list of route tables grows (an in-place update): no subnet, NAT or route moves.
-    assert {urn.split("::")[-1] for urn in changed} == {"network-s3"}
+    kind = {r.urn: f"{r.typ.rsplit(':', 1)[-1]} {r.name}" for r in three.resources}
+    changed = {kind[urn] for urn, inputs in before.items() if after[urn] != inputs}
+    # Only lists of members grow, each an in-place update: the S3 endpoint's route tables, the load balancer's
+    # subnets, the Auto Scaling group's subnets. No subnet, NAT, route or instance template moves.
+    assert changed == {
+        "VpcEndpoint network-s3",
+        "LoadBalancer web-alb",
+        "Group web-instances",
+    }
     added = sorted(urn.split("::")[-1] for urn in set(after) - set(before))
     assert "network-app-c" in added
     assert "network-nat-c" in added

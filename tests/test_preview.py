@@ -27,6 +27,22 @@ def test_dev_preview_names_the_single_nat_as_a_single_point_of_failure(capsys):
     assert "single points of failure: app egress in us-east-1b depends on the NAT in us-east-1a" in out
 
 
+def test_prod_preview_shows_the_web_tiers_spread_capacity_and_scaling(capsys):
+    assert preview.main(["prod"]) == 0
+    out = capsys.readouterr().out
+    assert "  web: 3 AZs (us-east-1a, us-east-1b, us-east-1c)" in out
+    assert "load balancer in 3 AZs; instances in 3 AZs" in out
+    assert "capacity min 3 / desired 3 / max 6, ELB health checks" in out
+    assert "scaling: target tracking on ALBRequestCountPerTarget 1000, ASGAverageCPUUtilization 60" in out
+    assert "listeners: 443 HTTPS, 80 HTTP -> redirect; load balancer open to CloudFront prefix list" in out
+
+
+def test_dev_preview_says_the_web_tier_is_http_only(capsys):
+    assert preview.main(["dev"]) == 0
+    out = capsys.readouterr().out
+    assert "HTTP only: no domain, so no certificate (set edge.domain for HTTPS)" in out
+
+
 def test_json_preview_carries_counts_summary_and_exports(capsys):
     assert preview.main(["prod", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)

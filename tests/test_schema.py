@@ -68,3 +68,16 @@ def test_outputs_are_what_a_consumer_wires_next(schema):
         assert outputs[key].get("description"), key
     assert outputs["appSubnetIds"]["type"] == "array"
     assert outputs["appSubnetIds"]["items"]["type"] == "string"
+
+
+def test_web_tier_requires_only_its_wiring_and_documents_every_input(schema):
+    web = schema["resources"]["ha-stack:index:HaWebTier"]
+    assert sorted(web["requiredInputs"]) == [
+        "appDirectory",
+        "appSubnetIds",
+        "publicSubnetIds",
+        "runtimeConfigPath",
+        "vpcId",
+    ]
+    assert all(p.get("description") for p in web["inputProperties"].values())
+    assert "albArnSuffix" in web["properties"]

@@ -78,7 +78,11 @@ BAD_CONFIGS = [
     ({"web": {"app_port": 5432}}, "ha-stack:web.app_port: 5432 is reserved for a data-tier service"),
     (
         {"web": {"instance_type": "t3.huge"}},
-        "ha-stack:web.instance_type: must be an EC2 instance type such as t3.small, got 't3.huge'",
+        "ha-stack:web.instance_type: must be a t, m, c or r family instance type such as t3.small, got 't3.huge'",
+    ),
+    (
+        {"web": {"instance_type": "x9.large"}},
+        "ha-stack:web.instance_type: must be a t, m, c or r family instance type such as t3.small, got 'x9.large'",
     ),
     ({"web": {"cpu_target_percent": 95}}, "ha-stack:web.cpu_target_percent: must be between 10 and 90 percent, got 95"),
     ({"web": {"min_size": 2}}, "ha-stack:web.min_size: prod needs an instance in every AZ: >= az_count (3), got 2"),

@@ -1,8 +1,9 @@
 """ha-stack: highly available AWS web architecture as reusable Pulumi components."""
 
 from ha_stack.network import HaNetwork, HaNetworkArgs, NatGateways
+from ha_stack.web import HaWebTier, HaWebTierArgs
 
-COMPONENTS = ("HaNetwork",)
+COMPONENTS = ("HaNetwork", "HaWebTier")
 """The component classes this package hosts for other languages."""
 
-__all__ = ["COMPONENTS", "HaNetwork", "HaNetworkArgs", "NatGateways"]
+__all__ = ["COMPONENTS", "HaNetwork", "HaNetworkArgs", "HaWebTier", "HaWebTierArgs", "NatGateways"]

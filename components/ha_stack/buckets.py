@@ -1,0 +1,104 @@
+"""Private S3 buckets: Block Public Access, owner-enforced, encrypted, versioned, TLS-only.
+
+Every bucket ha-stack creates (artifacts, access logs, static assets, audit trail) goes through
+`private_bucket`, so none can be created without those guarantees.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from ha_stack.iam import Statement, deny_insecure_transport, policy_document
+
+
+@dataclass(frozen=True)
+class Archive:
+    """Move objects to Glacier after `glacier_days` and delete them after `expire_days`."""
+
+    glacier_days: int
+    expire_days: int
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """What differs between ha-stack's buckets."""
+
+    kms_key_arn: pulumi.Input[str] | None = None
+    """SSE-KMS with this key; None: SSE-S3 (the only encryption ALB and CloudFront log delivery accept)."""
+    archive: Archive | None = None
+    """Lifecycle for log buckets; None keeps current objects forever."""
+    noncurrent_days: int = 30
+    """Days an overwritten or deleted object version is kept."""
+    statements: Callable[[dict[str, str]], Sequence[Statement]] | None = None
+    """Extra bucket-policy statements, given {"arn": bucket ARN, **statement_inputs} (TLS-only is always added)."""
+    statement_inputs: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Values the extra statements need (account id, a distribution's ARN), resolved with the bucket's ARN."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """Resources the bucket policy must wait for (e.g. a distribution named in a condition)."""
+
+
+def private_bucket(
+    name: str, spec: BucketSpec, tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+    """A bucket with every guard on; returns it and its policy (objects written later should wait on the policy)."""
+    bucket = aws.s3.Bucket(name, tags=tags, opts=opts)
+    aws.s3.BucketPublicAccessBlock(
+        name,
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=opts,
+    )
+    aws.s3.BucketOwnershipControls(name, bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts)
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        name, bucket=bucket.id, rules=[_encryption_rule(spec.kms_key_arn)], opts=opts
+    )
+    aws.s3.BucketVersioning(name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=opts)
+    aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=_lifecycle_rules(spec), opts=opts)
+    extra = spec.statements or (lambda _values: [])
+    values = pulumi.Output.all(arn=bucket.arn, **spec.statement_inputs)
+    policy = aws.s3.BucketPolicy(
+        name,
+        bucket=bucket.id,
+        policy=values.apply(lambda v: policy_document(deny_insecure_transport(v["arn"]), *extra(v))),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(spec.depends_on))),
+    )
+    return bucket, policy
+
+
+def _encryption_rule(
+    kms_key_arn: pulumi.Input[str] | None,
+) -> aws.s3.BucketServerSideEncryptionConfigurationRuleArgsDict:
+    if kms_key_arn is None:
+        return {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
+    return {
+        "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key_arn},
+        "bucket_key_enabled": True,
+    }
+
+
+def _lifecycle_rules(spec: BucketSpec) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
+    rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
+        {
+            "id": "tidy-old-versions",
+            "status": "Enabled",
+            "filter": {},
+            "noncurrent_version_expiration": {"noncurrent_days": spec.noncurrent_days},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+        }
+    ]
+    if spec.archive is not None:
+        rules.append(
+            {
+                "id": "archive-then-expire",
+                "status": "Enabled",
+                "filter": {},
+                "transitions": [{"days": spec.archive.glacier_days, "storage_class": "GLACIER"}],
+                "expiration": {"days": spec.archive.expire_days},
+            }
+        )
+    return rules

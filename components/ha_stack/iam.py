@@ -1,0 +1,28 @@
+"""IAM policy documents shared by the components, built as JSON text so they diff cleanly in a preview."""
+
+import json
+from typing import Any
+
+Statement = dict[str, Any]
+
+
+def policy_document(*statements: Statement) -> str:
+    """A policy document holding these statements."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def assume_role_policy(service: str) -> str:
+    """Trust policy that lets one AWS service assume a role."""
+    return policy_document({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+
+
+def deny_insecure_transport(bucket_arn: str) -> Statement:
+    """Refuse every request to a bucket that does not use TLS."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }

@@ -1,0 +1,766 @@
+"""HaWebTier: an ALB over every AZ in front of an Auto Scaling group that installs, runs and rolls out the service."""
+
+import base64
+import re
+from dataclasses import dataclass
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from ha_stack.buckets import Archive, BucketSpec, private_bucket
+from ha_stack.certificates import dns_validated_certificate
+from ha_stack.iam import Statement, assume_role_policy, policy_document
+from ha_stack.naming import merge_tags, type_token
+from ha_stack.release import Launch, Release, package, render_user_data
+
+INSTANCE_TYPE = r"(t2|t3a?|t4g|[mcr][5-8][a-z]{0,3})\.(nano|micro|small|medium|large|xlarge|\d{1,2}xlarge|metal)"
+"""Burstable, general purpose, compute and memory families of generations 5 to 8, e.g. t3.medium, m7g.large."""
+RESERVED_PORTS = (2049, 3306, 5432, 6379, 11211)
+"""Data-tier ports (NFS, MySQL, PostgreSQL, Redis, Memcached): never the app's."""
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+"""TLS 1.3 and 1.2 only, forward-secret ciphers: AWS's recommended policy for HTTPS listeners."""
+ORIGIN_HEADER = "X-Origin-Verify"
+"""Header CloudFront adds to every origin request; the ALB forwards only requests that carry its secret."""
+CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
+ASG_METRICS = [
+    aws.autoscaling.Metric(name)
+    for name in (
+        "GroupMinSize",
+        "GroupMaxSize",
+        "GroupDesiredCapacity",
+        "GroupInServiceInstances",
+        "GroupPendingInstances",
+        "GroupTerminatingInstances",
+        "GroupTotalInstances",
+    )
+]
+ROLLOUT_MIN_HEALTHY_PERCENT = 90
+ROLLOUT_MAX_HEALTHY_PERCENT = 190
+"""Launch replacements before terminating (up to 100 points above the minimum, the most AWS allows)."""
+DRAIN_MARGIN_SECONDS = 10
+"""systemd waits this much longer than the target group's deregistration delay before it kills the service."""
+
+
+class HaWebTierArgs(TypedDict):
+    """Inputs for HaWebTier."""
+
+    vpc_id: pulumi.Input[str]
+    """VPC of the subnets."""
+    public_subnet_ids: list[pulumi.Input[str]]
+    """Public subnets for the load balancer, one per AZ (at least 2)."""
+    app_subnet_ids: list[pulumi.Input[str]]
+    """Private subnets for the instances, one per AZ (at least 2)."""
+    app_directory: str
+    """Directory of the Python service package (with __main__.py and requirements.txt) to install and run."""
+    runtime_config_path: str
+    """Parameter Store path the service reads its settings from, e.g. /ha-stack/prod/ (instances may read it)."""
+    instance_type: NotRequired[str]
+    """EC2 instance type (t, m, c or r family). Default t3.small."""
+    app_port: NotRequired[int]
+    """Port the service listens on, 1024 to 65535, not a data-tier port. Default 8000."""
+    min_size: NotRequired[int]
+    """Fewest instances; at least one per AZ for high availability. Default 2."""
+    max_size: NotRequired[int]
+    """Most instances the autoscaler may run. Default 4."""
+    desired_capacity: NotRequired[int]
+    """Instances at creation; afterwards the autoscaler owns this. Default min_size."""
+    cpu_target_percent: NotRequired[int]
+    """Average CPU the autoscaler holds the group at, 10 to 90. Default 60."""
+    requests_per_target: NotRequired[int]
+    """Also scale on ALB requests per instance per minute at this target. Default off."""
+    health_check_path: NotRequired[str]
+    """Cheap liveness path the load balancer checks (200 expected). Default /health."""
+    health_check_grace_seconds: NotRequired[int]
+    """Seconds a new instance has to install and start before health checks count. Default 120."""
+    deregistration_delay_seconds: NotRequired[int]
+    """Seconds the ALB lets in-flight requests finish on a leaving instance; the service drains within it.
+    Default 30."""
+    instance_warmup_seconds: NotRequired[int]
+    """Seconds before a new instance's metrics count for scaling and rollouts. Default 120."""
+    root_volume_gib: NotRequired[int]
+    """Encrypted gp3 root volume size, 8 to 1024 GiB. Default 20."""
+    enable_deletion_protection: NotRequired[bool]
+    """Refuse to delete the load balancer. Default true."""
+    domain_name: NotRequired[str]
+    """Hostname for the load balancer (e.g. origin.shop.example.com): HTTPS with a DNS-validated certificate,
+    HTTP redirected to HTTPS, and an alias record. Needs hosted_zone_id. Default none: HTTP only."""
+    hosted_zone_id: NotRequired[pulumi.Input[str]]
+    """Route 53 hosted zone that holds domain_name."""
+    cloudfront_only: NotRequired[bool]
+    """Admit only CloudFront's origin-facing addresses, and only requests carrying the generated origin secret
+    (others get 403). Default false: open to the internet."""
+    log_retention_days: NotRequired[int]
+    """Days to keep the service's log in CloudWatch Logs. Default 90."""
+    tags: NotRequired[dict[str, str]]
+    """Tags added to every taggable child (and propagated to instances). Default none."""
+
+
+@dataclass(frozen=True)
+class WebPlan:
+    """HaWebTierArgs with defaults applied and every plain value checked."""
+
+    instance_type: str
+    arch: str
+    app_port: int
+    min_size: int
+    max_size: int
+    desired_capacity: int
+    cpu_target_percent: int
+    requests_per_target: int | None
+    health_check_path: str
+    health_check_grace_seconds: int
+    deregistration_delay_seconds: int
+    instance_warmup_seconds: int
+    root_volume_gib: int
+    enable_deletion_protection: bool
+    domain_name: str | None
+    cloudfront_only: bool
+    runtime_config_path: str
+    log_retention_days: int
+    release: Release
+    tags: dict[str, str]
+
+    @property
+    def https(self) -> bool:
+        """True when the load balancer serves HTTPS (a domain was given)."""
+        return self.domain_name is not None
+
+    @property
+    def serving_port(self) -> int:
+        """The listener that forwards to the instances."""
+        return 443 if self.https else 80
+
+
+def _fail(field: str, message: str) -> ValueError:
+    return ValueError(f"HaWebTier.{field}: {message}")
+
+
+def _int(args: HaWebTierArgs, field: str, default: int, low: int, high: int) -> int:
+    value = args.get(field, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise _fail(field, f"must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def _check_sizes(min_size: int, max_size: int, desired: int) -> None:
+    if min_size > max_size:
+        raise _fail("min_size", f"must be <= max_size ({max_size}), got {min_size}")
+    if not min_size <= desired <= max_size:
+        raise _fail(
+            "desired_capacity", f"must be between min_size ({min_size}) and max_size ({max_size}), got {desired}"
+        )
+
+
+def _check_subnets(args: HaWebTierArgs) -> None:
+    for field, subnets in (
+        ("public_subnet_ids", args["public_subnet_ids"]),
+        ("app_subnet_ids", args["app_subnet_ids"]),
+    ):
+        if len(subnets) < 2:
+            raise _fail(field, f"need subnets in at least 2 AZs for high availability, got {len(subnets)}")
+
+
+def _instance_type(value: object) -> tuple[str, str]:
+    """The type and its CPU architecture (Graviton families end in g: t4g, m7g, c7gn)."""
+    if not isinstance(value, str) or not re.fullmatch(INSTANCE_TYPE, value):
+        raise _fail("instance_type", f"must be a t, m, c or r family instance type such as t3.small, got {value!r}")
+    family = value.split(".")[0]
+    return value, "arm64" if re.fullmatch(r"[a-z]\d+g[a-z]*", family) else "x86_64"
+
+
+def _port(args: HaWebTierArgs) -> int:
+    port = _int(args, "app_port", 8000, 1024, 65535)
+    if port in RESERVED_PORTS:
+        raise _fail("app_port", f"{port} is reserved for a data-tier service ({RESERVED_PORTS}); pick another port")
+    return port
+
+
+def _domain(args: HaWebTierArgs) -> str | None:
+    domain = args.get("domain_name")
+    if (domain is None) != ("hosted_zone_id" not in args):
+        raise _fail("domain_name", "domain_name and hosted_zone_id go together: give both or neither")
+    return domain
+
+
+def _config_path(value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+/", value):
+        raise _fail("runtime_config_path", f"must be a Parameter Store path such as /ha-stack/prod/, got {value!r}")
+    return value
+
+
+def plan(args: HaWebTierArgs) -> WebPlan:
+    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
+    _check_subnets(args)
+    instance_type, arch = _instance_type(args.get("instance_type", "t3.small"))
+    min_size = _int(args, "min_size", 2, 1, 100)
+    max_size = _int(args, "max_size", 4, 1, 100)
+    desired = _int(args, "desired_capacity", min_size, 1, 100)
+    _check_sizes(min_size, max_size, desired)
+    requests = args.get("requests_per_target")
+    if requests is not None and not (isinstance(requests, int) and 1 <= requests <= 100_000):
+        raise _fail("requests_per_target", f"must be an integer from 1 to 100000, got {requests!r}")
+    path = args.get("health_check_path", "/health")
+    if not re.fullmatch(r"/[A-Za-z0-9/_.-]*", path):
+        raise _fail("health_check_path", f"must be a path starting with /, got {path!r}")
+    try:
+        release = package(args["app_directory"])
+    except (OSError, ValueError) as err:
+        raise _fail("app_directory", str(err).removeprefix("HaWebTier.app_directory: ")) from None
+    return WebPlan(
+        instance_type=instance_type,
+        arch=arch,
+        app_port=_port(args),
+        min_size=min_size,
+        max_size=max_size,
+        desired_capacity=desired,
+        cpu_target_percent=_int(args, "cpu_target_percent", 60, 10, 90),
+        requests_per_target=requests,
+        health_check_path=path,
+        health_check_grace_seconds=_int(args, "health_check_grace_seconds", 120, 0, 7200),
+        deregistration_delay_seconds=_int(args, "deregistration_delay_seconds", 30, 0, 3600),
+        instance_warmup_seconds=_int(args, "instance_warmup_seconds", 120, 0, 3600),
+        root_volume_gib=_int(args, "root_volume_gib", 20, 8, 1024),
+        enable_deletion_protection=args.get("enable_deletion_protection", True),
+        domain_name=_domain(args),
+        cloudfront_only=args.get("cloudfront_only", False),
+        runtime_config_path=_config_path(args["runtime_config_path"]),
+        log_retention_days=_int(args, "log_retention_days", 90, 1, 3653),
+        release=release,
+        tags=dict(args.get("tags") or {}),
+    )
+
+
+@dataclass(frozen=True)
+class _Account:
+    """Partition, region and account id, for ARNs the provider does not hand out."""
+
+    partition: pulumi.Output[str]
+    region: pulumi.Output[str]
+    account_id: pulumi.Output[str]
+
+
+class HaWebTier(pulumi.ComponentResource):
+    """An internet-facing ALB over every AZ and an Auto Scaling group of identical instances in every AZ."""
+
+    alb_dns_name: pulumi.Output[str]
+    """The load balancer's DNS name."""
+    alb_zone_id: pulumi.Output[str]
+    """The load balancer's Route 53 zone id (for alias records)."""
+    alb_arn: pulumi.Output[str]
+    """The load balancer's ARN."""
+    alb_arn_suffix: pulumi.Output[str]
+    """The load balancer's ARN suffix: the LoadBalancer dimension of its CloudWatch metrics."""
+    target_group_arn: pulumi.Output[str]
+    """The instances' target group ARN."""
+    target_group_arn_suffix: pulumi.Output[str]
+    """The target group's ARN suffix: the TargetGroup dimension of its CloudWatch metrics."""
+    asg_name: pulumi.Output[str]
+    """The Auto Scaling group's name."""
+    alb_security_group_id: pulumi.Output[str]
+    """The load balancer's security group."""
+    instance_security_group_id: pulumi.Output[str]
+    """The instances' security group: the only client the data tier admits."""
+    instance_role_arn: pulumi.Output[str]
+    """The instances' IAM role ARN."""
+    instance_role_name: pulumi.Output[str]
+    """The instances' IAM role name, for grants added once the data tier exists."""
+    origin_url: pulumi.Output[str]
+    """https://<domain_name> with a domain, else http://<ALB DNS name>."""
+    origin_secret: pulumi.Output[str]
+    """The secret CloudFront must send in the origin header (a Pulumi secret; empty unless cloudfront_only)."""
+    origin_secret_header: pulumi.Output[str]
+    """The header that carries the origin secret."""
+    artifact_bucket: pulumi.Output[str]
+    """Private bucket holding the service releases."""
+    release_key: pulumi.Output[str]
+    """Object key of the release the instances install (changes with the service's content)."""
+
+    def __init__(self, name: str, args: HaWebTierArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(type_token("HaWebTier"), name, None, opts)
+        p = plan(args)
+        self._name, self._plan = name, p
+        self._child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = _Account(
+            partition=aws.get_partition_output(opts=invoke).partition,
+            region=aws.get_region_output(opts=invoke).region,
+            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+        )
+        alb_sg, instance_sg = self._security_groups(args["vpc_id"])
+        alb = self._load_balancer(alb_sg, args["public_subnet_ids"], account)
+        target_group = self._target_group(args["vpc_id"])
+        secret = self._listeners(alb, target_group, args.get("hosted_zone_id"))
+        artifacts, release = self._release()
+        role, profile = self._instance_role(artifacts, account)
+        template = self._launch_template(instance_sg, profile, artifacts, release, account)
+        group = self._auto_scaling_group(template, target_group, args["app_subnet_ids"])
+        self._scaling_policies(group, alb, target_group)
+
+        self.alb_dns_name = alb.dns_name
+        self.alb_zone_id = alb.zone_id
+        self.alb_arn = alb.arn
+        self.alb_arn_suffix = alb.arn_suffix
+        self.target_group_arn = target_group.arn
+        self.target_group_arn_suffix = target_group.arn_suffix
+        self.asg_name = group.name
+        self.alb_security_group_id = alb_sg.id
+        self.instance_security_group_id = instance_sg.id
+        self.instance_role_arn = role.arn
+        self.instance_role_name = role.name
+        self.origin_url = (
+            pulumi.Output.from_input(f"https://{p.domain_name}")
+            if p.domain_name
+            else pulumi.Output.concat("http://", alb.dns_name)
+        )
+        self.origin_secret = pulumi.Output.secret(secret.result) if secret else pulumi.Output.secret("")
+        self.origin_secret_header = pulumi.Output.from_input(ORIGIN_HEADER)
+        self.artifact_bucket = artifacts.bucket
+        self.release_key = release.key
+        self.register_outputs(
+            {
+                "alb_dns_name": self.alb_dns_name,
+                "alb_zone_id": self.alb_zone_id,
+                "alb_arn": self.alb_arn,
+                "alb_arn_suffix": self.alb_arn_suffix,
+                "target_group_arn": self.target_group_arn,
+                "target_group_arn_suffix": self.target_group_arn_suffix,
+                "asg_name": self.asg_name,
+                "alb_security_group_id": self.alb_security_group_id,
+                "instance_security_group_id": self.instance_security_group_id,
+                "instance_role_arn": self.instance_role_arn,
+                "instance_role_name": self.instance_role_name,
+                "origin_url": self.origin_url,
+                "origin_secret": self.origin_secret,
+                "origin_secret_header": self.origin_secret_header,
+                "artifact_bucket": self.artifact_bucket,
+                "release_key": self.release_key,
+            }
+        )
+
+    def _tags(self, name: str) -> dict[str, str]:
+        return merge_tags({"managed-by": "pulumi", "ha-stack:component": "HaWebTier"}, self._plan.tags, name=name)
+
+    def _security_groups(self, vpc_id: pulumi.Input[str]) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+        """ALB: the world (or only CloudFront) in, the app port to the instances out. Instances: ALB in, HTTPS out."""
+        name, p = self._name, self._plan
+        alb_sg = aws.ec2.SecurityGroup(
+            f"{name}-alb",
+            vpc_id=vpc_id,
+            description=f"{name} load balancer",
+            tags=self._tags(f"{name}-alb"),
+            opts=self._child,
+        )
+        instance_sg = aws.ec2.SecurityGroup(
+            f"{name}-instances",
+            vpc_id=vpc_id,
+            description=f"{name} instances: the load balancer in, HTTPS out",
+            tags=self._tags(f"{name}-instances"),
+            opts=self._child,
+        )
+        if p.cloudfront_only:
+            # One rule only: each entry of the ~55-entry prefix list counts against the group's 60-rule quota.
+            prefix_list = aws.ec2.get_managed_prefix_list_output(
+                name=CLOUDFRONT_PREFIX_LIST, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            self._ingress(f"{name}-alb-from-cloudfront", alb_sg, p.serving_port, prefix_list_id=prefix_list.id)
+        else:
+            for port in (80, 443) if p.https else (80,):
+                self._ingress(f"{name}-alb-from-internet-{port}", alb_sg, port, cidr_ipv4="0.0.0.0/0")
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-alb-to-instances",
+            security_group_id=alb_sg.id,
+            referenced_security_group_id=instance_sg.id,
+            ip_protocol="tcp",
+            from_port=p.app_port,
+            to_port=p.app_port,
+            description="health checks and requests to the service",
+            opts=self._child,
+        )
+        self._ingress(f"{name}-instances-from-alb", instance_sg, p.app_port, referenced_security_group_id=alb_sg.id)
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-instances-to-https",
+            security_group_id=instance_sg.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="AWS APIs (SSM, S3, CloudWatch, Secrets Manager) and package repositories",
+            opts=self._child,
+        )
+        return alb_sg, instance_sg
+
+    def _ingress(
+        self,
+        label: str,
+        group: aws.ec2.SecurityGroup,
+        port: int,
+        *,
+        cidr_ipv4: str | None = None,
+        prefix_list_id: pulumi.Input[str] | None = None,
+        referenced_security_group_id: pulumi.Input[str] | None = None,
+    ) -> None:
+        """One TCP port into a group from exactly one source: a CIDR, a prefix list or another group."""
+        aws.vpc.SecurityGroupIngressRule(
+            label,
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            cidr_ipv4=cidr_ipv4,
+            prefix_list_id=prefix_list_id,
+            referenced_security_group_id=referenced_security_group_id,
+            opts=self._child,
+        )
+
+    def _load_balancer(
+        self, alb_sg: aws.ec2.SecurityGroup, subnets: list[pulumi.Input[str]], account: _Account
+    ) -> aws.lb.LoadBalancer:
+        """Internet-facing ALB in every public subnet; access logs to a private SSE-S3 bucket (ELB accepts no KMS)."""
+        name, p = self._name, self._plan
+        elb_account = aws.elb.get_service_account_output(opts=pulumi.InvokeOutputOptions(parent=self))
+
+        def log_delivery(v: dict[str, str]) -> list[Statement]:
+            return [
+                {
+                    "Sid": "ElbLogDelivery",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": v["elb"]},
+                    "Action": "s3:PutObject",
+                    "Resource": f"{v['arn']}/alb/AWSLogs/{v['account']}/*",
+                }
+            ]
+
+        logs, logs_policy = private_bucket(
+            f"{name}-access-logs",
+            BucketSpec(
+                archive=Archive(glacier_days=30, expire_days=365),
+                statements=log_delivery,
+                statement_inputs={"elb": elb_account.arn, "account": account.account_id},
+            ),
+            self._tags(f"{name}-access-logs"),
+            self._child,
+        )
+        return aws.lb.LoadBalancer(
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            ip_address_type="ipv4",
+            security_groups=[alb_sg.id],
+            subnets=subnets,
+            enable_deletion_protection=p.enable_deletion_protection,
+            drop_invalid_header_fields=True,
+            desync_mitigation_mode="defensive",
+            enable_http2=True,
+            idle_timeout=60,
+            access_logs={"bucket": logs.bucket, "prefix": "alb", "enabled": True},
+            tags=self._tags(f"{name}-alb"),
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[logs_policy])),
+        )
+
+    def _target_group(self, vpc_id: pulumi.Input[str]) -> aws.lb.TargetGroup:
+        """The app port with a cheap /health check; the delay lets the service finish in-flight requests."""
+        name, p = self._name, self._plan
+        return aws.lb.TargetGroup(
+            f"{name}-app",
+            vpc_id=vpc_id,
+            target_type="instance",
+            protocol="HTTP",
+            port=p.app_port,
+            deregistration_delay=p.deregistration_delay_seconds,
+            health_check={
+                "enabled": True,
+                "protocol": "HTTP",
+                "port": "traffic-port",
+                "path": p.health_check_path,
+                "matcher": "200",
+                "interval": 15,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+            tags=self._tags(f"{name}-app"),
+            opts=self._child,
+        )
+
+    def _listeners(
+        self, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup, zone_id: pulumi.Input[str] | None
+    ) -> random.RandomPassword | None:
+        """HTTPS (TLS 1.3 policy) plus an HTTP redirect with a domain, else HTTP; behind CloudFront, a secret header."""
+        name, p = self._name, self._plan
+        forward: aws.lb.ListenerDefaultActionArgsDict = {"type": "forward", "target_group_arn": target_group.arn}
+        forbidden: aws.lb.ListenerDefaultActionArgsDict = {
+            "type": "fixed-response",
+            "fixed_response": {"content_type": "text/plain", "message_body": "Forbidden", "status_code": "403"},
+        }
+        default = forbidden if p.cloudfront_only else forward
+        if p.domain_name and zone_id is not None:
+            certificate = dns_validated_certificate(
+                f"{name}-certificate", p.domain_name, zone_id, tags=self._tags(f"{name}-certificate"), opts=self._child
+            )
+            serving = aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=alb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=certificate,
+                default_actions=[default],
+                tags=self._tags(f"{name}-https"),
+                opts=self._child,
+            )
+            aws.lb.Listener(
+                f"{name}-http-redirect",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}
+                ],
+                tags=self._tags(f"{name}-http-redirect"),
+                opts=self._child,
+            )
+            aws.route53.Record(
+                f"{name}-alias",
+                zone_id=zone_id,
+                name=p.domain_name,
+                type="A",
+                aliases=[{"name": alb.dns_name, "zone_id": alb.zone_id, "evaluate_target_health": True}],
+                opts=self._child,
+            )
+        else:
+            serving = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[default],
+                tags=self._tags(f"{name}-http"),
+                opts=self._child,
+            )
+        if not p.cloudfront_only:
+            return None
+        secret = random.RandomPassword(f"{name}-origin-secret", length=40, special=False, opts=self._child)
+        aws.lb.ListenerRule(
+            f"{name}-from-cloudfront",
+            listener_arn=serving.arn,
+            priority=10,
+            conditions=[{"http_header": {"http_header_name": ORIGIN_HEADER, "values": [secret.result]}}],
+            actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+            tags=self._tags(f"{name}-from-cloudfront"),
+            opts=self._child,
+        )
+        return secret
+
+    def _release(self) -> tuple[aws.s3.Bucket, aws.s3.BucketObjectv2]:
+        """The service archive in a private, versioned bucket under a content-hash key.
+
+        Old releases are retained on delete, so an automatic rollback to the previous template still finds them.
+        """
+        name, release = self._name, self._plan.release
+        bucket, policy = private_bucket(
+            f"{name}-artifacts", BucketSpec(noncurrent_days=90), self._tags(f"{name}-artifacts"), self._child
+        )
+        obj = aws.s3.BucketObjectv2(
+            f"{name}-release",
+            bucket=bucket.id,
+            key=release.key,
+            source=release.archive(),
+            content_type="application/zip",
+            metadata={"sha256-of-files": release.digest},
+            tags=self._tags(f"{name}-release"),
+            opts=pulumi.ResourceOptions.merge(
+                self._child, pulumi.ResourceOptions(depends_on=[policy], retain_on_delete=True)
+            ),
+        )
+        return bucket, obj
+
+    def _instance_role(
+        self, artifacts: aws.s3.Bucket, account: _Account
+    ) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
+        """Session Manager, the CloudWatch agent, this service's releases and its Parameter Store path; nothing else."""
+        name, path = self._name, self._plan.runtime_config_path
+        role = aws.iam.Role(
+            f"{name}-instances",
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
+            tags=self._tags(f"{name}-instances"),
+            opts=self._child,
+        )
+        for label, policy in (
+            ("ssm", "AmazonSSMManagedInstanceCore"),
+            ("cloudwatch-agent", "CloudWatchAgentServerPolicy"),
+        ):
+            aws.iam.RolePolicyAttachment(
+                f"{name}-instances-{label}",
+                role=role.name,
+                policy_arn=pulumi.Output.concat("arn:", account.partition, ":iam::aws:policy/", policy),
+                opts=self._child,
+            )
+        values = pulumi.Output.all(
+            bucket=artifacts.arn, partition=account.partition, region=account.region, account=account.account_id
+        )
+        aws.iam.RolePolicy(
+            f"{name}-instances-release-and-config",
+            role=role.id,
+            policy=values.apply(lambda v: _release_and_config_policy(v, path)),
+            opts=self._child,
+        )
+        profile = aws.iam.InstanceProfile(
+            f"{name}-instances", role=role.name, tags=self._tags(f"{name}-instances"), opts=self._child
+        )
+        return role, profile
+
+    def _launch_template(
+        self,
+        instance_sg: aws.ec2.SecurityGroup,
+        profile: aws.iam.InstanceProfile,
+        artifacts: aws.s3.Bucket,
+        release: aws.s3.BucketObjectv2,
+        account: _Account,
+    ) -> aws.ec2.LaunchTemplate:
+        """Amazon Linux 2023 from AWS's public parameter, IMDSv2 only, encrypted gp3, no secret in user data."""
+        name, p = self._name, self._plan
+        image = aws.ssm.get_parameter_output(
+            name=AL2023_PARAMETER.format(arch=p.arch), opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-service",
+            retention_in_days=p.log_retention_days,
+            tags=self._tags(f"{name}-service"),
+            opts=self._child,
+        )
+        user_data = pulumi.Output.all(
+            bucket=artifacts.bucket, key=release.key, region=account.region, log_group=log_group.name
+        ).apply(
+            lambda v: render_user_data(
+                Launch(
+                    module=p.release.module,
+                    bucket=v["bucket"],
+                    key=v["key"],
+                    digest=p.release.digest,
+                    region=v["region"],
+                    parameter_path=p.runtime_config_path,
+                    log_group=v["log_group"],
+                    stop_timeout_seconds=p.deregistration_delay_seconds + DRAIN_MARGIN_SECONDS,
+                )
+            )
+        )
+        instance_tags = {**self._tags(f"{name}-instance"), "ha-stack:release": p.release.digest[:20]}
+        return aws.ec2.LaunchTemplate(
+            f"{name}-instances",
+            image_id=image.value,
+            instance_type=p.instance_type,
+            iam_instance_profile={"arn": profile.arn},
+            vpc_security_group_ids=[instance_sg.id],
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": 1,
+                "instance_metadata_tags": "disabled",
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "volume_size": p.root_volume_gib,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            monitoring={"enabled": True},
+            user_data=user_data.apply(lambda text: base64.b64encode(text.encode()).decode()),
+            update_default_version=True,
+            tag_specifications=[
+                {"resource_type": "instance", "tags": instance_tags},
+                {"resource_type": "volume", "tags": instance_tags},
+            ],
+            tags=self._tags(f"{name}-instances"),
+            opts=self._child,
+        )
+
+    def _auto_scaling_group(
+        self, template: aws.ec2.LaunchTemplate, target_group: aws.lb.TargetGroup, subnets: list[pulumi.Input[str]]
+    ) -> aws.autoscaling.Group:
+        """Every app subnet, ELB health checks, the template's latest version, and a rolling refresh on each change."""
+        name, p = self._name, self._plan
+        return aws.autoscaling.Group(
+            f"{name}-instances",
+            vpc_zone_identifiers=subnets,
+            min_size=p.min_size,
+            max_size=p.max_size,
+            desired_capacity=p.desired_capacity,
+            health_check_type="ELB",
+            health_check_grace_period=p.health_check_grace_seconds,
+            default_instance_warmup=p.instance_warmup_seconds,
+            target_group_arns=[target_group.arn],
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            capacity_rebalance=True,
+            enabled_metrics=ASG_METRICS,
+            metrics_granularity="1Minute",
+            instance_refresh={
+                "strategy": "Rolling",
+                "preferences": {
+                    "min_healthy_percentage": ROLLOUT_MIN_HEALTHY_PERCENT,
+                    "max_healthy_percentage": ROLLOUT_MAX_HEALTHY_PERCENT,
+                    "auto_rollback": True,
+                    "instance_warmup": str(p.instance_warmup_seconds),
+                    "skip_matching": True,
+                },
+            },
+            wait_for_capacity_timeout="15m",
+            tags=[_propagated(key, value) for key, value in self._tags(f"{name}-instance").items()],
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(ignore_changes=["desiredCapacity"])),
+        )
+
+    def _scaling_policies(
+        self, group: aws.autoscaling.Group, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup
+    ) -> None:
+        """Target tracking on average CPU, and on requests per instance when a target is set."""
+        name, p = self._name, self._plan
+        aws.autoscaling.Policy(
+            f"{name}-cpu-target",
+            autoscaling_group_name=group.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration={
+                "predefined_metric_specification": {"predefined_metric_type": "ASGAverageCPUUtilization"},
+                "target_value": p.cpu_target_percent,
+            },
+            opts=self._child,
+        )
+        if p.requests_per_target is None:
+            return
+        aws.autoscaling.Policy(
+            f"{name}-requests-target",
+            autoscaling_group_name=group.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration={
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "ALBRequestCountPerTarget",
+                    "resource_label": pulumi.Output.concat(alb.arn_suffix, "/", target_group.arn_suffix),
+                },
+                "target_value": p.requests_per_target,
+            },
+            opts=self._child,
+        )
+
+
+def _propagated(key: str, value: str) -> aws.autoscaling.GroupTagArgsDict:
+    return {"key": key, "value": value, "propagate_at_launch": True}
+
+
+def _release_and_config_policy(v: dict[str, str], path: str) -> str:
+    """Read the service's releases, and every parameter under its path (GetParametersByPath names the path itself)."""
+    parameters = f"arn:{v['partition']}:ssm:{v['region']}:{v['account']}:parameter{path.rstrip('/')}"
+    return policy_document(
+        {"Sid": "ReadReleases", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{v['bucket']}/releases/*"},
+        {
+            "Sid": "ReadRuntimeConfig",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"],
+            "Resource": [parameters, f"{parameters}/*"],
+        },
+    )

@@ -1,0 +1,456 @@
+"""HaWebTier: what prod and dev get from their real stack files, and what a reusing project gets."""
+
+import asyncio
+import base64
+import json
+import re
+import shutil
+import subprocess
+from typing import cast
+
+import pytest
+
+from app.config import from_env
+from ha_stack import HaWebTier, HaWebTierArgs
+from ha_stack.release import SERVICE, Launch, package, render_unit, render_user_data
+from ha_stack.web import plan
+from stack.ha_summary import web_facts
+from tests.conftest import ROOT, build, run_stack, stack_config
+
+ZONES3 = ["us-east-1a", "us-east-1b", "us-east-1c"]
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+LISTENER = "aws:lb/listener:Listener"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+GROUP = "aws:autoscaling/group:Group"
+
+
+def args(**overrides) -> HaWebTierArgs:
+    base = {
+        "vpc_id": "vpc-1",
+        "public_subnet_ids": ["subnet-pa", "subnet-pb"],
+        "app_subnet_ids": ["subnet-aa", "subnet-ab"],
+        "app_directory": str(ROOT / "app"),
+        "runtime_config_path": "/shop/test/",
+    }
+    return cast(HaWebTierArgs, {**base, **overrides})
+
+
+def rules_of(rec, typ, group_name):
+    group = rec.named(group_name, SG)
+    return [r for r in rec.of_type(typ) if r.inputs["securityGroupId"] == group.id]
+
+
+def user_data(rec) -> str:
+    (template,) = rec.of_type(LAUNCH_TEMPLATE)
+    return base64.b64decode(template.inputs["userData"]).decode()
+
+
+def policies(rec):
+    """Every IAM and bucket policy document of a stack, parsed."""
+    docs = [json.loads(p.inputs["policy"]) for p in rec.of_type("aws:iam/rolePolicy:RolePolicy")]
+    docs += [json.loads(p.inputs["policy"]) for p in rec.of_type("aws:s3/bucketPolicy:BucketPolicy")]
+    return docs
+
+
+# 1. Security groups
+
+
+def test_prod_alb_admits_only_cloudfront_on_https(prod):
+    (rule,) = rules_of(prod, INGRESS, "web-alb")
+    assert rule.inputs["prefixListId"].startswith("pl-")
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (443, 443, "tcp")
+    assert "cidrIpv4" not in rule.inputs
+
+
+def test_dev_alb_admits_only_cloudfront_on_http_as_it_has_no_certificate(dev):
+    (rule,) = rules_of(dev, INGRESS, "web-alb")
+    assert rule.inputs["prefixListId"].startswith("pl-")
+    assert rule.inputs["fromPort"] == 80
+
+
+def test_without_the_edge_the_alb_is_open_to_the_internet_on_80_and_443():
+    rec = run_stack("prod", stack_config("prod", edge={"enabled": False}))
+    rules = rules_of(rec, INGRESS, "web-alb")
+    assert sorted((r.inputs["fromPort"], r.inputs["cidrIpv4"]) for r in rules) == [
+        (80, "0.0.0.0/0"),
+        (443, "0.0.0.0/0"),
+    ]
+    assert rec.of_type("aws:lb/listenerRule:ListenerRule") == []
+    (https,) = [listener for listener in rec.of_type(LISTENER) if listener.inputs["port"] == 443]
+    assert https.inputs["defaultActions"][0]["type"] == "forward"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_instances_admit_only_the_alb_group_on_the_app_port_and_send_only_https(stack, request):
+    rec = request.getfixturevalue(stack)
+    alb_sg = rec.named("web-alb", SG)
+    (ingress,) = rules_of(rec, INGRESS, "web-instances")
+    assert ingress.inputs["referencedSecurityGroupId"] == alb_sg.id
+    assert (ingress.inputs["fromPort"], ingress.inputs["toPort"]) == (8000, 8000)
+    to_https = [r for r in rules_of(rec, EGRESS, "web-instances") if "cidrIpv4" in r.inputs]
+    assert [(r.inputs["fromPort"], r.inputs["toPort"], r.inputs["cidrIpv4"]) for r in to_https] == [
+        (443, 443, "0.0.0.0/0")
+    ]
+    (alb_out,) = rules_of(rec, EGRESS, "web-alb")
+    assert alb_out.inputs["referencedSecurityGroupId"] == rec.named("web-instances", SG).id
+    assert alb_out.inputs["fromPort"] == 8000
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_rule_anywhere_opens_ssh_or_all_ports(stack, request):
+    rec = request.getfixturevalue(stack)
+    rules = rec.of_type(INGRESS) + rec.of_type(EGRESS)
+    assert rules
+    for rule in rules:
+        assert rule.inputs["ipProtocol"] == "tcp", rule.name
+        assert not rule.inputs["fromPort"] <= 22 <= rule.inputs["toPort"], rule.name
+
+
+# 2. Load balancer, listeners, target group
+
+
+def test_prod_alb_spans_the_public_subnets_of_all_3_azs_and_is_hardened(prod):
+    assert web_facts(prod).alb_zones == ZONES3
+    alb = prod.named("web-alb", "aws:lb/loadBalancer:LoadBalancer")
+    assert alb.inputs["internal"] is False
+    assert alb.inputs["enableDeletionProtection"] is True
+    assert alb.inputs["dropInvalidHeaderFields"] is True
+    assert alb.inputs["desyncMitigationMode"] == "defensive"
+    assert alb.inputs["enableHttp2"] is True
+    assert alb.inputs["securityGroups"] == [prod.named("web-alb", SG).id]
+
+
+def test_dev_alb_can_be_deleted_as_its_stack_file_says(dev):
+    assert dev.named("web-alb", "aws:lb/loadBalancer:LoadBalancer").inputs["enableDeletionProtection"] is False
+
+
+def test_alb_access_logs_go_to_a_private_sse_s3_bucket_the_elb_account_may_write(prod):
+    alb = prod.named("web-alb", "aws:lb/loadBalancer:LoadBalancer")
+    bucket = prod.named("web-access-logs", "aws:s3/bucket:Bucket")
+    assert alb.inputs["accessLogs"] == {"bucket": bucket.outputs["bucket"], "prefix": "alb", "enabled": True}
+    sse = prod.named(
+        "web-access-logs", "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    block = prod.named("web-access-logs", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert all(
+        block.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    policy = json.loads(prod.named("web-access-logs", "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    deny, delivery = policy["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert delivery["Principal"] == {"AWS": "arn:aws:iam::127311923021:root"}  # us-east-1's ELB account
+    assert delivery["Action"] == "s3:PutObject"
+    assert delivery["Resource"] == f"arn:aws:s3:::{bucket.id}/alb/AWSLogs/123456789012/*"
+
+
+def test_prod_serves_https_with_a_tls13_policy_and_redirects_http(prod):
+    listeners = {int(listener.inputs["port"]): listener for listener in prod.of_type(LISTENER)}
+    assert sorted(listeners) == [80, 443]
+    https = listeners[443]
+    assert https.inputs["protocol"] == "HTTPS"
+    assert https.inputs["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    certificate = prod.named("web-certificate", "aws:acm/certificate:Certificate")
+    assert certificate.inputs["domainName"] == "origin.shop.example.com"
+    assert certificate.inputs["validationMethod"] == "DNS"
+    assert https.inputs["certificateArn"] == certificate.outputs["arn"]  # the validated certificate
+    assert listeners[80].inputs["defaultActions"] == [
+        {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
+    ]
+
+
+def test_prod_certificate_is_validated_by_a_record_in_the_hosted_zone(prod):
+    record = prod.named("web-certificate-validation", "aws:route53/record:Record")
+    assert record.inputs["name"].endswith(".origin.shop.example.com.")
+    assert record.inputs["type"] == "CNAME"
+    validation = prod.named("web-certificate", "aws:acm/certificateValidation:CertificateValidation")
+    assert validation.inputs["validationRecordFqdns"] == [record.outputs["fqdn"]]
+    alias = prod.named("web-alias", "aws:route53/record:Record")
+    assert alias.inputs["zoneId"] == record.inputs["zoneId"]
+    assert (
+        alias.inputs["aliases"][0]["name"]
+        == prod.named("web-alb", "aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"]
+    )
+
+
+def test_dev_without_a_domain_serves_http_only(dev):
+    (listener,) = dev.of_type(LISTENER)
+    assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
+    assert dev.of_type("aws:acm/certificate:Certificate") == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_requests_without_the_origin_secret_get_403(stack, request):
+    rec = request.getfixturevalue(stack)
+    serving = max(rec.of_type(LISTENER), key=lambda listener: listener.inputs["port"])
+    assert serving.inputs["defaultActions"] == [
+        {
+            "type": "fixed-response",
+            "fixedResponse": {"contentType": "text/plain", "messageBody": "Forbidden", "statusCode": "403"},
+        }
+    ]
+    (rule,) = rec.of_type("aws:lb/listenerRule:ListenerRule")
+    secret = rec.named("web-origin-secret").outputs["result"]
+    assert rule.inputs["listenerArn"] == serving.outputs["arn"]
+    assert rule.inputs["conditions"] == [{"httpHeader": {"httpHeaderName": "X-Origin-Verify", "values": [secret]}}]
+    target_group = rec.named("web-app", "aws:lb/targetGroup:TargetGroup")
+    assert rule.inputs["actions"] == [{"type": "forward", "targetGroupArn": target_group.outputs["arn"]}]
+
+
+def test_the_origin_secret_is_a_pulumi_secret():
+    tiers = []
+    build(lambda: tiers.append(HaWebTier("web", args(cloudfront_only=True))))
+    (tier,) = tiers
+    loop = asyncio.get_event_loop()
+    assert loop.run_until_complete(tier.origin_secret.is_secret()) is True
+    assert len(loop.run_until_complete(tier.origin_secret.future()) or "") == 40
+
+
+def test_target_group_checks_health_and_outlasts_the_service_drain(prod):
+    target_group = prod.named("web-app", "aws:lb/targetGroup:TargetGroup")
+    assert (target_group.inputs["port"], target_group.inputs["protocol"]) == (8000, "HTTP")
+    check = target_group.inputs["healthCheck"]
+    assert (check["path"], check["matcher"], check["port"]) == ("/health", "200", "traffic-port")
+    assert (check["interval"], check["healthyThreshold"], check["unhealthyThreshold"]) == (15, 2, 3)
+    service = from_env(
+        {"HA_DB_WRITER": "db", "HA_DB_NAME": "shop", "HA_DB_USER": "u", "HA_DB_PASSWORD": "p", "HA_REDIS_HOST": "r"}
+    )
+    # The ALB keeps sending in-flight requests for the delay; the service must finish its drain inside it.
+    assert service.shutdown_grace_seconds < target_group.inputs["deregistrationDelay"] == 30
+
+
+# 3. Launch template and user data
+
+
+@pytest.mark.parametrize(("stack", "instance_type"), [("dev", "t3.micro"), ("prod", "t3.medium")])
+def test_launch_template_requires_imdsv2_and_encrypts_a_gp3_root(stack, instance_type, request):
+    rec = request.getfixturevalue(stack)
+    (template,) = rec.of_type(LAUNCH_TEMPLATE)
+    assert template.inputs["instanceType"] == instance_type
+    assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert template.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    (disk,) = template.inputs["blockDeviceMappings"]
+    assert disk["ebs"] == {"volumeSize": 20, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"}
+    assert template.inputs["monitoring"] == {"enabled": True}
+    assert template.inputs["iamInstanceProfile"] == {
+        "arn": rec.named("web-instances", "aws:iam/instanceProfile:InstanceProfile").outputs["arn"]
+    }
+    assert template.inputs["vpcSecurityGroupIds"] == [rec.named("web-instances", SG).id]
+    assert "keyName" not in template.inputs  # no SSH key: Session Manager instead
+
+
+def test_image_is_amazon_linux_2023_from_awss_public_parameter(prod):
+    (template,) = prod.of_type(LAUNCH_TEMPLATE)
+    assert template.inputs["imageId"].startswith("ami-")
+    tier = plan(args(instance_type="m7g.large"))
+    assert tier.arch == "arm64"
+    assert plan(args(instance_type="t3.medium")).arch == "x86_64"
+
+
+def test_user_data_installs_the_release_and_starts_the_unit(prod):
+    script = user_data(prod)
+    release = prod.named("web-release", "aws:s3/bucketObjectv2:BucketObjectv2")
+    bucket = prod.named("web-artifacts", "aws:s3/bucket:Bucket").outputs["bucket"]
+    assert f"s3://{bucket}/{release.inputs['key']}" in script
+    assert "Environment=HA_SSM_PATH=/ha-stack/prod/" in script
+    assert f"User={SERVICE}" in script
+    assert "Restart=on-failure" in script
+    assert f"systemctl enable --now {SERVICE}.service" in script
+    subprocess.run(["bash", "-n"], input=script, text=True, check=True)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_user_data_holds_no_secret(stack, request):
+    rec = request.getfixturevalue(stack)
+    script = user_data(rec)
+    origin_secret = rec.named("web-origin-secret").outputs["result"]
+    assert origin_secret not in script
+    assert not re.search(r"(?i)(password|secret|token|aws_secret_access_key)\s*[=:]", script)
+
+
+def test_systemd_unit_parses(tmp_path):
+    launch = Launch("app", "bucket", "releases/app-1.zip", "0" * 64, "us-east-1", "/ha-stack/prod/", "lg", 40)
+    unit = tmp_path / f"{SERVICE}.service"
+    unit.write_text(render_unit(launch))
+    found = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True, check=False
+    )
+    # Only complaints about this machine (no such user or venv here) are acceptable, never a syntax error.
+    complaints = [line for line in found.stderr.splitlines() if str(unit) in line or "Unknown" in line]
+    assert [c for c in complaints if "not executable" not in c and "No such file" not in c] == []
+    assert "TimeoutStopSec=40" in unit.read_text()
+
+
+def test_service_gets_longer_to_stop_than_the_alb_drain(prod):
+    # systemd must not SIGKILL the service while the ALB still drains it (delay 30 s + 10 s margin).
+    assert "TimeoutStopSec=40" in user_data(prod)
+
+
+def test_rendered_user_data_is_valid_bash_for_any_release():
+    launch = Launch("svc", "b", "releases/svc-x.zip", "f" * 64, "eu-west-1", "/p/q/", "lg", 10)
+    subprocess.run(["bash", "-n"], input=render_user_data(launch), text=True, check=True)
+
+
+# 4. App delivery
+
+
+def test_release_is_a_content_addressed_object_in_a_private_versioned_bucket(prod):
+    release = prod.named("web-release", "aws:s3/bucketObjectv2:BucketObjectv2")
+    digest = package(str(ROOT / "app")).digest
+    assert release.inputs["key"] == f"releases/app-{digest[:20]}.zip"
+    assert "app/__main__.py" in release.inputs["source"]["archive"]
+    assert not any("__pycache__" in path for path in release.inputs["source"]["archive"])
+    assert prod.named("web-release").retain_on_delete is True  # rollbacks still find the previous release
+    versioning = prod.named("web-artifacts", "aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
+    policy = json.loads(prod.named("web-artifacts", "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["DenyInsecureTransport"]
+
+
+def test_changing_the_service_rolls_out_a_new_release_and_touches_nothing_else(tmp_path):
+    shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
+    shutil.copytree(ROOT / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    before = run_stack("prod", root=tmp_path)
+    with (tmp_path / "app" / "routes.py").open("a") as routes:
+        routes.write("\n# a new release\n")
+    after = run_stack("prod", root=tmp_path)
+    old = {(r.typ, r.name): r.inputs for r in before.resources if r.custom}
+    new = {(r.typ, r.name): r.inputs for r in after.resources if r.custom}
+    assert old.keys() == new.keys()
+    changed = {key for key in old if old[key] != new[key]}
+    assert changed == {
+        ("aws:s3/bucketObjectv2:BucketObjectv2", "web-release"),
+        ("aws:ec2/launchTemplate:LaunchTemplate", "web-instances"),
+        ("aws:autoscaling/group:Group", "web-instances"),
+    }
+    assert (
+        old[("aws:s3/bucketObjectv2:BucketObjectv2", "web-release")]["key"]
+        != new[("aws:s3/bucketObjectv2:BucketObjectv2", "web-release")]["key"]
+    )
+    old_group, new_group = (rec.named("web-instances", GROUP).inputs for rec in (before, after))
+    # The group moves to the new template version; its instance refresh then replaces the instances.
+    assert old_group["launchTemplate"]["version"] != new_group["launchTemplate"]["version"]
+    assert {k: v for k, v in old_group.items() if k != "launchTemplate"} == {
+        k: v for k, v in new_group.items() if k != "launchTemplate"
+    }
+
+
+# 5. Instance role
+
+
+def test_instance_role_reads_only_its_releases_and_its_config_path(prod):
+    role_policy = prod.named("web-instances-release-and-config", "aws:iam/rolePolicy:RolePolicy")
+    read_releases, read_config = json.loads(role_policy.inputs["policy"])["Statement"]
+    bucket_arn = prod.named("web-artifacts", "aws:s3/bucket:Bucket").outputs["arn"]
+    assert (read_releases["Action"], read_releases["Resource"]) == ("s3:GetObject", f"{bucket_arn}/releases/*")
+    assert read_config["Resource"] == [
+        "arn:aws:ssm:us-east-1:123456789012:parameter/ha-stack/prod",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/ha-stack/prod/*",
+    ]
+    attached = sorted(a.inputs["policyArn"] for a in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"))
+    assert attached == [
+        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+        "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+    ]
+    trust = json.loads(prod.named("web-instances", "aws:iam/role:Role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_policy_allows_any_action_on_any_resource(stack, request):
+    docs = policies(request.getfixturevalue(stack))
+    assert docs
+    for doc in docs:
+        for statement in doc["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            assert not any(a == "*" or a.endswith(":*") for a in actions), statement
+            assert "*" not in resources, statement
+
+
+# 6. Auto Scaling group
+
+
+def test_prod_group_spans_all_3_azs_with_the_seeds_capacity(prod):
+    facts = web_facts(prod)
+    assert facts.instance_zones == ZONES3
+    assert (facts.min_size, facts.desired_capacity, facts.max_size) == (3, 3, 6)
+    group = prod.named("web-instances", GROUP)
+    assert group.inputs["healthCheckType"] == "ELB"
+    assert group.inputs["healthCheckGracePeriod"] == 120
+    assert group.inputs["targetGroupArns"] == [prod.named("web-app", "aws:lb/targetGroup:TargetGroup").outputs["arn"]]
+    assert group.inputs["capacityRebalance"] is True
+    assert "GroupInServiceInstances" in group.inputs["enabledMetrics"]
+    assert group.ignore_changes == ["desiredCapacity"]  # the autoscaler owns it after creation
+
+
+def test_group_follows_the_templates_latest_version_and_rolls_out_safely(prod):
+    group = prod.named("web-instances", GROUP)
+    template = prod.named("web-instances", LAUNCH_TEMPLATE)
+    assert group.inputs["launchTemplate"] == {"id": template.id, "version": str(template.outputs["latestVersion"])}
+    refresh = group.inputs["instanceRefresh"]
+    assert refresh["strategy"] == "Rolling"
+    assert refresh["preferences"]["minHealthyPercentage"] == 90
+    assert refresh["preferences"]["maxHealthyPercentage"] > 100  # launch before terminating
+    assert refresh["preferences"]["autoRollback"] is True
+    assert refresh["preferences"]["instanceWarmup"] == "120"
+
+
+def test_prod_scales_on_cpu_60_and_on_requests_per_target(prod):
+    assert web_facts(prod).scaling == ["ALBRequestCountPerTarget 1000", "ASGAverageCPUUtilization 60"]
+    requests = prod.named("web-requests-target", "aws:autoscaling/policy:Policy")
+    alb = prod.named("web-alb", "aws:lb/loadBalancer:LoadBalancer")
+    target_group = prod.named("web-app", "aws:lb/targetGroup:TargetGroup")
+    label = requests.inputs["targetTrackingConfiguration"]["predefinedMetricSpecification"]["resourceLabel"]
+    assert label == f"{alb.outputs['arnSuffix']}/{target_group.outputs['arnSuffix']}"
+
+
+def test_dev_group_spans_both_azs_and_scales_on_cpu_only(dev):
+    facts = web_facts(dev)
+    assert facts.instance_zones == ["us-east-1a", "us-east-1b"]
+    assert (facts.min_size, facts.max_size) == (2, 3)
+    assert facts.scaling == ["ASGAverageCPUUtilization 60"]
+
+
+# 7. Outputs
+
+
+def test_stack_exports_the_web_tiers_entry_points(prod):
+    assert prod.exports["alb_dns_name"].endswith(".us-east-1.elb.amazonaws.com")
+    assert prod.exports["origin_url"] == "https://origin.shop.example.com"
+    assert prod.exports["asg_name"] == prod.named("web-instances", GROUP).id
+
+
+def test_every_child_is_parented_to_the_component():
+    rec = build(lambda: HaWebTier("web", args()))
+    (component,) = rec.components()
+    children = [r for r in rec.resources if r.custom]
+    assert children
+    assert all(r.parent == component.urn for r in children)
+
+
+# Bad input
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"min_size": 5, "max_size": 3}, "HaWebTier.min_size: must be <= max_size (3), got 5"),
+        ({"desired_capacity": 9}, "HaWebTier.desired_capacity: must be between min_size (2) and max_size (4), got 9"),
+        ({"app_port": 80}, "HaWebTier.app_port: must be an integer from 1024 to 65535, got 80"),
+        ({"app_port": 6379}, "HaWebTier.app_port: 6379 is reserved for a data-tier service"),
+        ({"instance_type": "x9.large"}, "HaWebTier.instance_type: must be a t, m, c or r family instance type"),
+        ({"public_subnet_ids": ["subnet-pa"]}, "HaWebTier.public_subnet_ids: need subnets in at least 2 AZs"),
+        ({"domain_name": "origin.example.com"}, "HaWebTier.domain_name: domain_name and hosted_zone_id go together"),
+        ({"runtime_config_path": "ha-stack/prod"}, "HaWebTier.runtime_config_path: must be a Parameter Store path"),
+        ({"app_directory": "/nonexistent"}, "HaWebTier.app_directory: '/nonexistent' must be a Python package"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_declared(overrides, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plan(args(**overrides))
