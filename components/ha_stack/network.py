@@ -1,6 +1,5 @@
 """HaNetwork: a VPC with public, app and data subnets in every AZ and per-AZ NAT egress."""
 
-import json
 from dataclasses import dataclass
 from enum import Enum
 from typing import NotRequired, TypedDict
@@ -9,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ha_stack.cidr import SubnetPlan, Tier, plan_subnets
+from ha_stack.iam import assume_role_policy, policy_document
 from ha_stack.naming import az_letter, merge_tags, type_token
 
 FLOW_LOG_RETENTION_DAYS = (
@@ -343,18 +343,7 @@ class HaNetwork(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com"),
             tags=self._tags(f"{name}-flow-logs"),
             opts=self._child,
         )
@@ -362,16 +351,11 @@ class HaNetwork(pulumi.ComponentResource):
             f"{name}-flow-logs",
             role=role.id,
             policy=group.arn.apply(
-                lambda arn: json.dumps(
+                lambda arn: policy_document(
                     {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                                "Resource": [arn, f"{arn}:*"],
-                            }
-                        ],
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        "Resource": [arn, f"{arn}:*"],
                     }
                 )
             ),
