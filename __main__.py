@@ -5,7 +5,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from ha_stack import HaNetwork, HaWebTier, HaWebTierArgs, NatGateways
+from ha_stack import DatabaseEngine, HaDatabase, HaDatabaseArgs, HaNetwork, HaWebTier, HaWebTierArgs, NatGateways
 from stack.settings import load_settings
 
 settings = load_settings()
@@ -28,10 +28,11 @@ def pick_zones(count: int) -> list[str]:
     return names[:count]
 
 
+zones = pick_zones(settings.network.az_count)
 network = HaNetwork(
     "network",
     {
-        "availability_zones": pick_zones(settings.network.az_count),
+        "availability_zones": zones,
         "cidr_block": settings.network.cidr,
         "nat_gateways": NatGateways(settings.network.nat_gateways),
         "enable_flow_logs": settings.network.enable_flow_logs,
@@ -84,6 +85,31 @@ if alb_domain and hosted_zone_id is not None:
     web_args["domain_name"], web_args["hosted_zone_id"] = alb_domain, hosted_zone_id
 web = HaWebTier("web", web_args)
 
+db = settings.database
+database_args: HaDatabaseArgs = {
+    "vpc_id": network.vpc_id,
+    "subnet_ids": per_zone(network.data_subnet_ids),
+    "availability_zones": zones,
+    "client_security_group_ids": {"web": web.instance_security_group_id},
+    "engine": DatabaseEngine(db.engine),
+    "engine_version": db.engine_version,
+    "instance_class": db.instance_class,
+    "reader_count": db.reader_count,
+    "multi_az": db.multi_az,
+    "allocated_storage_gib": db.allocated_storage_gib,
+    "max_allocated_storage_gib": db.max_allocated_storage_gib,
+    "database_name": db.database_name,
+    "port": db.port,
+    "backup_retention_days": db.backup_retention_days,
+    "enable_deletion_protection": db.deletion_protection,
+    "enable_customer_managed_key": db.customer_managed_key,
+    "parameter_path": runtime_config_path,
+    "tags": tags,
+}
+if db.reader_autoscaling_max is not None:
+    database_args["reader_autoscaling_max"] = db.reader_autoscaling_max
+database = HaDatabase("database", database_args)
+
 pulumi.export("vpc_id", network.vpc_id)
 pulumi.export("availability_zones", network.availability_zones)
 pulumi.export("public_subnet_ids", network.public_subnet_ids)
@@ -94,3 +120,6 @@ pulumi.export("alb_dns_name", web.alb_dns_name)
 pulumi.export("origin_url", web.origin_url)
 pulumi.export("asg_name", web.asg_name)
 pulumi.export("release_key", web.release_key)
+pulumi.export("database_writer_endpoint", database.writer_endpoint)
+pulumi.export("database_reader_endpoint", database.reader_endpoint)
+pulumi.export("database_secret_arn", database.secret_arn)

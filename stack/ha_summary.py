@@ -160,7 +160,71 @@ def web_summary(rec: Recording) -> TierSummary:
     return summary
 
 
-SUMMARIES = {"ha-stack:index:HaNetwork": network_summary, "ha-stack:index:HaWebTier": web_summary}
+@dataclass(frozen=True)
+class DatabaseFacts:
+    """The database's shape: engine, where the writer and readers are, and how the data is kept."""
+
+    engine: str
+    writer_zone: str | None
+    reader_zones: list[str]
+    multi_az: bool
+    encrypted: bool
+    customer_managed_key: bool
+    backup_retention_days: int
+    deletion_protection: bool
+    protected: bool
+
+
+def database_facts(rec: Recording) -> DatabaseFacts:
+    """Read Aurora clusters and instances, or an RDS primary and its replicas."""
+    clusters = rec.of_type("aws:rds/cluster:Cluster")
+    if clusters:
+        (cluster,) = clusters
+        members = sorted(
+            rec.of_type("aws:rds/clusterInstance:ClusterInstance"), key=lambda i: i.inputs["promotionTier"]
+        )
+        writer, readers, holder = members[0], members[1:], cluster
+        multi_az = len({m.inputs["availabilityZone"] for m in members}) > 1
+    else:
+        instances = rec.of_type("aws:rds/instance:Instance")
+        (writer,) = [i for i in instances if not i.inputs.get("replicateSourceDb")]
+        readers = [i for i in instances if i.inputs.get("replicateSourceDb")]
+        holder, multi_az = writer, bool(writer.inputs.get("multiAz"))
+    return DatabaseFacts(
+        engine=str(holder.inputs["engine"]),
+        writer_zone=writer.inputs.get("availabilityZone"),
+        reader_zones=sorted(str(r.inputs["availabilityZone"]) for r in readers),
+        multi_az=multi_az,
+        encrypted=bool(holder.inputs.get("storageEncrypted")),
+        customer_managed_key=bool(holder.inputs.get("kmsKeyId")),
+        backup_retention_days=int(holder.inputs["backupRetentionPeriod"]),
+        deletion_protection=bool(holder.inputs.get("deletionProtection")),
+        protected=holder.protect,
+    )
+
+
+def database_summary(rec: Recording) -> TierSummary:
+    """Where the writer and readers run, whether a standby takes over, and how the data is kept."""
+    f = database_facts(rec)
+    zones = sorted({z for z in [f.writer_zone, *f.reader_zones] if z})
+    summary = TierSummary("database", zones)
+    writer = f"writer in {f.writer_zone}" if f.writer_zone else "primary with a standby in a second AZ (AWS picks both)"
+    summary.facts += [
+        f"{f.engine}: {writer}; {len(f.reader_zones)} reader(s) in {', '.join(f.reader_zones) or 'no AZ'}",
+        f"encrypted with {'a customer-managed KMS key' if f.customer_managed_key else 'the AWS-managed key'}; "
+        f"backups kept {f.backup_retention_days} days; deletion protection {'on' if f.deletion_protection else 'off'}"
+        + ("; Pulumi protect on" if f.protected else ""),
+    ]
+    if not f.multi_az:
+        summary.single_points_of_failure.append("the database runs in one AZ: losing it stops writes until a restore")
+    return summary
+
+
+SUMMARIES = {
+    "ha-stack:index:HaNetwork": network_summary,
+    "ha-stack:index:HaWebTier": web_summary,
+    "ha-stack:index:HaDatabase": database_summary,
+}
 """Component type -> its summary; each new component adds its own."""
 
 

@@ -76,6 +76,10 @@ AUTONAMED = (
     "aws:autoscaling/group:Group",
     "aws:rds/cluster:Cluster",
     "aws:rds/instance:Instance",
+    "aws:rds/clusterInstance:ClusterInstance",
+    "aws:rds/clusterParameterGroup:ClusterParameterGroup",
+    "aws:rds/parameterGroup:ParameterGroup",
+    "aws:elasticache/parameterGroup:ParameterGroup",
     "aws:rds/subnetGroup:SubnetGroup",
     "aws:elasticache/replicationGroup:ReplicationGroup",
     "aws:elasticache/subnetGroup:SubnetGroup",
@@ -222,12 +226,22 @@ class MockCloud(pulumi.runtime.Mocks):
             "aws:lb/targetGroup:TargetGroup": lambda: {
                 "arnSuffix": f"targetgroup/{resource_id}/{_digest(name, size=16)}"
             },
+            "random:index/randomId:RandomId": lambda: {"hex": _digest(name, "id", size=8)},
+            "aws:rds/clusterInstance:ClusterInstance": lambda: {
+                "identifier": resource_id,
+                "endpoint": f"{resource_id}.{_digest(name, size=12)}.{self.region}.rds.amazonaws.com",
+                "writer": inputs.get("promotionTier") == 0,
+            },
             "aws:rds/cluster:Cluster": lambda: {
+                "clusterIdentifier": resource_id,
+                "masterUserSecrets": self._managed_secret(name, inputs),
                 "endpoint": f"{resource_id}.cluster-{_digest(name, size=12)}.{self.region}.rds.amazonaws.com",
                 "readerEndpoint": f"{resource_id}.cluster-ro-{_digest(name, size=12)}.{self.region}.rds.amazonaws.com",
                 "port": inputs.get("port", 5432),
             },
             "aws:rds/instance:Instance": lambda: {
+                "identifier": resource_id,
+                "masterUserSecrets": self._managed_secret(name, inputs),
                 "address": f"{resource_id}.{_digest(name, size=12)}.{self.region}.rds.amazonaws.com",
                 "port": inputs.get("port", 5432),
             },
@@ -266,6 +280,15 @@ class MockCloud(pulumi.runtime.Mocks):
         if typ in extra:
             out.update(extra[typ]())
         return out
+
+    def _managed_secret(self, name: str, inputs: Mapping[str, Any]) -> list[dict[str, str]]:
+        """The secret RDS creates when it manages the master password (none otherwise)."""
+        if not inputs.get("manageMasterUserPassword"):
+            return []
+        arn = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:rds!{_digest(name, size=12)}-AbCdEf"
+        return [
+            {"secretArn": arn, "secretStatus": "active", "kmsKeyId": str(inputs.get("masterUserSecretKmsKeyId", ""))}
+        ]
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         region = self.region

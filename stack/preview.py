@@ -76,6 +76,24 @@ KEY_SETTINGS: dict[str, list[tuple[str, str]]] = {
         ("target", "targetTrackingConfiguration.targetValue"),
     ],
     "aws:s3/bucketObjectv2:BucketObjectv2": [("key", "key")],
+    "aws:rds/cluster:Cluster": [
+        ("engine", "engine"),
+        ("version", "engineVersion"),
+        ("backups_days", "backupRetentionPeriod"),
+        ("deletion_protection", "deletionProtection"),
+    ],
+    "aws:rds/clusterInstance:ClusterInstance": [
+        ("class", "instanceClass"),
+        ("az", "availabilityZone"),
+        ("promotion_tier", "promotionTier"),
+    ],
+    "aws:rds/instance:Instance": [
+        ("class", "instanceClass"),
+        ("multi_az", "multiAz"),
+        ("az", "availabilityZone"),
+        ("replica_of", "replicateSourceDb"),
+    ],
+    "aws:ssm/parameter:Parameter": [("name", "name")],
 }
 
 

@@ -15,6 +15,8 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
+from ha_stack.database import AURORA_TOO_SMALL
+from ha_stack.database import INSTANCE_CLASS as DB_INSTANCE_CLASS
 from ha_stack.web import INSTANCE_TYPE
 from stack.fields import Problems, Section
 
@@ -53,7 +55,6 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 
-DB_INSTANCE_CLASS = r"db\.(serverless|[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge))"
 CACHE_NODE_TYPE = r"cache\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
 HOSTNAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 EMAIL = r"[^@\s]+@[^@\s]+\.[a-z]{2,63}"
@@ -292,6 +293,7 @@ def _database(raw: object, problems: Problems) -> DatabaseSettings:
             f"must be >= allocated_storage_gib ({result.allocated_storage_gib}), got "
             f"{result.max_allocated_storage_gib}",
         )
+    _database_engine_rules(s, result)
     if result.reader_autoscaling_max is not None and s.ok("reader_autoscaling_max", "reader_count", "engine"):
         if engine != "aurora-postgresql":
             s.problem("reader_autoscaling_max", "reader auto scaling needs engine aurora-postgresql")
@@ -302,6 +304,27 @@ def _database(raw: object, problems: Problems) -> DatabaseSettings:
             )
     s.finish()
     return result
+
+
+def _database_engine_rules(s: Section, db: DatabaseSettings) -> None:
+    """What Aurora or read replicas need: at least a day of backups, and a class Aurora offers."""
+    if s.ok("backup_retention_days", "engine", "reader_count") and db.backup_retention_days == 0:
+        if db.engine == "aurora-postgresql":
+            s.problem("backup_retention_days", "aurora-postgresql keeps at least 1 day of backups, got 0")
+        elif db.reader_count:
+            s.problem(
+                "backup_retention_days",
+                f"read replicas need backups on the primary (>= 1 day), got 0 with reader_count {db.reader_count}",
+            )
+    if (
+        s.ok("instance_class", "engine")
+        and db.engine == "aurora-postgresql"
+        and re.fullmatch(AURORA_TOO_SMALL, db.instance_class)
+    ):
+        s.problem(
+            "instance_class",
+            f"aurora-postgresql needs db.t3.medium / db.t4g.medium or larger, got {db.instance_class!r}",
+        )
 
 
 def _cache(raw: object, problems: Problems) -> CacheSettings:

@@ -124,16 +124,20 @@ def test_adding_an_az_replaces_nothing():
     assert set(before) < set(after)
     kind = {r.urn: f"{r.typ.rsplit(':', 1)[-1]} {r.name}" for r in three.resources}
     changed = {kind[urn] for urn, inputs in before.items() if after[urn] != inputs}
-    # Only lists of members grow, each an in-place update: the S3 endpoint's route tables, the load balancer's
-    # subnets, the Auto Scaling group's subnets. No subnet, NAT, route or instance template moves.
+    # Only lists of members grow, each an in-place update: the S3 endpoint's route tables, the load balancer's,
+    # the Auto Scaling group's and the database's subnets; and the reader scaling range follows the third reader.
+    # No subnet, NAT, route, instance template or database instance moves.
     assert changed == {
         "VpcEndpoint network-s3",
         "LoadBalancer web-alb",
         "Group web-instances",
+        "SubnetGroup database-subnets",
+        "Target database-readers",
     }
     added = sorted(urn.split("::")[-1] for urn in set(after) - set(before))
     assert "network-app-c" in added
     assert "network-nat-c" in added
+    assert "database-instance-c" in added
 
 
 def test_every_child_is_parented_to_the_component():

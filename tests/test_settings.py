@@ -104,14 +104,23 @@ BAD_CONFIGS = [
         "ha-stack:database.reader_count: must be < network.az_count (3) so the writer and each reader get their own AZ",
     ),
     (
+        {"database": {"backup_retention_days": 3}},
+        "ha-stack:database.backup_retention_days: prod needs >= 7 days, got 3",
+    ),
+    (
         {"database": {"backup_retention_days": 0}},
-        "ha-stack:database.backup_retention_days: prod needs >= 7 days, got 0",
+        "ha-stack:database.backup_retention_days: aurora-postgresql keeps at least 1 day of backups, got 0",
     ),
     (
         {"database": {"backup_retention_days": 36}},
         "ha-stack:database.backup_retention_days: must be between 0 and 35 days, got 36",
     ),
     ({"database": {"deletion_protection": False}}, "ha-stack:database.deletion_protection: prod needs true"),
+    (
+        {"database": {"instance_class": "db.t4g.micro"}},
+        "ha-stack:database.instance_class: aurora-postgresql needs db.t3.medium / db.t4g.medium or larger, "
+        "got 'db.t4g.micro'",
+    ),
     (
         {"database": {"engine": "postgres", "multi_az": False}},
         "ha-stack:database.multi_az: prod needs true for engine postgres",
@@ -185,6 +194,18 @@ def test_a_tier_that_is_not_an_object_is_refused():
 
 def test_dev_may_opt_out_of_what_prod_must_have():
     parse_settings(stack_config("dev", database={"backup_retention_days": 0}), stack="dev")
+
+
+def test_backups_stay_on_where_aurora_or_replicas_need_them():
+    aurora = stack_config("dev", database={"engine": "aurora-postgresql", "instance_class": "db.t4g.medium"})
+    assert problems_of(
+        {**aurora, "ha-stack:database": {**aurora["ha-stack:database"], "backup_retention_days": 0}}
+    ) == ["ha-stack:database.backup_retention_days: aurora-postgresql keeps at least 1 day of backups, got 0"]
+    replicas = stack_config("dev", database={"reader_count": 1, "backup_retention_days": 0})
+    assert problems_of(replicas) == [
+        "ha-stack:database.backup_retention_days: read replicas need backups on the primary (>= 1 day), "
+        "got 0 with reader_count 1"
+    ]
 
 
 def test_under_pulumi_a_bad_config_is_a_run_error_listing_the_problems_not_a_traceback():

@@ -26,3 +26,21 @@ def deny_insecure_transport(bucket_arn: str) -> Statement:
         "Resource": [bucket_arn, f"{bucket_arn}/*"],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def secret_read_policy(secret_arns: list[str], key_arns: list[str]) -> str:
+    """Read exactly these secrets, and decrypt with these keys only through Secrets Manager."""
+    statements: list[Statement] = [
+        {"Sid": "ReadSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arns}
+    ]
+    if keys := [k for k in key_arns if k]:
+        statements.append(
+            {
+                "Sid": "DecryptThroughSecretsManager",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": keys,
+                "Condition": {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
+            }
+        )
+    return policy_document(*statements)

@@ -1,0 +1,619 @@
+"""HaDatabase: PostgreSQL that survives an AZ loss: Aurora with readers in other AZs, or RDS Multi-AZ with replicas."""
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from ha_stack.iam import assume_role_policy
+from ha_stack.naming import az_letter, merge_tags, type_token
+
+POSTGRES_MAJOR_VERSIONS = ("13", "14", "15", "16", "17")
+INSTANCE_CLASS = r"db\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
+AURORA_TOO_SMALL = r"db\.t\d+g?\.(micro|small)"
+"""Aurora PostgreSQL starts at db.t3.medium / db.t4g.medium."""
+SLOW_STATEMENT_MS = 500
+"""Statements slower than this are logged (log_min_duration_statement)."""
+READER_CPU_TARGET_PERCENT = 70
+BACKUP_WINDOW = "03:00-04:00"
+MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
+"""UTC; after the backup window, never overlapping it."""
+ENHANCED_MONITORING_SECONDS = 60
+PERFORMANCE_INSIGHTS_DAYS = 7
+"""The free tier of Performance Insights retention."""
+
+
+class DatabaseEngine(str, Enum):
+    """Which PostgreSQL service runs the database."""
+
+    AURORA_POSTGRESQL = "aurora-postgresql"
+    """Aurora: shared storage over 3 AZs, a writer and readers, failover in about 30 s, a reader endpoint."""
+    POSTGRES = "postgres"
+    """RDS PostgreSQL: a Multi-AZ primary with a synchronous standby, plus asynchronous read replicas."""
+
+
+class HaDatabaseArgs(TypedDict):
+    """Inputs for HaDatabase."""
+
+    vpc_id: pulumi.Input[str]
+    """VPC of the subnets."""
+    subnet_ids: list[pulumi.Input[str]]
+    """Isolated data subnets, one per AZ (at least 2)."""
+    availability_zones: list[str]
+    """The subnets' zones, in order: the writer goes in the first, each reader in the next."""
+    client_security_group_ids: dict[str, pulumi.Input[str]]
+    """Security groups allowed on the database port, keyed by a stable role name ("web") used in child names."""
+    engine: NotRequired[DatabaseEngine]
+    """Aurora PostgreSQL or RDS PostgreSQL. Default aurora-postgresql."""
+    engine_version: NotRequired[str]
+    """PostgreSQL version, major 13 to 17, e.g. "16.4". Default 16.4."""
+    instance_class: NotRequired[str]
+    """Instance class of the writer and readers, e.g. db.r6g.large. Default db.r6g.large."""
+    reader_count: NotRequired[int]
+    """Readers (Aurora) or read replicas (RDS), each in its own AZ after the writer's. Default 1."""
+    reader_autoscaling_max: NotRequired[int]
+    """Aurora only: let Application Auto Scaling add readers up to this many on CPU. Default off."""
+    multi_az: NotRequired[bool]
+    """RDS only: a synchronous standby in another AZ with automatic failover. Default true."""
+    allocated_storage_gib: NotRequired[int]
+    """RDS only: initial gp3 storage, 20 to 65536 GiB. Default 100."""
+    max_allocated_storage_gib: NotRequired[int]
+    """RDS only: storage autoscaling ceiling, >= allocated_storage_gib. Default 4x allocated."""
+    database_name: NotRequired[str]
+    """Database created at launch. Default app."""
+    master_username: NotRequired[str]
+    """Master user; RDS generates its password and keeps it in Secrets Manager. Default app_admin."""
+    port: NotRequired[int]
+    """Port the database listens on. Default 5432."""
+    backup_retention_days: NotRequired[int]
+    """Days of automated backups and point-in-time recovery, 0 to 35 (Aurora and replicas need >= 1). Default 14."""
+    enable_deletion_protection: NotRequired[bool]
+    """Deletion protection, a final snapshot, and Pulumi protect on the database and its key. Default true."""
+    enable_customer_managed_key: NotRequired[bool]
+    """Encrypt storage, the master secret and Performance Insights with a new rotating KMS key (else AWS's
+    managed key). Default true."""
+    parameter_path: NotRequired[str]
+    """Publish endpoints, port, name and secret ARN under this Parameter Store path (e.g. /ha-stack/prod/).
+    Default: not published."""
+    tags: NotRequired[dict[str, str]]
+    """Tags added to every taggable child. Default none."""
+
+
+@dataclass(frozen=True)
+class DatabasePlan:
+    """HaDatabaseArgs with defaults applied and every plain value checked."""
+
+    zones: list[str]
+    clients: list[str]
+    engine: DatabaseEngine
+    engine_version: str
+    instance_class: str
+    reader_count: int
+    reader_autoscaling_max: int | None
+    multi_az: bool
+    allocated_storage_gib: int
+    max_allocated_storage_gib: int
+    database_name: str
+    master_username: str
+    port: int
+    backup_retention_days: int
+    enable_deletion_protection: bool
+    enable_customer_managed_key: bool
+    parameter_path: str | None
+    tags: dict[str, str]
+
+    @property
+    def aurora(self) -> bool:
+        """True for Aurora PostgreSQL."""
+        return self.engine is DatabaseEngine.AURORA_POSTGRESQL
+
+    @property
+    def family(self) -> str:
+        """Parameter group family, e.g. aurora-postgresql16."""
+        return f"{self.engine.value}{self.engine_version.split('.')[0]}"
+
+    def reader_zones(self) -> list[str]:
+        """The zones of the readers: the ones after the writer's, one each."""
+        return self.zones[1 : 1 + self.reader_count]
+
+
+def _fail(field: str, message: str) -> ValueError:
+    return ValueError(f"HaDatabase.{field}: {message}")
+
+
+def _int(args: HaDatabaseArgs, field: str, default: int, low: int, high: int) -> int:
+    value = args.get(field, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise _fail(field, f"must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def _engine(value: object) -> DatabaseEngine:
+    try:
+        return DatabaseEngine(value)
+    except ValueError:
+        allowed = ", ".join(e.value for e in DatabaseEngine)
+        raise _fail("engine", f"must be one of {allowed}, got {value!r}") from None
+
+
+def _version(value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"\d+(\.\d+)?", value):
+        raise _fail("engine_version", f"must be a version such as 16.4, got {value!r}")
+    if value.split(".")[0] not in POSTGRES_MAJOR_VERSIONS:
+        raise _fail(
+            "engine_version", f"major version must be one of {', '.join(POSTGRES_MAJOR_VERSIONS)}, got {value!r}"
+        )
+    return value
+
+
+def _instance_class(value: object, engine: DatabaseEngine) -> str:
+    if not isinstance(value, str) or not re.fullmatch(INSTANCE_CLASS, value):
+        raise _fail("instance_class", f"must be an RDS instance class such as db.r6g.large, got {value!r}")
+    if engine is DatabaseEngine.AURORA_POSTGRESQL and re.fullmatch(AURORA_TOO_SMALL, value):
+        raise _fail("instance_class", f"Aurora PostgreSQL needs db.t3.medium / db.t4g.medium or larger, got {value!r}")
+    return value
+
+
+def _zones(args: HaDatabaseArgs) -> list[str]:
+    zones = list(args["availability_zones"])
+    if len(zones) < 2 or len(set(zones)) != len(zones):
+        raise _fail("availability_zones", f"need at least 2 distinct zones, got {zones!r}")
+    if len(args["subnet_ids"]) != len(zones):
+        raise _fail("subnet_ids", f"need one subnet per zone ({len(zones)}), got {len(args['subnet_ids'])}")
+    for zone in zones:
+        az_letter(zone)
+    return zones
+
+
+def _clients(args: HaDatabaseArgs) -> list[str]:
+    clients = list(args["client_security_group_ids"])
+    if not clients:
+        raise _fail("client_security_group_ids", "need at least one client security group (nothing could connect)")
+    for role in clients:
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", role):
+            raise _fail("client_security_group_ids", f"role names must be short lower-case words, got {role!r}")
+    return clients
+
+
+def _readers(args: HaDatabaseArgs, zones: list[str], engine: DatabaseEngine) -> tuple[int, int | None]:
+    readers = _int(args, "reader_count", 1, 0, 15)
+    if readers >= len(zones):
+        raise _fail(
+            "reader_count",
+            f"must be < the number of zones ({len(zones)}) so each reader gets its own AZ, got {readers}",
+        )
+    ceiling = args.get("reader_autoscaling_max")
+    if ceiling is not None:
+        if engine is not DatabaseEngine.AURORA_POSTGRESQL:
+            raise _fail("reader_autoscaling_max", "reader auto scaling needs engine aurora-postgresql")
+        if not isinstance(ceiling, int) or not readers <= ceiling <= 15:
+            raise _fail("reader_autoscaling_max", f"must be from reader_count ({readers}) to 15, got {ceiling!r}")
+    return readers, ceiling
+
+
+def _backups(args: HaDatabaseArgs, engine: DatabaseEngine, readers: int) -> int:
+    days = _int(args, "backup_retention_days", 14, 0, 35)
+    if days == 0 and engine is DatabaseEngine.AURORA_POSTGRESQL:
+        raise _fail("backup_retention_days", "Aurora keeps at least 1 day of backups, got 0")
+    if days == 0 and readers:
+        raise _fail(
+            "backup_retention_days", f"read replicas need backups on the primary (>= 1 day), got 0 with {readers}"
+        )
+    return days
+
+
+def _text(args: HaDatabaseArgs, field: str, default: str) -> str:
+    value = args.get(field, default)
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", value):
+        raise _fail(field, f"must be a lower-case identifier of up to 63 characters, got {value!r}")
+    return value
+
+
+def plan(args: HaDatabaseArgs) -> DatabasePlan:
+    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
+    zones = _zones(args)
+    engine = _engine(args.get("engine", DatabaseEngine.AURORA_POSTGRESQL))
+    readers, ceiling = _readers(args, zones, engine)
+    storage = _int(args, "allocated_storage_gib", 100, 20, 65536)
+    max_storage = _int(args, "max_allocated_storage_gib", storage * 4, 20, 65536)
+    if max_storage < storage:
+        raise _fail("max_allocated_storage_gib", f"must be >= allocated_storage_gib ({storage}), got {max_storage}")
+    path = args.get("parameter_path")
+    if path is not None and not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+/", path):
+        raise _fail("parameter_path", f"must be a Parameter Store path such as /ha-stack/prod/, got {path!r}")
+    return DatabasePlan(
+        zones=zones,
+        clients=_clients(args),
+        engine=engine,
+        engine_version=_version(args.get("engine_version", "16.4")),
+        instance_class=_instance_class(args.get("instance_class", "db.r6g.large"), engine),
+        reader_count=readers,
+        reader_autoscaling_max=ceiling,
+        multi_az=args.get("multi_az", True),
+        allocated_storage_gib=storage,
+        max_allocated_storage_gib=max_storage,
+        database_name=_text(args, "database_name", "app"),
+        master_username=_text(args, "master_username", "app_admin"),
+        port=_int(args, "port", 5432, 1150, 65535),
+        backup_retention_days=_backups(args, engine, readers),
+        enable_deletion_protection=args.get("enable_deletion_protection", True),
+        enable_customer_managed_key=args.get("enable_customer_managed_key", True),
+        parameter_path=path,
+        tags=dict(args.get("tags") or {}),
+    )
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What the writer and every reader share."""
+
+    subnet_group: aws.rds.SubnetGroup
+    security_group: aws.ec2.SecurityGroup
+    key_arn: pulumi.Output[str] | None
+    monitoring_role_arn: pulumi.Output[str]
+    final_snapshot: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class _Endpoints:
+    """What the service and monitoring need from whichever engine was built."""
+
+    writer: pulumi.Output[str]
+    reader: pulumi.Output[str]
+    readers: pulumi.Output[list[str]]
+    secret_arn: pulumi.Output[str]
+    cluster_identifier: pulumi.Output[str]
+    instance_identifiers: pulumi.Output[list[str]]
+
+
+class HaDatabase(pulumi.ComponentResource):
+    """Encrypted PostgreSQL across AZs with a managed master password, TLS forced and backups kept."""
+
+    writer_endpoint: pulumi.Output[str]
+    """Hostname that always reaches the writer (Aurora cluster endpoint, or the RDS primary)."""
+    reader_endpoint: pulumi.Output[str]
+    """Hostname for reads (Aurora reader endpoint, else the first replica, else the writer)."""
+    reader_endpoints: pulumi.Output[list[str]]
+    """Each reader's own hostname, in zone order."""
+    port: pulumi.Output[int]
+    """The database port."""
+    database_name: pulumi.Output[str]
+    """The database created at launch."""
+    secret_arn: pulumi.Output[str]
+    """Secrets Manager secret RDS keeps the master credentials in (JSON with username and password)."""
+    security_group_id: pulumi.Output[str]
+    """The database's security group."""
+    kms_key_arn: pulumi.Output[str]
+    """The customer-managed key (empty with AWS's managed key)."""
+    cluster_identifier: pulumi.Output[str]
+    """Aurora cluster id: the DBClusterIdentifier dimension of its metrics (empty for RDS)."""
+    instance_identifiers: pulumi.Output[list[str]]
+    """Writer first, then readers: the DBInstanceIdentifier dimension of their metrics."""
+
+    def __init__(self, name: str, args: HaDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(type_token("HaDatabase"), name, None, opts)
+        p = plan(args)
+        self._name, self._plan = name, p
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._stateful = pulumi.ResourceOptions(parent=self, protect=p.enable_deletion_protection)
+        key = self._key() if p.enable_customer_managed_key else None
+        shared = _Shared(
+            subnet_group=aws.rds.SubnetGroup(
+                f"{name}-subnets", subnet_ids=args["subnet_ids"], tags=self._tags(f"{name}-subnets"), opts=self._child
+            ),
+            security_group=self._security_group(args["vpc_id"], args["client_security_group_ids"]),
+            key_arn=key.arn if key else None,
+            monitoring_role_arn=self._monitoring_role(),
+            final_snapshot=random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=self._child).hex.apply(
+                lambda suffix: f"{name}-final-{suffix}"
+            ),
+        )
+        endpoints = self._aurora(shared) if p.aurora else self._rds(shared)
+        if p.parameter_path:
+            self._publish(p.parameter_path, endpoints)
+
+        self.writer_endpoint = endpoints.writer
+        self.reader_endpoint = endpoints.reader
+        self.reader_endpoints = endpoints.readers
+        self.port = pulumi.Output.from_input(p.port)
+        self.database_name = pulumi.Output.from_input(p.database_name)
+        self.secret_arn = endpoints.secret_arn
+        self.security_group_id = shared.security_group.id
+        self.kms_key_arn = key.arn if key else pulumi.Output.from_input("")
+        self.cluster_identifier = endpoints.cluster_identifier
+        self.instance_identifiers = endpoints.instance_identifiers
+        self.register_outputs(
+            {
+                "writer_endpoint": self.writer_endpoint,
+                "reader_endpoint": self.reader_endpoint,
+                "reader_endpoints": self.reader_endpoints,
+                "port": self.port,
+                "database_name": self.database_name,
+                "secret_arn": self.secret_arn,
+                "security_group_id": self.security_group_id,
+                "kms_key_arn": self.kms_key_arn,
+                "cluster_identifier": self.cluster_identifier,
+                "instance_identifiers": self.instance_identifiers,
+            }
+        )
+
+    def _tags(self, name: str) -> dict[str, str]:
+        return merge_tags({"managed-by": "pulumi", "ha-stack:component": "HaDatabase"}, self._plan.tags, name=name)
+
+    def _key(self) -> aws.kms.Key:
+        """A rotating key for storage, the master secret and Performance Insights; protected with the data."""
+        return aws.kms.Key(
+            f"{self._name}-key",
+            description=f"{self._name}: database storage, master secret and Performance Insights",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=self._tags(f"{self._name}-key"),
+            opts=self._stateful,
+        )
+
+    def _security_group(
+        self, vpc_id: pulumi.Input[str], clients: dict[str, pulumi.Input[str]]
+    ) -> aws.ec2.SecurityGroup:
+        """The port from each client group and nothing else; each client is also allowed out to it."""
+        name, port = self._name, self._plan.port
+        group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=vpc_id,
+            description=f"{name}: PostgreSQL from its clients only",
+            tags=self._tags(f"{name}-sg"),
+            opts=self._child,
+        )
+        for role, client in clients.items():
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-from-{role}",
+                security_group_id=group.id,
+                referenced_security_group_id=client,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"PostgreSQL from {role}",
+                opts=self._child,
+            )
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-egress-from-{role}",
+                security_group_id=client,
+                referenced_security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"{role} to PostgreSQL",
+                opts=self._child,
+            )
+        return group
+
+    def _monitoring_role(self) -> pulumi.Output[str]:
+        """The role RDS enhanced monitoring publishes OS metrics with."""
+        name = f"{self._name}-monitoring"
+        role = aws.iam.Role(
+            name,
+            assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com"),
+            tags=self._tags(name),
+            opts=self._child,
+        )
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        attachment = aws.iam.RolePolicyAttachment(
+            name,
+            role=role.name,
+            policy_arn=pulumi.Output.concat(
+                "arn:", partition, ":iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+            ),
+            opts=self._child,
+        )
+        return pulumi.Output.all(role.arn, attachment.id).apply(lambda v: str(v[0]))
+
+    def _parameters(self) -> list[aws.rds.ClusterParameterGroupParameterArgsDict]:
+        return [
+            {"name": "rds.force_ssl", "value": "1"},
+            {"name": "log_min_duration_statement", "value": str(SLOW_STATEMENT_MS)},
+        ]
+
+    def _monitoring(self, key_arn: pulumi.Output[str] | None, role_arn: pulumi.Output[str]) -> dict[str, Any]:
+        """Performance Insights and enhanced monitoring settings shared by every instance."""
+        return {
+            "performance_insights_enabled": True,
+            "performance_insights_kms_key_id": key_arn,
+            "performance_insights_retention_period": PERFORMANCE_INSIGHTS_DAYS,
+            "monitoring_interval": ENHANCED_MONITORING_SECONDS,
+            "monitoring_role_arn": role_arn,
+            "auto_minor_version_upgrade": True,
+            "publicly_accessible": False,
+        }
+
+    def _aurora(self, shared: _Shared) -> _Endpoints:
+        """A cluster over the data subnets, a writer in the first zone and a reader in each next one."""
+        name, p = self._name, self._plan
+        parameters = aws.rds.ClusterParameterGroup(
+            f"{name}-cluster-params",
+            family=p.family,
+            description=f"{name}: TLS only, slow statements logged",
+            parameters=self._parameters(),
+            tags=self._tags(f"{name}-cluster-params"),
+            opts=self._child,
+        )
+        cluster = aws.rds.Cluster(
+            f"{name}-cluster",
+            engine=p.engine.value,
+            engine_version=p.engine_version,
+            database_name=p.database_name,
+            master_username=p.master_username,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=shared.key_arn,
+            port=p.port,
+            db_subnet_group_name=shared.subnet_group.name,
+            vpc_security_group_ids=[shared.security_group.id],
+            db_cluster_parameter_group_name=parameters.name,
+            storage_encrypted=True,
+            kms_key_id=shared.key_arn,
+            backup_retention_period=p.backup_retention_days,
+            preferred_backup_window=BACKUP_WINDOW,
+            preferred_maintenance_window=MAINTENANCE_WINDOW,
+            copy_tags_to_snapshot=True,
+            deletion_protection=p.enable_deletion_protection,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=shared.final_snapshot,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            tags=self._tags(f"{name}-cluster"),
+            opts=self._stateful,
+        )
+        monitoring = self._monitoring(shared.key_arn, shared.monitoring_role_arn)
+        instances = []
+        for tier, zone in enumerate([p.zones[0], *p.reader_zones()]):
+            label = f"{name}-instance-{az_letter(zone)}"
+            instances.append(
+                aws.rds.ClusterInstance(
+                    label,
+                    cluster_identifier=cluster.id,
+                    engine=aws.rds.EngineType(p.engine.value),
+                    engine_version=p.engine_version,
+                    instance_class=p.instance_class,
+                    availability_zone=zone,
+                    promotion_tier=tier,
+                    db_subnet_group_name=shared.subnet_group.name,
+                    copy_tags_to_snapshot=True,
+                    tags=self._tags(label),
+                    opts=self._stateful,
+                    **monitoring,
+                )
+            )
+        if p.reader_autoscaling_max is not None:
+            self._reader_autoscaling(cluster, instances)
+        readers = instances[1:]
+        return _Endpoints(
+            writer=cluster.endpoint,
+            reader=cluster.reader_endpoint,
+            readers=pulumi.Output.all(*[r.endpoint for r in readers]),
+            secret_arn=cluster.master_user_secrets.apply(lambda s: s[0].secret_arn or ""),
+            cluster_identifier=cluster.cluster_identifier,
+            instance_identifiers=pulumi.Output.all(*[i.identifier for i in instances]),
+        )
+
+    def _reader_autoscaling(self, cluster: aws.rds.Cluster, instances: list[aws.rds.ClusterInstance]) -> None:
+        """Application Auto Scaling adds readers (beyond the declared ones) when their average CPU runs high."""
+        name, p = self._name, self._plan
+        target = aws.appautoscaling.Target(
+            f"{name}-readers",
+            service_namespace="rds",
+            scalable_dimension="rds:cluster:ReadReplicaCount",
+            resource_id=pulumi.Output.concat("cluster:", cluster.cluster_identifier),
+            min_capacity=p.reader_count,
+            max_capacity=p.reader_autoscaling_max or p.reader_count,
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=instances)),
+        )
+        aws.appautoscaling.Policy(
+            f"{name}-readers-cpu",
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration={
+                "predefined_metric_specification": {"predefined_metric_type": "RDSReaderAverageCPUUtilization"},
+                "target_value": READER_CPU_TARGET_PERCENT,
+                "scale_in_cooldown": 300,
+                "scale_out_cooldown": 300,
+            },
+            opts=self._child,
+        )
+
+    def _rds(self, shared: _Shared) -> _Endpoints:
+        """A primary (Multi-AZ unless opted out) in the first zone, and a read replica in each next one."""
+        name, p = self._name, self._plan
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-params",
+            family=p.family,
+            description=f"{name}: TLS only, slow statements logged",
+            parameters=self._parameters(),
+            tags=self._tags(f"{name}-params"),
+            opts=self._child,
+        )
+        monitoring = self._monitoring(shared.key_arn, shared.monitoring_role_arn)
+        primary = aws.rds.Instance(
+            f"{name}-primary",
+            engine=p.engine.value,
+            engine_version=p.engine_version,
+            instance_class=p.instance_class,
+            multi_az=p.multi_az,
+            # AWS refuses an AZ for Multi-AZ: it picks the primary's and the standby's AZs itself.
+            availability_zone=None if p.multi_az else p.zones[0],
+            allocated_storage=p.allocated_storage_gib,
+            max_allocated_storage=p.max_allocated_storage_gib,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=shared.key_arn,
+            db_name=p.database_name,
+            username=p.master_username,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=shared.key_arn,
+            port=p.port,
+            db_subnet_group_name=shared.subnet_group.name,
+            vpc_security_group_ids=[shared.security_group.id],
+            parameter_group_name=parameters.name,
+            backup_retention_period=p.backup_retention_days,
+            backup_window=BACKUP_WINDOW,
+            maintenance_window=MAINTENANCE_WINDOW,
+            copy_tags_to_snapshot=True,
+            deletion_protection=p.enable_deletion_protection,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=shared.final_snapshot,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            tags=self._tags(f"{name}-primary"),
+            opts=self._stateful,
+            **monitoring,
+        )
+        replicas = []
+        for zone in p.reader_zones():
+            label = f"{name}-replica-{az_letter(zone)}"
+            replicas.append(
+                aws.rds.Instance(
+                    label,
+                    replicate_source_db=primary.identifier,
+                    instance_class=p.instance_class,
+                    availability_zone=zone,
+                    storage_encrypted=True,
+                    kms_key_id=shared.key_arn,
+                    vpc_security_group_ids=[shared.security_group.id],
+                    parameter_group_name=parameters.name,
+                    deletion_protection=p.enable_deletion_protection,
+                    skip_final_snapshot=True,  # a replica holds no data of its own
+                    tags=self._tags(label),
+                    opts=self._stateful,
+                    **monitoring,
+                )
+            )
+        reader = replicas[0].address if replicas else primary.address
+        return _Endpoints(
+            writer=primary.address,
+            reader=reader,
+            readers=pulumi.Output.all(*[r.address for r in replicas]),
+            secret_arn=primary.master_user_secrets.apply(lambda s: s[0].secret_arn or ""),
+            cluster_identifier=pulumi.Output.from_input(""),
+            instance_identifiers=pulumi.Output.all(primary.identifier, *[r.identifier for r in replicas]),
+        )
+
+    def _publish(self, path: str, endpoints: _Endpoints) -> None:
+        """The service's database settings under the stack's path (docs/runtime-config.md): no secret values."""
+        p = self._plan
+        values: dict[str, pulumi.Input[str]] = {
+            "writer_endpoint": endpoints.writer,
+            "reader_endpoint": endpoints.reader,
+            "port": str(p.port),
+            "name": p.database_name,
+            "secret_arn": endpoints.secret_arn,
+        }
+        for key, value in values.items():
+            aws.ssm.Parameter(
+                f"{self._name}-param-{key.replace('_', '-')}",
+                name=f"{path}database/{key}",
+                type="String",
+                insecure_value=value,  # endpoints and names: readable in state and previews on purpose
+                tags=self._tags(f"{self._name}-param-{key}"),
+                opts=self._child,
+            )
