@@ -5,7 +5,19 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from ha_stack import DatabaseEngine, HaDatabase, HaDatabaseArgs, HaNetwork, HaWebTier, HaWebTierArgs, NatGateways
+from ha_stack import (
+    CacheEngine,
+    DatabaseEngine,
+    HaCache,
+    HaCacheArgs,
+    HaDatabase,
+    HaDatabaseArgs,
+    HaNetwork,
+    HaWebTier,
+    HaWebTierArgs,
+    NatGateways,
+)
+from stack.runtime_config import Grants, RuntimeConfig, ServiceSettings
 from stack.settings import load_settings
 
 settings = load_settings()
@@ -110,6 +122,40 @@ if db.reader_autoscaling_max is not None:
     database_args["reader_autoscaling_max"] = db.reader_autoscaling_max
 database = HaDatabase("database", database_args)
 
+cache_args: HaCacheArgs = {
+    "vpc_id": network.vpc_id,
+    "subnet_ids": per_zone(network.data_subnet_ids),
+    "availability_zones": zones,
+    "client_security_group_ids": {"web": web.instance_security_group_id},
+    "engine": CacheEngine(settings.cache.engine),
+    "engine_version": settings.cache.engine_version,
+    "node_type": settings.cache.node_type,
+    "node_count": settings.cache.node_count,
+    "automatic_failover": settings.cache.automatic_failover,
+    "port": settings.cache.port,
+    "snapshot_retention_days": settings.cache.snapshot_retention_days,
+    "parameter_path": runtime_config_path,
+    "tags": tags,
+}
+cache = HaCache("cache", cache_args)
+
+RuntimeConfig(
+    "runtime-config",
+    runtime_config_path,
+    ServiceSettings(
+        environment=settings.environment,
+        port=settings.web.app_port,
+        product_ttl_seconds=settings.cache.product_ttl_seconds,
+        deregistration_delay_seconds=settings.web.deregistration_delay_seconds,
+    ),
+    Grants(
+        role_name=web.instance_role_name,
+        secret_arns=[database.secret_arn, cache.auth_secret_arn],
+        key_arns=[database.kms_key_arn],
+    ),
+    tags,
+)
+
 pulumi.export("vpc_id", network.vpc_id)
 pulumi.export("availability_zones", network.availability_zones)
 pulumi.export("public_subnet_ids", network.public_subnet_ids)
@@ -123,3 +169,4 @@ pulumi.export("release_key", web.release_key)
 pulumi.export("database_writer_endpoint", database.writer_endpoint)
 pulumi.export("database_reader_endpoint", database.reader_endpoint)
 pulumi.export("database_secret_arn", database.secret_arn)
+pulumi.export("cache_primary_endpoint", cache.primary_endpoint)

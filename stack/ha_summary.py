@@ -220,10 +220,53 @@ def database_summary(rec: Recording) -> TierSummary:
     return summary
 
 
+@dataclass(frozen=True)
+class CacheFacts:
+    """The cache's shape: node zones, failover, encryption."""
+
+    engine: str
+    node_zones: list[str]
+    automatic_failover: bool
+    multi_az: bool
+    encrypted_at_rest: bool
+    tls_required: bool
+
+
+def cache_facts(rec: Recording) -> CacheFacts:
+    """Read the replication group."""
+    (group,) = rec.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    i = group.inputs
+    return CacheFacts(
+        engine=f"{i['engine']} {i['engineVersion']}",
+        node_zones=list(i["preferredCacheClusterAzs"]),
+        automatic_failover=bool(i.get("automaticFailoverEnabled")),
+        multi_az=bool(i.get("multiAzEnabled")),
+        encrypted_at_rest=bool(i.get("atRestEncryptionEnabled")),
+        tls_required=bool(i.get("transitEncryptionEnabled")) and i.get("transitEncryptionMode") == "required",
+    )
+
+
+def cache_summary(rec: Recording) -> TierSummary:
+    """Where the nodes are and whether a replica takes over on its own."""
+    f = cache_facts(rec)
+    summary = TierSummary("cache", sorted(set(f.node_zones)))
+    summary.facts += [
+        f"{f.engine}: {len(f.node_zones)} node(s), primary in {f.node_zones[0]}",
+        f"automatic failover {'on' if f.automatic_failover else 'off'}, Multi-AZ {'on' if f.multi_az else 'off'}; "
+        f"encrypted at rest: {f.encrypted_at_rest}; TLS required: {f.tls_required}",
+    ]
+    if not f.automatic_failover:
+        summary.single_points_of_failure.append(
+            "one cache node: losing it empties the cache (the service falls back to the database)"
+        )
+    return summary
+
+
 SUMMARIES = {
     "ha-stack:index:HaNetwork": network_summary,
     "ha-stack:index:HaWebTier": web_summary,
     "ha-stack:index:HaDatabase": database_summary,
+    "ha-stack:index:HaCache": cache_summary,
 }
 """Component type -> its summary; each new component adds its own."""
 

@@ -89,8 +89,14 @@ AUTONAMED = (
 )
 
 
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+"""How Pulumi's wire format marks a secret value: {SECRET_SIG_KEY: SECRET_SIG, "value": ...}."""
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
 def _plain(value: Any) -> Any:
-    """Inputs as plain data: assets and archives become what they hold, so two runs compare equal by content."""
+    """Inputs as plain data: assets and archives become what they hold, so two runs compare equal by content;
+    a secret becomes {"secret": value}, so tests can tell what Pulumi keeps encrypted."""
     if isinstance(value, pulumi.FileAsset):
         path = Path(str(value.path))
         return {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
@@ -98,6 +104,8 @@ def _plain(value: Any) -> Any:
         return {"text": value.text}
     if isinstance(value, pulumi.AssetArchive):
         return {"archive": {key: _plain(item) for key, item in value.assets.items()}}
+    if isinstance(value, dict) and value.get(SECRET_SIG_KEY) == SECRET_SIG:
+        return {"secret": _plain(value.get("value"))}
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -167,6 +175,8 @@ class MockCloud(pulumi.runtime.Mocks):
     def __init__(self, region: str = "us-east-1") -> None:
         self.region = region
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.secret_outputs: list[str] = []
+        """Outputs of the resource being registered that the engine would mark secret."""
 
     def zones(self) -> list[tuple[str, str]]:
         """(zone name, zone id) pairs of the region."""
@@ -179,6 +189,9 @@ class MockCloud(pulumi.runtime.Mocks):
             return f"{args.name}-component", {}
         resource_id = self._id(args.typ, args.name, args.inputs)
         outputs = {**args.inputs, **self._outputs(args.typ, args.name, resource_id, args.inputs)}
+        for key in self.secret_outputs:
+            if key in outputs:
+                outputs[key] = {SECRET_SIG_KEY: SECRET_SIG, "value": outputs[key]}
         return resource_id, outputs
 
     def _id(self, typ: str, name: str, inputs: Mapping[str, Any]) -> str:
@@ -196,6 +209,10 @@ class MockCloud(pulumi.runtime.Mocks):
             return f"arn:aws:iam::{ACCOUNT_ID}:{kind.split('-')[-1]}/{resource_id}"
         if service == "s3":
             return f"arn:aws:s3:::{resource_id}"
+        if service == "secretsmanager":
+            return (
+                f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{resource_id}-{_digest(resource_id, size=6)}"
+            )
         if service == "cloudwatch" and kind == "log-group":
             return f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{resource_id}"
         return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{kind}/{resource_id}"
@@ -246,6 +263,7 @@ class MockCloud(pulumi.runtime.Mocks):
                 "port": inputs.get("port", 5432),
             },
             "aws:elasticache/replicationGroup:ReplicationGroup": lambda: {
+                "memberClusters": [f"{resource_id}-{i:03d}" for i in range(1, int(inputs["numCacheClusters"]) + 1)],
                 "primaryEndpointAddress": f"master.{resource_id}.{_digest(name, size=6)}.use1.cache.amazonaws.com",
                 "readerEndpointAddress": f"replica.{resource_id}.{_digest(name, size=6)}.use1.cache.amazonaws.com",
             },
@@ -355,6 +373,8 @@ class RecordingMonitor(MockMonitor):
         self.recording = Recording()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        # The engine, not the SDK, makes these outputs secret (e.g. RandomPassword.result): the cloud does too.
+        self.cloud.secret_outputs = list(request.additionalSecretOutputs)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -366,7 +386,7 @@ class RecordingMonitor(MockMonitor):
                 urn=response.urn,
                 parent=request.parent,
                 inputs=self.cloud.inputs[(request.type, request.name)],
-                outputs=dict(registration.state),
+                outputs=_plain(dict(registration.state)),
                 id=registration.id or "",
                 custom=request.custom,
                 protect=request.protect,

@@ -94,6 +94,13 @@ KEY_SETTINGS: dict[str, list[tuple[str, str]]] = {
         ("replica_of", "replicateSourceDb"),
     ],
     "aws:ssm/parameter:Parameter": [("name", "name")],
+    "aws:elasticache/replicationGroup:ReplicationGroup": [
+        ("engine", "engine"),
+        ("nodes", "numCacheClusters"),
+        ("type", "nodeType"),
+        ("failover", "automaticFailoverEnabled"),
+        ("multi_az", "multiAzEnabled"),
+    ],
 }
 
 
@@ -184,7 +191,7 @@ def render(p: dict[str, Any]) -> str:
     lines += ["", "High availability"]
     for tier in p["ha_summary"]:
         s = TierSummary(**tier)
-        lines.append(f"  {s.tier}: {len(s.zones)} AZs ({', '.join(s.zones)})")
+        lines.append(f"  {s.tier}: {len(s.zones)} AZ{'' if len(s.zones) == 1 else 's'} ({', '.join(s.zones)})")
         lines += [f"    - {fact}" for fact in s.facts]
         spofs = "; ".join(s.single_points_of_failure) or "none"
         lines.append(f"    - single points of failure: {spofs}")

@@ -185,14 +185,18 @@ def _walk(value: Any, path: str = ""):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_no_password_or_secret_value_is_a_plain_input_anywhere(stack, request):
     rec = request.getfixturevalue(stack)
-    generated = {r.outputs["result"] for r in rec.of_type("random:index/randomPassword:RandomPassword")}
+    generated = {str(r.outputs["result"]["secret"]) for r in rec.of_type("random:index/randomPassword:RandomPassword")}
+    assert len(generated) == 2  # the origin secret and the cache's AUTH token
+    carried = 0
     for resource in rec.resources:
         for path, value in _walk(resource.inputs):
+            secret_input = ".secret" in path  # {"secret": ...}: Pulumi encrypts it in state
             if re.search(r"(?i)password|authtoken", path) and not path.lower().endswith("managemasteruserpassword"):
-                pytest.fail(f"{resource.name}{path} sets a password input")
+                assert secret_input, f"{resource.name}{path} is a plain-text credential input"
             if isinstance(value, str) and value in generated:
-                # Only the listener rule may carry the origin secret, and Pulumi keeps it as a secret.
-                assert resource.typ == "aws:lb/listenerRule:ListenerRule", (resource.name, path)
+                assert secret_input, f"{resource.name}{path} holds a generated secret in plain text"
+                carried += 1
+    assert carried == 3  # listener rule (origin secret), replication group and secret version (AUTH token)
 
 
 # 4. Parameters, logs, monitoring, upgrades, windows
@@ -269,7 +273,7 @@ def test_service_settings_are_published_under_the_stacks_path(stack, request):
     }
     prefix = f"/ha-stack/{stack}/database/"
     assert sorted(published) == [
-        prefix + k for k in ("name", "port", "reader_endpoint", "secret_arn", "writer_endpoint")
+        prefix + k for k in ("name", "port", "reader_endpoint", "secret_arn", "sslmode", "writer_endpoint")
     ]
     assert published[prefix + "name"] == "shop"
     assert published[prefix + "port"] == "5432"

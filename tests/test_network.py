@@ -125,14 +125,16 @@ def test_adding_an_az_replaces_nothing():
     kind = {r.urn: f"{r.typ.rsplit(':', 1)[-1]} {r.name}" for r in three.resources}
     changed = {kind[urn] for urn, inputs in before.items() if after[urn] != inputs}
     # Only lists of members grow, each an in-place update: the S3 endpoint's route tables, the load balancer's,
-    # the Auto Scaling group's and the database's subnets; and the reader scaling range follows the third reader.
-    # No subnet, NAT, route, instance template or database instance moves.
+    # the Auto Scaling group's, the database's and the cache's subnets; the reader scaling range follows the third
+    # reader and the cache gains its third node (both in place). No subnet, NAT, route, template or instance moves.
     assert changed == {
         "VpcEndpoint network-s3",
         "LoadBalancer web-alb",
         "Group web-instances",
         "SubnetGroup database-subnets",
         "Target database-readers",
+        "SubnetGroup cache-subnets",
+        "ReplicationGroup cache-redis",
     }
     added = sorted(urn.split("::")[-1] for urn in set(after) - set(before))
     assert "network-app-c" in added

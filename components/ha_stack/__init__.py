@@ -1,15 +1,19 @@
 """ha-stack: highly available AWS web architecture as reusable Pulumi components."""
 
+from ha_stack.cache import CacheEngine, HaCache, HaCacheArgs
 from ha_stack.database import DatabaseEngine, HaDatabase, HaDatabaseArgs
 from ha_stack.network import HaNetwork, HaNetworkArgs, NatGateways
 from ha_stack.web import HaWebTier, HaWebTierArgs
 
-COMPONENTS = ("HaNetwork", "HaWebTier", "HaDatabase")
+COMPONENTS = ("HaNetwork", "HaWebTier", "HaDatabase", "HaCache")
 """The component classes this package hosts for other languages."""
 
 __all__ = [
     "COMPONENTS",
+    "CacheEngine",
     "DatabaseEngine",
+    "HaCache",
+    "HaCacheArgs",
     "HaDatabase",
     "HaDatabaseArgs",
     "HaNetwork",

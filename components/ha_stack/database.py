@@ -11,6 +11,8 @@ import pulumi_random as random
 
 from ha_stack.iam import assume_role_policy
 from ha_stack.naming import az_letter, merge_tags, type_token
+from ha_stack.parameters import publish_parameters
+from ha_stack.security import client_only_security_group
 
 POSTGRES_MAJOR_VERSIONS = ("13", "14", "15", "16", "17")
 INSTANCE_CLASS = r"db\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
@@ -305,7 +307,15 @@ class HaDatabase(pulumi.ComponentResource):
             subnet_group=aws.rds.SubnetGroup(
                 f"{name}-subnets", subnet_ids=args["subnet_ids"], tags=self._tags(f"{name}-subnets"), opts=self._child
             ),
-            security_group=self._security_group(args["vpc_id"], args["client_security_group_ids"]),
+            security_group=client_only_security_group(
+                name,
+                vpc_id=args["vpc_id"],
+                clients=args["client_security_group_ids"],
+                port=p.port,
+                service="PostgreSQL",
+                tags=self._tags(f"{name}-sg"),
+                opts=self._child,
+            ),
             key_arn=key.arn if key else None,
             monitoring_role_arn=self._monitoring_role(),
             final_snapshot=random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=self._child).hex.apply(
@@ -354,41 +364,6 @@ class HaDatabase(pulumi.ComponentResource):
             tags=self._tags(f"{self._name}-key"),
             opts=self._stateful,
         )
-
-    def _security_group(
-        self, vpc_id: pulumi.Input[str], clients: dict[str, pulumi.Input[str]]
-    ) -> aws.ec2.SecurityGroup:
-        """The port from each client group and nothing else; each client is also allowed out to it."""
-        name, port = self._name, self._plan.port
-        group = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            vpc_id=vpc_id,
-            description=f"{name}: PostgreSQL from its clients only",
-            tags=self._tags(f"{name}-sg"),
-            opts=self._child,
-        )
-        for role, client in clients.items():
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-from-{role}",
-                security_group_id=group.id,
-                referenced_security_group_id=client,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description=f"PostgreSQL from {role}",
-                opts=self._child,
-            )
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-egress-from-{role}",
-                security_group_id=client,
-                referenced_security_group_id=group.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description=f"{role} to PostgreSQL",
-                opts=self._child,
-            )
-        return group
 
     def _monitoring_role(self) -> pulumi.Output[str]:
         """The role RDS enhanced monitoring publishes OS metrics with."""
@@ -607,13 +582,13 @@ class HaDatabase(pulumi.ComponentResource):
             "port": str(p.port),
             "name": p.database_name,
             "secret_arn": endpoints.secret_arn,
+            "sslmode": "require",  # the parameter group refuses plain connections, in dev too
         }
-        for key, value in values.items():
-            aws.ssm.Parameter(
-                f"{self._name}-param-{key.replace('_', '-')}",
-                name=f"{path}database/{key}",
-                type="String",
-                insecure_value=value,  # endpoints and names: readable in state and previews on purpose
-                tags=self._tags(f"{self._name}-param-{key}"),
-                opts=self._child,
-            )
+        publish_parameters(
+            f"{self._name}-param",
+            path=path,
+            section="database",
+            values=values,
+            tags=self._tags(self._name),
+            opts=self._child,
+        )

@@ -1,0 +1,339 @@
+"""HaCache: a Redis (or Valkey) replication group with a node per AZ, automatic failover and encryption throughout."""
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from ha_stack.naming import az_letter, merge_tags, type_token
+from ha_stack.parameters import publish_parameters
+from ha_stack.security import client_only_security_group
+
+NODE_TYPE = r"cache\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
+MAJOR_VERSIONS = {"redis": ("6", "7"), "valkey": ("7", "8")}
+EVICTION_POLICY = "allkeys-lru"
+"""A cache evicts the least recently used key when full, whether or not it has a TTL."""
+SNAPSHOT_WINDOW = "02:00-03:00"
+MAINTENANCE_WINDOW = "sun:05:30-sun:06:30"
+"""UTC; after the snapshot window and the database's maintenance window."""
+AUTH_TOKEN_LENGTH = 64
+"""ElastiCache accepts 16 to 128 printable characters; letters and digits avoid the forbidden @, " and /."""
+
+
+class CacheEngine(str, Enum):
+    """The in-memory engine."""
+
+    REDIS = "redis"
+    """Redis OSS."""
+    VALKEY = "valkey"
+    """Valkey, the Linux Foundation fork of Redis; same protocol, lower ElastiCache price."""
+
+
+class HaCacheArgs(TypedDict):
+    """Inputs for HaCache."""
+
+    vpc_id: pulumi.Input[str]
+    """VPC of the subnets."""
+    subnet_ids: list[pulumi.Input[str]]
+    """Isolated data subnets, one per AZ (at least 2)."""
+    availability_zones: list[str]
+    """The subnets' zones, in order: node N goes in zone N."""
+    client_security_group_ids: dict[str, pulumi.Input[str]]
+    """Security groups allowed on the cache port, keyed by a stable role name ("web") used in child names."""
+    engine: NotRequired[CacheEngine]
+    """redis or valkey. Default redis."""
+    engine_version: NotRequired[str]
+    """Engine version, e.g. 7.1 (redis 6-7, valkey 7-8). Default 7.1."""
+    node_type: NotRequired[str]
+    """Node type, e.g. cache.r7g.large. Default cache.r7g.large."""
+    node_count: NotRequired[int]
+    """Nodes, one per AZ: a primary and node_count - 1 replicas (at most one per zone). Default 3."""
+    automatic_failover: NotRequired[bool]
+    """Promote a replica when the primary fails, with Multi-AZ on (needs node_count >= 2). Default true."""
+    port: NotRequired[int]
+    """Port the nodes listen on. Default 6379."""
+    snapshot_retention_days: NotRequired[int]
+    """Days of daily snapshots, 0 to 35 (0: none). Default 7."""
+    kms_key_arn: NotRequired[pulumi.Input[str]]
+    """KMS key for encryption at rest and the AUTH token secret. Default: AWS's managed keys."""
+    log_retention_days: NotRequired[int]
+    """Days to keep the slow log and engine log in CloudWatch Logs. Default 30."""
+    parameter_path: NotRequired[str]
+    """Publish endpoints, port, TLS flag and the token secret's ARN under this Parameter Store path.
+    Default: not published."""
+    tags: NotRequired[dict[str, str]]
+    """Tags added to every taggable child. Default none."""
+
+
+@dataclass(frozen=True)
+class CachePlan:
+    """HaCacheArgs with defaults applied and every plain value checked."""
+
+    zones: list[str]
+    engine: CacheEngine
+    engine_version: str
+    node_type: str
+    node_count: int
+    automatic_failover: bool
+    port: int
+    snapshot_retention_days: int
+    log_retention_days: int
+    parameter_path: str | None
+    tags: dict[str, str]
+
+    @property
+    def family(self) -> str:
+        """Parameter group family, e.g. redis7 or valkey8."""
+        return f"{self.engine.value}{self.engine_version.split('.')[0]}"
+
+    def node_zones(self) -> list[str]:
+        """The zone of each node, primary first."""
+        return self.zones[: self.node_count]
+
+
+def _fail(field: str, message: str) -> ValueError:
+    return ValueError(f"HaCache.{field}: {message}")
+
+
+def _int(args: HaCacheArgs, field: str, default: int, low: int, high: int) -> int:
+    value = args.get(field, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise _fail(field, f"must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def _engine(value: object) -> CacheEngine:
+    try:
+        return CacheEngine(value)
+    except ValueError:
+        allowed = ", ".join(e.value for e in CacheEngine)
+        raise _fail("engine", f"must be one of {allowed}, got {value!r}") from None
+
+
+def _version(value: object, engine: CacheEngine) -> str:
+    majors = MAJOR_VERSIONS[engine.value]
+    if not isinstance(value, str) or not re.fullmatch(r"\d+\.\d+", value) or value.split(".")[0] not in majors:
+        raise _fail(
+            "engine_version", f"must be a {engine.value} version {' or '.join(majors)}.x such as 7.1, got {value!r}"
+        )
+    return value
+
+
+def _zones(args: HaCacheArgs) -> list[str]:
+    zones = list(args["availability_zones"])
+    if len(zones) < 2 or len(set(zones)) != len(zones):
+        raise _fail("availability_zones", f"need at least 2 distinct zones, got {zones!r}")
+    if len(args["subnet_ids"]) != len(zones):
+        raise _fail("subnet_ids", f"need one subnet per zone ({len(zones)}), got {len(args['subnet_ids'])}")
+    for zone in zones:
+        az_letter(zone)
+    if not args["client_security_group_ids"]:
+        raise _fail("client_security_group_ids", "need at least one client security group (nothing could connect)")
+    return zones
+
+
+def plan(args: HaCacheArgs) -> CachePlan:
+    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
+    zones = _zones(args)
+    engine = _engine(args.get("engine", CacheEngine.REDIS))
+    node_type = args.get("node_type", "cache.r7g.large")
+    if not isinstance(node_type, str) or not re.fullmatch(NODE_TYPE, node_type):
+        raise _fail("node_type", f"must be an ElastiCache node type such as cache.r7g.large, got {node_type!r}")
+    nodes = _int(args, "node_count", 3, 1, 6)
+    if nodes > len(zones):
+        raise _fail(
+            "node_count", f"must be <= the number of zones ({len(zones)}) so each node gets its own AZ, got {nodes}"
+        )
+    failover = args.get("automatic_failover", True)
+    if failover and nodes < 2:
+        raise _fail(
+            "automatic_failover",
+            f"needs node_count >= 2 (a replica to fail over to), got {nodes}; set it false for one node",
+        )
+    path = args.get("parameter_path")
+    if path is not None and not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+/", path):
+        raise _fail("parameter_path", f"must be a Parameter Store path such as /ha-stack/prod/, got {path!r}")
+    return CachePlan(
+        zones=zones,
+        engine=engine,
+        engine_version=_version(args.get("engine_version", "7.1"), engine),
+        node_type=node_type,
+        node_count=nodes,
+        automatic_failover=failover,
+        port=_int(args, "port", 6379, 1024, 65535),
+        snapshot_retention_days=_int(args, "snapshot_retention_days", 7, 0, 35),
+        log_retention_days=_int(args, "log_retention_days", 30, 1, 3653),
+        parameter_path=path,
+        tags=dict(args.get("tags") or {}),
+    )
+
+
+class HaCache(pulumi.ComponentResource):
+    """An encrypted, AUTH-protected cache with a node per AZ that fails over on its own."""
+
+    primary_endpoint: pulumi.Output[str]
+    """Hostname of the primary (follows failover)."""
+    reader_endpoint: pulumi.Output[str]
+    """Hostname spreading reads over the replicas."""
+    port: pulumi.Output[int]
+    """The cache port."""
+    security_group_id: pulumi.Output[str]
+    """The cache's security group."""
+    replication_group_id: pulumi.Output[str]
+    """The replication group id."""
+    member_cluster_ids: pulumi.Output[list[str]]
+    """Each node's cluster id: the CacheClusterId dimension of its metrics."""
+    auth_secret_arn: pulumi.Output[str]
+    """Secrets Manager secret holding the AUTH token (a plain string)."""
+
+    def __init__(self, name: str, args: HaCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(type_token("HaCache"), name, None, opts)
+        p = plan(args)
+        self._name, self._plan = name, p
+        self._child = pulumi.ResourceOptions(parent=self)
+        key = args.get("kms_key_arn")
+        group = client_only_security_group(
+            name,
+            vpc_id=args["vpc_id"],
+            clients=args["client_security_group_ids"],
+            port=p.port,
+            service=p.engine.value,
+            tags=self._tags(f"{name}-sg"),
+            opts=self._child,
+        )
+        subnets = aws.elasticache.SubnetGroup(
+            f"{name}-subnets",
+            description=f"{name}: data subnets",
+            subnet_ids=args["subnet_ids"],
+            tags=self._tags(f"{name}-subnets"),
+            opts=self._child,
+        )
+        token, secret = self._auth_token(key)
+        replication_group = self._replication_group(group, subnets, token, key)
+        if p.parameter_path:
+            self._publish(p.parameter_path, replication_group, secret)
+
+        self.primary_endpoint = replication_group.primary_endpoint_address
+        self.reader_endpoint = replication_group.reader_endpoint_address
+        self.port = pulumi.Output.from_input(p.port)
+        self.security_group_id = group.id
+        self.replication_group_id = replication_group.id
+        self.member_cluster_ids = replication_group.member_clusters.apply(sorted)
+        self.auth_secret_arn = secret.arn
+        self.register_outputs(
+            {
+                "primary_endpoint": self.primary_endpoint,
+                "reader_endpoint": self.reader_endpoint,
+                "port": self.port,
+                "security_group_id": self.security_group_id,
+                "replication_group_id": self.replication_group_id,
+                "member_cluster_ids": self.member_cluster_ids,
+                "auth_secret_arn": self.auth_secret_arn,
+            }
+        )
+
+    def _tags(self, name: str) -> dict[str, str]:
+        return merge_tags({"managed-by": "pulumi", "ha-stack:component": "HaCache"}, self._plan.tags, name=name)
+
+    def _auth_token(self, key: pulumi.Input[str] | None) -> tuple[random.RandomPassword, aws.secretsmanager.Secret]:
+        """A generated AUTH token, kept as a Pulumi secret and stored in Secrets Manager for the service."""
+        name = self._name
+        token = random.RandomPassword(f"{name}-auth-token", length=AUTH_TOKEN_LENGTH, special=False, opts=self._child)
+        secret = aws.secretsmanager.Secret(
+            f"{name}-auth-token",
+            description=f"{name}: AUTH token of the cache (plain string)",
+            kms_key_id=key,
+            recovery_window_in_days=7,
+            tags=self._tags(f"{name}-auth-token"),
+            opts=self._child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-auth-token", secret_id=secret.id, secret_string=token.result, opts=self._child
+        )
+        return token, secret
+
+    def _replication_group(
+        self,
+        group: aws.ec2.SecurityGroup,
+        subnets: aws.elasticache.SubnetGroup,
+        token: random.RandomPassword,
+        key: pulumi.Input[str] | None,
+    ) -> aws.elasticache.ReplicationGroup:
+        """Cluster mode off: one shard, a node per zone; failover and Multi-AZ whenever there is a replica."""
+        name, p = self._name, self._plan
+        parameters = aws.elasticache.ParameterGroup(
+            f"{name}-params",
+            family=p.family,
+            description=f"{name}: evict least recently used keys when full",
+            parameters=[{"name": "maxmemory-policy", "value": EVICTION_POLICY}],
+            tags=self._tags(f"{name}-params"),
+            opts=self._child,
+        )
+        logs = {
+            kind: aws.cloudwatch.LogGroup(
+                f"{name}-{kind}",
+                retention_in_days=p.log_retention_days,
+                tags=self._tags(f"{name}-{kind}"),
+                opts=self._child,
+            )
+            for kind in ("slow-log", "engine-log")
+        }
+        return aws.elasticache.ReplicationGroup(
+            f"{name}-redis",
+            description=f"{name}: {p.engine.value} cache, one node per AZ",
+            engine=p.engine.value,
+            engine_version=p.engine_version,
+            node_type=p.node_type,
+            num_cache_clusters=p.node_count,
+            preferred_cache_cluster_azs=p.node_zones(),
+            automatic_failover_enabled=p.automatic_failover,
+            multi_az_enabled=p.automatic_failover,
+            port=p.port,
+            subnet_group_name=subnets.name,
+            security_group_ids=[group.id],
+            parameter_group_name=parameters.name,
+            at_rest_encryption_enabled=True,
+            kms_key_id=key,
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            auth_token=token.result,
+            snapshot_retention_limit=p.snapshot_retention_days,
+            snapshot_window=SNAPSHOT_WINDOW,
+            maintenance_window=MAINTENANCE_WINDOW,
+            auto_minor_version_upgrade=True,
+            log_delivery_configurations=[
+                {
+                    "destination": group_.name,
+                    "destination_type": "cloudwatch-logs",
+                    "log_format": "json",
+                    "log_type": kind,
+                }
+                for kind, group_ in logs.items()
+            ],
+            tags=self._tags(f"{name}-redis"),
+            opts=self._child,
+        )
+
+    def _publish(
+        self, path: str, replication_group: aws.elasticache.ReplicationGroup, secret: aws.secretsmanager.Secret
+    ) -> None:
+        """The service's cache settings under the stack's path (docs/runtime-config.md): no token, only its ARN."""
+        values: dict[str, pulumi.Input[str]] = {
+            "primary_endpoint": replication_group.primary_endpoint_address,
+            "reader_endpoint": replication_group.reader_endpoint_address,
+            "port": str(self._plan.port),
+            "tls": "true",
+            "auth_secret_arn": secret.arn,
+        }
+        publish_parameters(
+            f"{self._name}-param",
+            path=path,
+            section="cache",
+            values=values,
+            tags=self._tags(self._name),
+            opts=self._child,
+        )

@@ -1,0 +1,50 @@
+"""Security groups of the data tier: one port, reachable only from the named client groups."""
+
+import pulumi
+import pulumi_aws as aws
+
+
+def client_only_security_group(
+    name: str,
+    *,
+    vpc_id: pulumi.Input[str],
+    clients: dict[str, pulumi.Input[str]],
+    port: int,
+    service: str,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.ec2.SecurityGroup:
+    """A group admitting `port` from each client group and nothing else, with no egress of its own.
+
+    Each client group also gets an egress rule to this group on the port, so clients whose egress is
+    locked down (the web tier's is) can connect. Rules are named by role: `{name}-from-{role}`.
+    """
+    group = aws.ec2.SecurityGroup(
+        f"{name}-sg",
+        vpc_id=vpc_id,
+        description=f"{name}: {service} from its clients only",
+        tags=tags,
+        opts=opts,
+    )
+    for role, client in clients.items():
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-from-{role}",
+            security_group_id=group.id,
+            referenced_security_group_id=client,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description=f"{service} from {role}",
+            opts=opts,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-egress-from-{role}",
+            security_group_id=client,
+            referenced_security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description=f"{role} to {service}",
+            opts=opts,
+        )
+    return group

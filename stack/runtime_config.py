@@ -1,0 +1,79 @@
+"""The runtime-config step: the service's own settings, and its grants to the data tier's secrets.
+
+HaDatabase and HaCache publish their endpoints under the stack's path themselves. This step adds the
+app's settings and lets the web tier's instance role read exactly the two secrets (and decrypt them
+through Secrets Manager only). It runs after the data tier, so the instances never wait on it.
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from ha_stack.iam import secret_read_policy
+from ha_stack.naming import merge_tags
+from ha_stack.parameters import publish_parameters
+
+DRAIN_HEADROOM_SECONDS = 5
+"""The service finishes draining this long before the load balancer stops waiting for it."""
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """What the service reads under app/ (docs/runtime-config.md)."""
+
+    environment: str
+    port: int
+    product_ttl_seconds: int
+    deregistration_delay_seconds: int
+
+    @property
+    def shutdown_grace_seconds(self) -> int:
+        """SIGTERM drain, kept inside the target group's deregistration delay."""
+        return max(1, self.deregistration_delay_seconds - DRAIN_HEADROOM_SECONDS)
+
+
+@dataclass(frozen=True)
+class Grants:
+    """The instance role and the secrets (with their keys) it must read."""
+
+    role_name: pulumi.Input[str]
+    secret_arns: list[pulumi.Input[str]]
+    key_arns: list[pulumi.Input[str]]
+
+
+class RuntimeConfig(pulumi.ComponentResource):
+    """App settings under the stack's path, and the instance role's read grant on the data tier's secrets."""
+
+    def __init__(self, name: str, path: str, service: ServiceSettings, grants: Grants, tags: dict[str, str]) -> None:
+        super().__init__("ha-stack:stack:RuntimeConfig", name, None, None)
+        child = pulumi.ResourceOptions(parent=self)
+        publish_parameters(
+            f"{name}-app",
+            path=path,
+            section="app",
+            values={
+                "port": str(service.port),
+                "product_ttl_seconds": str(service.product_ttl_seconds),
+                "shutdown_grace_seconds": str(service.shutdown_grace_seconds),
+            },
+            tags=tags,
+            opts=child,
+        )
+        aws.ssm.Parameter(
+            f"{name}-environment",
+            name=f"{path}environment",
+            type="String",
+            insecure_value=service.environment,
+            tags=merge_tags(tags, None, name=f"{name}-environment"),
+            opts=child,
+        )
+        secrets = pulumi.Output.all(*grants.secret_arns)
+        keys = pulumi.Output.all(*grants.key_arns)
+        aws.iam.RolePolicy(
+            f"{name}-read-secrets",
+            role=grants.role_name,
+            policy=pulumi.Output.all(secrets, keys).apply(lambda v: secret_read_policy(list(v[0]), list(v[1]))),
+            opts=child,
+        )
+        self.register_outputs({})
