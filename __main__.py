@@ -12,10 +12,13 @@ from ha_stack import (
     HaCacheArgs,
     HaDatabase,
     HaDatabaseArgs,
+    HaEdge,
+    HaEdgeArgs,
     HaNetwork,
     HaWebTier,
     HaWebTierArgs,
     NatGateways,
+    PriceClass,
 )
 from stack.runtime_config import Grants, RuntimeConfig, ServiceSettings
 from stack.settings import load_settings
@@ -156,6 +159,25 @@ RuntimeConfig(
     tags,
 )
 
+site: HaEdge | None = None
+if edge.enabled:
+    edge_args: HaEdgeArgs = {
+        "origin_domain_name": alb_domain or web.alb_dns_name,
+        "origin_https": alb_domain is not None,
+        "origin_secret": web.origin_secret,
+        "static_directory": str(Path(__file__).resolve().parent / "app" / "static"),
+        "price_class": PriceClass(edge.price_class),
+        "static_ttl_seconds": edge.static_ttl_seconds,
+        "enable_waf": edge.enable_waf,
+        "rate_limit_per_5min": edge.rate_limit_per_5min,
+        "log_glacier_days": edge.log_glacier_days,
+        "log_expire_days": edge.log_expire_days,
+        "tags": tags,
+    }
+    if edge.domain and hosted_zone_id is not None:
+        edge_args["domain_name"], edge_args["hosted_zone_id"] = edge.domain, hosted_zone_id
+    site = HaEdge("edge", edge_args)
+
 pulumi.export("vpc_id", network.vpc_id)
 pulumi.export("availability_zones", network.availability_zones)
 pulumi.export("public_subnet_ids", network.public_subnet_ids)
@@ -170,3 +192,4 @@ pulumi.export("database_writer_endpoint", database.writer_endpoint)
 pulumi.export("database_reader_endpoint", database.reader_endpoint)
 pulumi.export("database_secret_arn", database.secret_arn)
 pulumi.export("cache_primary_endpoint", cache.primary_endpoint)
+pulumi.export("site_url", site.site_url if site else web.origin_url)

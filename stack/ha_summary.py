@@ -262,11 +262,62 @@ def cache_summary(rec: Recording) -> TierSummary:
     return summary
 
 
+@dataclass(frozen=True)
+class EdgeFacts:
+    """What stands in front of the load balancer."""
+
+    aliases: list[str]
+    price_class: str
+    viewer_policy: str
+    minimum_tls: str
+    waf_rules: list[str]
+    failover_records: list[str]
+    health_check: str
+
+
+def edge_facts(rec: Recording) -> EdgeFacts:
+    """Read the distribution, its web ACL, the failover records and the health check."""
+    (cdn,) = rec.of_type("aws:cloudfront/distribution:Distribution")
+    acls = rec.of_type("aws:wafv2/webAcl:WebAcl")
+    (check,) = rec.of_type("aws:route53/healthCheck:HealthCheck")
+    records = [
+        f"{r.inputs['type']} {r.inputs['failoverRoutingPolicies'][0]['type']}"
+        for r in rec.of_type("aws:route53/record:Record")
+        if r.inputs.get("failoverRoutingPolicies")
+    ]
+    certificate = cdn.inputs["viewerCertificate"]
+    return EdgeFacts(
+        aliases=list(cdn.inputs.get("aliases") or []),
+        price_class=str(cdn.inputs["priceClass"]),
+        viewer_policy=str(cdn.inputs["defaultCacheBehavior"]["viewerProtocolPolicy"]),
+        minimum_tls=str(certificate.get("minimumProtocolVersion", "CloudFront default certificate")),
+        waf_rules=[str(rule["name"]) for acl in acls for rule in acl.inputs["rules"]],
+        failover_records=sorted(records),
+        health_check=f"{check.inputs['type']} {check.inputs['fqdn']}{check.inputs['resourcePath']}",
+    )
+
+
+def edge_summary(rec: Recording) -> TierSummary:
+    """CloudFront, WAF and DNS failover: global, so no AZs of its own."""
+    f = edge_facts(rec)
+    summary = TierSummary("edge", [])
+    summary.facts += [
+        f"CloudFront {f.price_class} for {', '.join(f.aliases) or 'its cloudfront.net name'}; viewers "
+        f"{f.viewer_policy}, minimum TLS {f.minimum_tls}",
+        f"WAF: {', '.join(f.waf_rules) or 'none'}",
+        f"health check {f.health_check}; DNS failover: {', '.join(f.failover_records) or 'none (no domain)'}",
+    ]
+    if not f.waf_rules:
+        summary.facts.append("no WAF: SQL injection, XSS and floods reach the load balancer")
+    return summary
+
+
 SUMMARIES = {
     "ha-stack:index:HaNetwork": network_summary,
     "ha-stack:index:HaWebTier": web_summary,
     "ha-stack:index:HaDatabase": database_summary,
     "ha-stack:index:HaCache": cache_summary,
+    "ha-stack:index:HaEdge": edge_summary,
 }
 """Component type -> its summary; each new component adds its own."""
 

@@ -39,6 +39,9 @@ ZONES_BY_REGION: dict[str, list[tuple[str, str]]] = {
 }
 """Zones per region as AWS lists them; other regions get a, b and c."""
 
+S3_HOSTED_ZONES = {"us-east-1": "Z3AQBSTGFYJSTF", "us-east-2": "Z2O1EMRO9K5GLX", "us-west-2": "Z3BJ6K6RIION7M"}
+"""Route 53 zone of S3 (website) endpoints per region, as AWS lists them."""
+
 # Resource token -> id prefix. Types not listed get their logical name plus a hash.
 ID_PREFIXES: dict[str, str] = {
     "aws:ec2/vpc:Vpc": "vpc-",
@@ -59,7 +62,6 @@ ID_PREFIXES: dict[str, str] = {
     "aws:kms/key:Key": "",
     "aws:cloudfront/distribution:Distribution": "E",
     "aws:route53/healthCheck:HealthCheck": "",
-    "aws:wafv2/webAcl:WebAcl": "",
 }
 
 # Types whose physical name Pulumi generates from the logical name when none is given.
@@ -85,6 +87,9 @@ AUTONAMED = (
     "aws:elasticache/subnetGroup:SubnetGroup",
     "aws:secretsmanager/secret:Secret",
     "aws:cloudtrail/trail:Trail",
+    "aws:wafv2/webAcl:WebAcl",
+    "aws:cloudfront/cachePolicy:CachePolicy",
+    "aws:cloudfront/originAccessControl:OriginAccessControl",
     "aws:ec2/launchTemplate:LaunchTemplate",
 )
 
@@ -268,14 +273,25 @@ class MockCloud(pulumi.runtime.Mocks):
                 "readerEndpointAddress": f"replica.{resource_id}.{_digest(name, size=6)}.use1.cache.amazonaws.com",
             },
             "aws:cloudfront/distribution:Distribution": lambda: {
+                "arn": f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{resource_id}",
                 "domainName": f"d{_digest(name, size=13)}.cloudfront.net",
                 "hostedZoneId": "Z2FDTNDATAQYW2",
             },
             "aws:kms/key:Key": lambda: {"keyId": resource_id},
+            "aws:wafv2/webAcl:WebAcl": lambda: {
+                "arn": f"arn:aws:wafv2:{inputs.get('region') or self.region}:{ACCOUNT_ID}:"
+                f"{'global' if inputs.get('scope') == 'CLOUDFRONT' else 'regional'}/webacl/{resource_id}/"
+                f"{_digest(name, size=8)}-{_digest(name, 'b', size=4)}",
+            },
             "aws:s3/bucket:Bucket": lambda: {
                 "bucket": resource_id,
                 "bucketDomainName": f"{resource_id}.s3.amazonaws.com",
                 "bucketRegionalDomainName": f"{resource_id}.s3.{self.region}.amazonaws.com",
+                "hostedZoneId": S3_HOSTED_ZONES.get(self.region, "Z3AQBSTGFYJSTF"),
+            },
+            "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration": lambda: {
+                "websiteDomain": f"s3-website-{self.region}.amazonaws.com",
+                "websiteEndpoint": f"{inputs['bucket']}.s3-website-{self.region}.amazonaws.com",
             },
             "aws:ec2/launchTemplate:LaunchTemplate": lambda: {
                 # AWS numbers versions 1, 2, ...; here a changed template gets a different number, as on AWS.

@@ -94,6 +94,15 @@ KEY_SETTINGS: dict[str, list[tuple[str, str]]] = {
         ("replica_of", "replicateSourceDb"),
     ],
     "aws:ssm/parameter:Parameter": [("name", "name")],
+    "aws:cloudfront/distribution:Distribution": [
+        ("aliases", "aliases"),
+        ("price_class", "priceClass"),
+        ("http", "httpVersion"),
+        ("web_acl", "webAclId"),
+    ],
+    "aws:wafv2/webAcl:WebAcl": [("scope", "scope"), ("region", "region")],
+    "aws:route53/healthCheck:HealthCheck": [("type", "type"), ("fqdn", "fqdn"), ("path", "resourcePath")],
+    "aws:route53/record:Record": [("name", "name"), ("type", "type"), ("set", "setIdentifier")],
     "aws:elasticache/replicationGroup:ReplicationGroup": [
         ("engine", "engine"),
         ("nodes", "numCacheClusters"),
@@ -191,7 +200,8 @@ def render(p: dict[str, Any]) -> str:
     lines += ["", "High availability"]
     for tier in p["ha_summary"]:
         s = TierSummary(**tier)
-        lines.append(f"  {s.tier}: {len(s.zones)} AZ{'' if len(s.zones) == 1 else 's'} ({', '.join(s.zones)})")
+        where = f"{len(s.zones)} AZ{'' if len(s.zones) == 1 else 's'} ({', '.join(s.zones)})" if s.zones else "global"
+        lines.append(f"  {s.tier}: {where}")
         lines += [f"    - {fact}" for fact in s.facts]
         spofs = "; ".join(s.single_points_of_failure) or "none"
         lines.append(f"    - single points of failure: {spofs}")

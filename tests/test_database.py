@@ -196,7 +196,8 @@ def test_no_password_or_secret_value_is_a_plain_input_anywhere(stack, request):
             if isinstance(value, str) and value in generated:
                 assert secret_input, f"{resource.name}{path} holds a generated secret in plain text"
                 carried += 1
-    assert carried == 3  # listener rule (origin secret), replication group and secret version (AUTH token)
+    # The origin secret in the listener rule and CloudFront's origins; the AUTH token in the group and secret version.
+    assert carried == 4
 
 
 # 4. Parameters, logs, monitoring, upgrades, windows

@@ -2,10 +2,11 @@
 
 from ha_stack.cache import CacheEngine, HaCache, HaCacheArgs
 from ha_stack.database import DatabaseEngine, HaDatabase, HaDatabaseArgs
+from ha_stack.edge import HaEdge, HaEdgeArgs, PriceClass
 from ha_stack.network import HaNetwork, HaNetworkArgs, NatGateways
 from ha_stack.web import HaWebTier, HaWebTierArgs
 
-COMPONENTS = ("HaNetwork", "HaWebTier", "HaDatabase", "HaCache")
+COMPONENTS = ("HaNetwork", "HaWebTier", "HaDatabase", "HaCache", "HaEdge")
 """The component classes this package hosts for other languages."""
 
 __all__ = [
@@ -16,9 +17,12 @@ __all__ = [
     "HaCacheArgs",
     "HaDatabase",
     "HaDatabaseArgs",
+    "HaEdge",
+    "HaEdgeArgs",
     "HaNetwork",
     "HaNetworkArgs",
     "HaWebTier",
     "HaWebTierArgs",
     "NatGateways",
+    "PriceClass",
 ]

@@ -1,11 +1,11 @@
 """Private S3 buckets: Block Public Access, owner-enforced, encrypted, versioned, TLS-only.
 
-Every bucket ha-stack creates (artifacts, access logs, static assets, audit trail) goes through
-`private_bucket`, so none can be created without those guarantees.
+Every private bucket ha-stack creates (artifacts, access logs, static assets, audit trail) goes through
+`private_bucket` and `bucket_policy`, so none is created without those guarantees.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -31,18 +31,12 @@ class BucketSpec:
     """Lifecycle for log buckets; None keeps current objects forever."""
     noncurrent_days: int = 30
     """Days an overwritten or deleted object version is kept."""
-    statements: Callable[[dict[str, str]], Sequence[Statement]] | None = None
-    """Extra bucket-policy statements, given {"arn": bucket ARN, **statement_inputs} (TLS-only is always added)."""
-    statement_inputs: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Values the extra statements need (account id, a distribution's ARN), resolved with the bucket's ARN."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """Resources the bucket policy must wait for (e.g. a distribution named in a condition)."""
+    acl_log_delivery: bool = False
+    """Keep ACLs usable (BucketOwnerPreferred): CloudFront's standard logs are delivered through an ACL grant."""
 
 
-def private_bucket(
-    name: str, spec: BucketSpec, tags: dict[str, str], opts: pulumi.ResourceOptions
-) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
-    """A bucket with every guard on; returns it and its policy (objects written later should wait on the policy)."""
+def private_bucket(name: str, spec: BucketSpec, tags: dict[str, str], opts: pulumi.ResourceOptions) -> aws.s3.Bucket:
+    """A bucket with every guard but its policy on; give it one with `bucket_policy`."""
     bucket = aws.s3.Bucket(name, tags=tags, opts=opts)
     aws.s3.BucketPublicAccessBlock(
         name,
@@ -53,21 +47,35 @@ def private_bucket(
         restrict_public_buckets=True,
         opts=opts,
     )
-    aws.s3.BucketOwnershipControls(name, bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts)
+    ownership = "BucketOwnerPreferred" if spec.acl_log_delivery else "BucketOwnerEnforced"
+    aws.s3.BucketOwnershipControls(name, bucket=bucket.id, rule={"object_ownership": ownership}, opts=opts)
     aws.s3.BucketServerSideEncryptionConfiguration(
         name, bucket=bucket.id, rules=[_encryption_rule(spec.kms_key_arn)], opts=opts
     )
     aws.s3.BucketVersioning(name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=opts)
     aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=_lifecycle_rules(spec), opts=opts)
-    extra = spec.statements or (lambda _values: [])
-    values = pulumi.Output.all(arn=bucket.arn, **spec.statement_inputs)
-    policy = aws.s3.BucketPolicy(
+    return bucket
+
+
+def bucket_policy(
+    name: str,
+    bucket: aws.s3.Bucket,
+    opts: pulumi.ResourceOptions,
+    statements: Callable[[dict[str, str]], Sequence[Statement]] | None = None,
+    statement_inputs: Mapping[str, pulumi.Input[str]] | None = None,
+) -> aws.s3.BucketPolicy:
+    """TLS-only, plus `statements` given {"arn": the bucket ARN, **statement_inputs} once they resolve.
+
+    Objects written to the bucket should wait on the policy (depends_on), so nothing lands before it applies.
+    """
+    extra = statements or (lambda _values: [])
+    values = pulumi.Output.all(arn=bucket.arn, **(statement_inputs or {}))
+    return aws.s3.BucketPolicy(
         name,
         bucket=bucket.id,
         policy=values.apply(lambda v: policy_document(deny_insecure_transport(v["arn"]), *extra(v))),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(spec.depends_on))),
+        opts=opts,
     )
-    return bucket, policy
 
 
 def _encryption_rule(

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from ha_stack.buckets import Archive, BucketSpec, private_bucket
+from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.certificates import dns_validated_certificate
 from ha_stack.iam import Statement, assume_role_policy, policy_document
 from ha_stack.naming import merge_tags, type_token
@@ -433,15 +433,18 @@ class HaWebTier(pulumi.ComponentResource):
                 }
             ]
 
-        logs, logs_policy = private_bucket(
+        logs = private_bucket(
             f"{name}-access-logs",
-            BucketSpec(
-                archive=Archive(glacier_days=30, expire_days=365),
-                statements=log_delivery,
-                statement_inputs={"elb": elb_account.arn, "account": account.account_id},
-            ),
+            BucketSpec(archive=Archive(glacier_days=30, expire_days=365)),
             self._tags(f"{name}-access-logs"),
             self._child,
+        )
+        logs_policy = bucket_policy(
+            f"{name}-access-logs",
+            logs,
+            self._child,
+            statements=log_delivery,
+            statement_inputs={"elb": elb_account.arn, "account": account.account_id},
         )
         return aws.lb.LoadBalancer(
             f"{name}-alb",
@@ -560,9 +563,10 @@ class HaWebTier(pulumi.ComponentResource):
         Old releases are retained on delete, so an automatic rollback to the previous template still finds them.
         """
         name, release = self._name, self._plan.release
-        bucket, policy = private_bucket(
+        bucket = private_bucket(
             f"{name}-artifacts", BucketSpec(noncurrent_days=90), self._tags(f"{name}-artifacts"), self._child
         )
+        policy = bucket_policy(f"{name}-artifacts", bucket, self._child)
         obj = aws.s3.BucketObjectv2(
             f"{name}-release",
             bucket=bucket.id,
