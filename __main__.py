@@ -14,6 +14,8 @@ from ha_stack import (
     HaDatabaseArgs,
     HaEdge,
     HaEdgeArgs,
+    HaMonitoring,
+    HaMonitoringArgs,
     HaNetwork,
     HaWebTier,
     HaWebTierArgs,
@@ -57,13 +59,16 @@ network = HaNetwork(
 )
 
 
-def per_zone(ids: pulumi.Output[list[str]]) -> list[pulumi.Input[str]]:
-    """One output per zone: components take subnet lists whose length they can check before declaring anything."""
+def per_item(values: pulumi.Output[list[str]], count: int) -> list[pulumi.Input[str]]:
+    """One output per item of a list whose length the settings fix (zones, instances, cache nodes).
+
+    Components take such lists plainly, so they can check their length before declaring anything.
+    """
 
     def item(index: int) -> pulumi.Output[str]:
-        return ids.apply(lambda values: values[index])
+        return values.apply(lambda items: items[index])
 
-    return [item(i) for i in range(settings.network.az_count)]
+    return [item(i) for i in range(count)]
 
 
 edge = settings.edge
@@ -75,8 +80,8 @@ alb_domain = (f"origin.{edge.domain}" if edge.enabled else edge.domain) if edge.
 
 web_args: HaWebTierArgs = {
     "vpc_id": network.vpc_id,
-    "public_subnet_ids": per_zone(network.public_subnet_ids),
-    "app_subnet_ids": per_zone(network.app_subnet_ids),
+    "public_subnet_ids": per_item(network.public_subnet_ids, settings.network.az_count),
+    "app_subnet_ids": per_item(network.app_subnet_ids, settings.network.az_count),
     "app_directory": str(Path(__file__).resolve().parent / "app"),
     "runtime_config_path": runtime_config_path,
     "instance_type": settings.web.instance_type,
@@ -103,7 +108,7 @@ web = HaWebTier("web", web_args)
 db = settings.database
 database_args: HaDatabaseArgs = {
     "vpc_id": network.vpc_id,
-    "subnet_ids": per_zone(network.data_subnet_ids),
+    "subnet_ids": per_item(network.data_subnet_ids, settings.network.az_count),
     "availability_zones": zones,
     "client_security_group_ids": {"web": web.instance_security_group_id},
     "engine": DatabaseEngine(db.engine),
@@ -127,7 +132,7 @@ database = HaDatabase("database", database_args)
 
 cache_args: HaCacheArgs = {
     "vpc_id": network.vpc_id,
-    "subnet_ids": per_zone(network.data_subnet_ids),
+    "subnet_ids": per_item(network.data_subnet_ids, settings.network.az_count),
     "availability_zones": zones,
     "client_security_group_ids": {"web": web.instance_security_group_id},
     "engine": CacheEngine(settings.cache.engine),
@@ -178,6 +183,36 @@ if edge.enabled:
         edge_args["domain_name"], edge_args["hosted_zone_id"] = edge.domain, hosted_zone_id
     site = HaEdge("edge", edge_args)
 
+
+monitoring = settings.monitoring
+monitoring_args: HaMonitoringArgs = {
+    "region": settings.region,
+    "alarm_emails": monitoring.alarm_emails,
+    "cpu_alarm_percent": monitoring.cpu_alarm_percent,
+    "alb_5xx_rate_percent": monitoring.alb_5xx_rate_percent,
+    "p99_latency_seconds": monitoring.p99_latency_seconds,
+    "alb_arn_suffix": web.alb_arn_suffix,
+    "target_group_arn_suffix": web.target_group_arn_suffix,
+    "asg_name": web.asg_name,
+    "asg_min_size": settings.web.min_size,
+    "database_engine": DatabaseEngine(db.engine),
+    "database_cluster_identifier": database.cluster_identifier,
+    "database_instance_identifiers": per_item(database.instance_identifiers, 1 + db.reader_count),
+    "database_storage_gib": db.allocated_storage_gib,
+    "cache_member_ids": per_item(cache.member_cluster_ids, settings.cache.node_count),
+    "enable_cloudtrail": monitoring.enable_cloudtrail,
+    "name_prefix": f"{settings.project}-{settings.stack}",
+    "log_glacier_days": monitoring.log_glacier_days,
+    "log_expire_days": monitoring.log_expire_days,
+    "tags": tags,
+}
+if site is not None:
+    monitoring_args["distribution_id"] = site.distribution_id
+    monitoring_args["health_check_id"] = site.health_check_id
+    if edge.enable_waf:
+        monitoring_args["web_acl_name"] = site.web_acl_name
+watch = HaMonitoring("monitoring", monitoring_args)
+
 pulumi.export("vpc_id", network.vpc_id)
 pulumi.export("availability_zones", network.availability_zones)
 pulumi.export("public_subnet_ids", network.public_subnet_ids)
@@ -193,3 +228,5 @@ pulumi.export("database_reader_endpoint", database.reader_endpoint)
 pulumi.export("database_secret_arn", database.secret_arn)
 pulumi.export("cache_primary_endpoint", cache.primary_endpoint)
 pulumi.export("site_url", site.site_url if site else web.origin_url)
+pulumi.export("alarm_topic_arn", watch.topic_arn)
+pulumi.export("dashboard_url", watch.dashboard_url)

@@ -6,6 +6,7 @@ preview is what the tests prove.
 
 from dataclasses import dataclass, field
 
+from ha_stack.monitoring import TIERS as ALARM_TIERS
 from stack.mock_cloud import RecordedResource, Recording
 
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -312,12 +313,38 @@ def edge_summary(rec: Recording) -> TierSummary:
     return summary
 
 
+def alarms_by_tier(rec: Recording) -> dict[str, list[str]]:
+    """Alarm child names (without the component prefix) per tier, tiers front to back, names sorted."""
+    tiers: dict[str, list[str]] = {tier: [] for tier in ALARM_TIERS}
+    for alarm in rec.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        tiers[str(alarm.inputs["tags"]["ha-stack:tier"])].append(alarm.name.split("-", 1)[1])
+    return {tier: sorted(names) for tier, names in tiers.items() if names}
+
+
+def monitoring_summary(rec: Recording) -> TierSummary:
+    """The alarms of each tier, where they notify, and the audit trail."""
+    summary = TierSummary("monitoring", [])
+    for tier, names in alarms_by_tier(rec).items():
+        summary.facts.append(f"{tier} alarms ({len(names)}): {', '.join(names)}")
+    composites = rec.of_type("aws:cloudwatch/compositeAlarm:CompositeAlarm")
+    summary.facts.append(f"composite: {', '.join(str(c.inputs['alarmName']) for c in composites) or 'none'}")
+    subscriptions = rec.of_type("aws:sns/topicSubscription:TopicSubscription")
+    emails = sorted({str(s.inputs["endpoint"]) for s in subscriptions})
+    summary.facts.append(f"notifies: {', '.join(emails) or 'nobody (no alarm_emails): subscribe to the topic'}")
+    trails = rec.of_type("aws:cloudtrail/trail:Trail")
+    summary.facts.append(
+        "CloudTrail: " + (", ".join(f"{t.inputs['name']} (multi-region, validated, KMS)" for t in trails) or "off")
+    )
+    return summary
+
+
 SUMMARIES = {
     "ha-stack:index:HaNetwork": network_summary,
     "ha-stack:index:HaWebTier": web_summary,
     "ha-stack:index:HaDatabase": database_summary,
     "ha-stack:index:HaCache": cache_summary,
     "ha-stack:index:HaEdge": edge_summary,
+    "ha-stack:index:HaMonitoring": monitoring_summary,
 }
 """Component type -> its summary; each new component adds its own."""
 

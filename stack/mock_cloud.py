@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,7 @@ AUTONAMED = (
     "aws:elasticache/subnetGroup:SubnetGroup",
     "aws:secretsmanager/secret:Secret",
     "aws:cloudtrail/trail:Trail",
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
     "aws:wafv2/webAcl:WebAcl",
     "aws:cloudfront/cachePolicy:CachePolicy",
     "aws:cloudfront/originAccessControl:OriginAccessControl",
@@ -180,8 +182,8 @@ class MockCloud(pulumi.runtime.Mocks):
     def __init__(self, region: str = "us-east-1") -> None:
         self.region = region
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
-        self.secret_outputs: list[str] = []
-        """Outputs of the resource being registered that the engine would mark secret."""
+        self.registering = threading.local()
+        """Per thread (registrations run concurrently): outputs the engine would mark secret."""
 
     def zones(self) -> list[tuple[str, str]]:
         """(zone name, zone id) pairs of the region."""
@@ -194,7 +196,7 @@ class MockCloud(pulumi.runtime.Mocks):
             return f"{args.name}-component", {}
         resource_id = self._id(args.typ, args.name, args.inputs)
         outputs = {**args.inputs, **self._outputs(args.typ, args.name, resource_id, args.inputs)}
-        for key in self.secret_outputs:
+        for key in getattr(self.registering, "secret_outputs", ()):
             if key in outputs:
                 outputs[key] = {SECRET_SIG_KEY: SECRET_SIG, "value": outputs[key]}
         return resource_id, outputs
@@ -390,7 +392,7 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         # The engine, not the SDK, makes these outputs secret (e.g. RandomPassword.result): the cloud does too.
-        self.cloud.secret_outputs = list(request.additionalSecretOutputs)
+        self.cloud.registering.secret_outputs = list(request.additionalSecretOutputs)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response

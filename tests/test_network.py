@@ -135,6 +135,10 @@ def test_adding_an_az_replaces_nothing():
         "Target database-readers",
         "SubnetGroup cache-subnets",
         "ReplicationGroup cache-redis",
+        # Monitoring follows: the new minimum, the third node in the hit rate, the dashboard's graphs.
+        "MetricAlarm monitoring-instances-below-min",
+        "MetricAlarm monitoring-cache-hit-rate",
+        "Dashboard monitoring-dashboard",
     }
     added = sorted(urn.split("::")[-1] for urn in set(after) - set(before))
     assert "network-app-c" in added

@@ -1,5 +1,7 @@
 """The offline preview: the README's main command prints the plan, or the config problems only."""
 
+import contextlib
+import io
 import json
 
 import pytest
@@ -9,9 +11,28 @@ from stack import preview
 from tests.conftest import ROOT, stack_config
 
 
-def test_prod_preview_shows_3_azs_3_nats_and_own_az_egress(capsys):
-    assert preview.main(["prod"]) == 0
-    out = capsys.readouterr().out
+def printed(argv: list[str]) -> str:
+    """What `python -m stack.preview <argv>` prints, after checking it exits 0."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert preview.main(argv) == 0
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def prod_out() -> str:
+    """The prod preview, evaluated once for this module's readers."""
+    return printed(["prod"])
+
+
+@pytest.fixture(scope="module")
+def dev_out() -> str:
+    """The dev preview, evaluated once."""
+    return printed(["dev"])
+
+
+def test_prod_preview_shows_3_azs_3_nats_and_own_az_egress(prod_out):
+    out = prod_out
     assert "ha-stack offline preview: stack prod (prod, us-east-1)" in out
     assert "subnets per tier: public 3, app 3, data 3 (across 3 AZs)" in out
     assert "3 NAT gateway(s); 3 of 3 app route tables use the NAT in their own AZ" in out
@@ -19,17 +40,15 @@ def test_prod_preview_shows_3_azs_3_nats_and_own_az_egress(capsys):
     assert "single points of failure: none" in out
 
 
-def test_dev_preview_names_the_single_nat_as_a_single_point_of_failure(capsys):
-    assert preview.main(["dev"]) == 0
-    out = capsys.readouterr().out
+def test_dev_preview_names_the_single_nat_as_a_single_point_of_failure(dev_out):
+    out = dev_out
     assert "network: 2 AZs (us-east-1a, us-east-1b)" in out
     assert "1 NAT gateway(s); 1 of 2 app route tables use the NAT in their own AZ" in out
     assert "single points of failure: app egress in us-east-1b depends on the NAT in us-east-1a" in out
 
 
-def test_prod_preview_shows_the_web_tiers_spread_capacity_and_scaling(capsys):
-    assert preview.main(["prod"]) == 0
-    out = capsys.readouterr().out
+def test_prod_preview_shows_the_web_tiers_spread_capacity_and_scaling(prod_out):
+    out = prod_out
     assert "  web: 3 AZs (us-east-1a, us-east-1b, us-east-1c)" in out
     assert "load balancer in 3 AZs; instances in 3 AZs" in out
     assert "capacity min 3 / desired 3 / max 6, ELB health checks" in out
@@ -37,10 +56,26 @@ def test_prod_preview_shows_the_web_tiers_spread_capacity_and_scaling(capsys):
     assert "listeners: 443 HTTPS, 80 HTTP -> redirect; load balancer open to CloudFront prefix list" in out
 
 
-def test_dev_preview_says_the_web_tier_is_http_only(capsys):
-    assert preview.main(["dev"]) == 0
-    out = capsys.readouterr().out
+def test_dev_preview_says_the_web_tier_is_http_only(dev_out):
+    out = dev_out
     assert "HTTP only: no domain, so no certificate (set edge.domain for HTTPS)" in out
+
+
+def test_preview_lists_alarms_per_tier_and_every_tiers_ha_facts(prod_out):
+    out = prod_out
+    assert "    - instances alarms (2): instances-below-min, instances-cpu" in out
+    assert "    - edge alarms (3): cdn-5xx-rate, site-health-check, waf-blocks-above-normal" in out
+    assert "  database: 3 AZs (us-east-1a, us-east-1b, us-east-1c)" in out
+    assert "aurora-postgresql: writer in us-east-1a; 2 reader(s) in us-east-1b, us-east-1c" in out
+    assert "  cache: 3 AZs (us-east-1a, us-east-1b, us-east-1c)" in out
+    assert "health check HTTPS shop.example.com/health; DNS failover: A PRIMARY, A SECONDARY" in out
+
+
+def test_dev_preview_names_the_single_az_data_tier(dev_out):
+    out = dev_out
+    assert "the database runs in one AZ: losing it stops writes until a restore" in out
+    assert "one cache node: losing it empties the cache" in out
+    assert "notifies: nobody (no alarm_emails)" in out
 
 
 def test_json_preview_carries_counts_summary_and_exports(capsys):

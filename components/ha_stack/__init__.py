@@ -3,10 +3,11 @@
 from ha_stack.cache import CacheEngine, HaCache, HaCacheArgs
 from ha_stack.database import DatabaseEngine, HaDatabase, HaDatabaseArgs
 from ha_stack.edge import HaEdge, HaEdgeArgs, PriceClass
+from ha_stack.monitoring import HaMonitoring, HaMonitoringArgs
 from ha_stack.network import HaNetwork, HaNetworkArgs, NatGateways
 from ha_stack.web import HaWebTier, HaWebTierArgs
 
-COMPONENTS = ("HaNetwork", "HaWebTier", "HaDatabase", "HaCache", "HaEdge")
+COMPONENTS = ("HaNetwork", "HaWebTier", "HaDatabase", "HaCache", "HaEdge", "HaMonitoring")
 """The component classes this package hosts for other languages."""
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "HaDatabaseArgs",
     "HaEdge",
     "HaEdgeArgs",
+    "HaMonitoring",
+    "HaMonitoringArgs",
     "HaNetwork",
     "HaNetworkArgs",
     "HaWebTier",

@@ -1,0 +1,860 @@
+"""HaMonitoring: alarms on every tier to an encrypted SNS topic, a dashboard, and a multi-region CloudTrail."""
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
+from ha_stack.database import DatabaseEngine
+from ha_stack.iam import Statement, policy_document
+from ha_stack.naming import merge_tags, type_token
+
+GLOBAL_REGION = "us-east-1"
+"""CloudFront, Route 53 health-check and CloudFront WAF metrics are published here only."""
+EMAIL = r"[^@\s]+@[^@\s]+\.[a-z]{2,63}"
+MINUTE = 60
+AURORA_VOLUME_ALARM_BYTES = 100 * 1024**4
+"""About 80% of Aurora's 128 TiB volume limit."""
+TIERS = ("load balancer", "instances", "database", "cache", "edge")
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm: what it watches, when it fires, and how missing data counts."""
+
+    key: str
+    """Child-name suffix, unique in the component, e.g. alb-5xx-rate."""
+    tier: str
+    description: str
+    threshold: float
+    comparison: str
+    missing: str
+    """notBreaching where silence means no traffic; breaching where silence means the thing is gone."""
+    namespace: str = ""
+    metric: str = ""
+    dimensions: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    statistic: str = "Average"
+    """A statistic (Average, Sum, Minimum, Maximum) or a percentile such as p99."""
+    queries: list[aws.cloudwatch.MetricAlarmMetricQueryArgsDict] = field(default_factory=list)
+    """Metric math instead of a single metric (namespace, metric and dimensions then stay empty)."""
+    threshold_metric_id: str | None = None
+    """Anomaly detection: the query id of the band to compare against (threshold unused)."""
+    period: int = MINUTE
+    evaluation_periods: int = 5
+    datapoints: int = 3
+    region: str | None = None
+    """Region of the alarm when its metric is published elsewhere (us-east-1 for the edge)."""
+    critical: bool = False
+    """Part of the composite "service degraded" alarm."""
+
+
+class HaMonitoringArgs(TypedDict):
+    """Inputs for HaMonitoring. Each tier's alarms are created when its identifiers are given."""
+
+    region: str
+    """Region the stack runs in; edge alarms live in us-east-1 and get a topic there when it differs."""
+    alarm_emails: NotRequired[list[str]]
+    """Addresses subscribed to the alarm topic (each must confirm by e-mail). Default none."""
+    cpu_alarm_percent: NotRequired[int]
+    """Average CPU above which instances, database and cache alarm, 1 to 100. Default 80."""
+    alb_5xx_rate_percent: NotRequired[float]
+    """Share of requests answered 5xx (by the ALB or by targets) that alarms. Default 5."""
+    p99_latency_seconds: NotRequired[float]
+    """p99 target response time that alarms. Default 1."""
+    alb_arn_suffix: NotRequired[pulumi.Input[str]]
+    """Load balancer ARN suffix (HaWebTier.alb_arn_suffix)."""
+    target_group_arn_suffix: NotRequired[pulumi.Input[str]]
+    """Target group ARN suffix (HaWebTier.target_group_arn_suffix)."""
+    asg_name: NotRequired[pulumi.Input[str]]
+    """Auto Scaling group name (HaWebTier.asg_name)."""
+    asg_min_size: NotRequired[int]
+    """The group's minimum: fewer in-service instances alarms. Default 1."""
+    database_engine: NotRequired[DatabaseEngine]
+    """Engine of the database, which decides its metrics."""
+    database_cluster_identifier: NotRequired[pulumi.Input[str]]
+    """Aurora cluster id (HaDatabase.cluster_identifier)."""
+    database_instance_identifiers: NotRequired[list[pulumi.Input[str]]]
+    """Writer first, then readers (HaDatabase.instance_identifiers)."""
+    database_storage_gib: NotRequired[int]
+    """RDS allocated storage: free space under 10% of it alarms. Default 100."""
+    database_connections_alarm: NotRequired[int]
+    """Connections above which the database alarms. Default 400."""
+    cache_member_ids: NotRequired[list[pulumi.Input[str]]]
+    """Cache node ids (HaCache.member_cluster_ids)."""
+    distribution_id: NotRequired[pulumi.Input[str]]
+    """CloudFront distribution id (HaEdge.distribution_id)."""
+    health_check_id: NotRequired[pulumi.Input[str]]
+    """Route 53 health check id (HaEdge.health_check_id)."""
+    web_acl_name: NotRequired[pulumi.Input[str]]
+    """WAF web ACL name (HaEdge.web_acl_name)."""
+    enable_cloudtrail: NotRequired[bool]
+    """A multi-region, validated, KMS-encrypted CloudTrail. Default true."""
+    name_prefix: NotRequired[str]
+    """Prefix of the names AWS needs fixed, unique per account and region: the trail (<prefix>-audit), the
+    dashboard (<prefix>-overview) and the composite alarm (<prefix>-service-degraded). Default the component name."""
+    log_glacier_days: NotRequired[int]
+    """Days before trail logs move to Glacier. Default 90."""
+    log_expire_days: NotRequired[int]
+    """Days before trail logs are deleted (after log_glacier_days). Default 365."""
+    tags: NotRequired[dict[str, str]]
+    """Tags added to every taggable child. Default none."""
+
+
+@dataclass(frozen=True)
+class MonitoringPlan:
+    """HaMonitoringArgs with defaults applied and every plain value checked."""
+
+    region: str
+    alarm_emails: list[str]
+    cpu_alarm_percent: int
+    alb_5xx_rate_percent: float
+    p99_latency_seconds: float
+    asg_min_size: int
+    database_storage_gib: int
+    database_connections_alarm: int
+    enable_cloudtrail: bool
+    name_prefix: str
+    trail_archive: Archive
+    tags: dict[str, str]
+
+
+def _fail(field_: str, message: str) -> ValueError:
+    return ValueError(f"HaMonitoring.{field_}: {message}")
+
+
+def _number(args: HaMonitoringArgs, key: str, default: float, low: float, high: float) -> float:
+    value = args.get(key, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
+        raise _fail(key, f"must be a number from {low:g} to {high:g}, got {value!r}")
+    return float(value)
+
+
+def plan(args: HaMonitoringArgs, name: str = "monitoring") -> MonitoringPlan:
+    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
+    emails = list(args.get("alarm_emails") or [])
+    for email in emails:
+        if not re.fullmatch(EMAIL, email):
+            raise _fail("alarm_emails", f"must be e-mail addresses, got {email!r}")
+    glacier = int(_number(args, "log_glacier_days", 90, 1, 3650))
+    expire = int(_number(args, "log_expire_days", 365, 1, 3650))
+    if expire <= glacier:
+        raise _fail("log_expire_days", f"must be after log_glacier_days ({glacier}), got {expire}")
+    prefix = args.get("name_prefix", name)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{2,60}", prefix):
+        raise _fail("name_prefix", f"must be 3 to 61 letters, digits, '_' or '-', got {prefix!r}")
+    return MonitoringPlan(
+        region=args["region"],
+        alarm_emails=emails,
+        cpu_alarm_percent=int(_number(args, "cpu_alarm_percent", 80, 1, 100)),
+        alb_5xx_rate_percent=_number(args, "alb_5xx_rate_percent", 5.0, 0.1, 100.0),
+        p99_latency_seconds=_number(args, "p99_latency_seconds", 1.0, 0.01, 60.0),
+        asg_min_size=int(_number(args, "asg_min_size", 1, 1, 100)),
+        database_storage_gib=int(_number(args, "database_storage_gib", 100, 20, 65536)),
+        database_connections_alarm=int(_number(args, "database_connections_alarm", 400, 1, 100_000)),
+        enable_cloudtrail=args.get("enable_cloudtrail", True),
+        name_prefix=prefix,
+        trail_archive=Archive(glacier_days=glacier, expire_days=expire),
+        tags=dict(args.get("tags") or {}),
+    )
+
+
+def _metric(
+    query_id: str,
+    namespace: str,
+    metric: str,
+    dimensions: dict[str, pulumi.Input[str]],
+    *,
+    period: int = MINUTE,
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgsDict:
+    """A metric (summed over the period) that a math expression of the alarm uses."""
+    return {
+        "id": query_id,
+        "metric": {
+            "namespace": namespace,
+            "metric_name": metric,
+            "dimensions": dimensions,
+            "stat": "Sum",
+            "period": period,
+        },
+        "return_data": False,
+    }
+
+
+def _rate(key: str, description: str, numerator: str, lb: dict[str, pulumi.Input[str]], percent: float) -> AlarmSpec:
+    """Share of the load balancer's requests (percent) that a count metric makes up."""
+    return AlarmSpec(
+        key=key,
+        tier="load balancer",
+        description=description,
+        threshold=percent,
+        comparison="GreaterThanThreshold",
+        missing="notBreaching",
+        queries=[
+            _metric("errors", "AWS/ApplicationELB", numerator, lb),
+            _metric("requests", "AWS/ApplicationELB", "RequestCount", lb),
+            {
+                "id": "rate",
+                "expression": "100 * FILL(errors, 0) / requests",
+                "label": f"{key} (%)",
+                "return_data": True,
+            },
+        ],
+        critical=True,
+    )
+
+
+def load_balancer_alarms(p: MonitoringPlan, alb: pulumi.Input[str], target_group: pulumi.Input[str]) -> list[AlarmSpec]:
+    """5xx rates (from the ALB and from targets), healthy and unhealthy hosts, p99 latency, rejected connections."""
+    lb = {"LoadBalancer": alb}
+    tg = {"LoadBalancer": alb, "TargetGroup": target_group}
+    elb = "AWS/ApplicationELB"
+    return [
+        _rate("alb-5xx-rate", "the ALB answers 5xx itself", "HTTPCode_ELB_5XX_Count", lb, p.alb_5xx_rate_percent),
+        _rate("target-5xx-rate", "the service answers 5xx", "HTTPCode_Target_5XX_Count", lb, p.alb_5xx_rate_percent),
+        AlarmSpec(
+            key="unhealthy-hosts",
+            tier="load balancer",
+            description="a target fails its health check",
+            threshold=0,
+            comparison="GreaterThanThreshold",
+            missing="notBreaching",
+            namespace=elb,
+            metric="UnHealthyHostCount",
+            dimensions=tg,
+            statistic="Maximum",
+            evaluation_periods=3,
+            datapoints=3,
+        ),
+        AlarmSpec(
+            key="no-healthy-hosts",
+            tier="load balancer",
+            description="no target is healthy: the site is down",
+            threshold=1,
+            comparison="LessThanThreshold",
+            missing="breaching",
+            namespace=elb,
+            metric="HealthyHostCount",
+            dimensions=tg,
+            statistic="Minimum",
+            evaluation_periods=2,
+            datapoints=2,
+            critical=True,
+        ),
+        AlarmSpec(
+            key="p99-latency",
+            tier="load balancer",
+            description="the slowest 1% of responses",
+            threshold=p.p99_latency_seconds,
+            comparison="GreaterThanThreshold",
+            missing="notBreaching",
+            namespace=elb,
+            metric="TargetResponseTime",
+            dimensions=lb,
+            statistic="p99",
+            critical=True,
+        ),
+        AlarmSpec(
+            key="rejected-connections",
+            tier="load balancer",
+            description="the ALB is at its connection limit",
+            threshold=0,
+            comparison="GreaterThanThreshold",
+            missing="notBreaching",
+            namespace=elb,
+            metric="RejectedConnectionCount",
+            dimensions=lb,
+            statistic="Sum",
+            evaluation_periods=3,
+            datapoints=2,
+        ),
+    ]
+
+
+def instance_alarms(p: MonitoringPlan, asg: pulumi.Input[str]) -> list[AlarmSpec]:
+    """Average CPU over the group, and fewer in-service instances than the minimum."""
+    group = {"AutoScalingGroupName": asg}
+    return [
+        AlarmSpec(
+            key="instances-cpu",
+            tier="instances",
+            description="average CPU high even after scaling out",
+            threshold=p.cpu_alarm_percent,
+            comparison="GreaterThanThreshold",
+            missing="missing",
+            namespace="AWS/EC2",
+            metric="CPUUtilization",
+            dimensions=group,
+            period=5 * MINUTE,
+            evaluation_periods=3,
+            datapoints=3,
+        ),
+        AlarmSpec(
+            key="instances-below-min",
+            tier="instances",
+            description="fewer instances in service than the minimum",
+            threshold=p.asg_min_size,
+            comparison="LessThanThreshold",
+            missing="breaching",
+            namespace="AWS/AutoScaling",
+            metric="GroupInServiceInstances",
+            dimensions=group,
+            statistic="Minimum",
+            evaluation_periods=5,
+            datapoints=5,
+            critical=True,
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One metric check of a data-tier alarm pack: (key, description, threshold, comparison, metric, statistic)."""
+
+    key: str
+    description: str
+    threshold: float
+    comparison: str
+    metric: str
+    statistic: str = "Average"
+    missing: str = "missing"
+
+
+def _checks(tier: str, namespace: str, where: dict[str, pulumi.Input[str]], checks: list[_Check]) -> list[AlarmSpec]:
+    return [
+        AlarmSpec(
+            key=c.key,
+            tier=tier,
+            description=c.description,
+            threshold=c.threshold,
+            comparison=c.comparison,
+            missing=c.missing,
+            namespace=namespace,
+            metric=c.metric,
+            dimensions=where,
+            statistic=c.statistic,
+            period=5 * MINUTE,
+            evaluation_periods=3,
+            datapoints=3,
+        )
+        for c in checks
+    ]
+
+
+def database_alarms(
+    p: MonitoringPlan,
+    engine: DatabaseEngine,
+    cluster: pulumi.Input[str] | None,
+    instances: list[pulumi.Input[str]],
+) -> list[AlarmSpec]:
+    """CPU, memory, storage or volume, connections, read and write latency, and each reader's lag."""
+    aurora = engine is DatabaseEngine.AURORA_POSTGRESQL
+    # Aurora: the cluster's WRITER role, whichever instance holds it after a failover.
+    where: dict[str, pulumi.Input[str]] = (
+        {"DBClusterIdentifier": cluster, "Role": "WRITER"}
+        if aurora and cluster is not None
+        else {"DBInstanceIdentifier": instances[0]}
+    )
+    gt, lt = "GreaterThanThreshold", "LessThanThreshold"
+    checks = [
+        _Check("db-cpu", "database CPU high", p.cpu_alarm_percent, gt, "CPUUtilization"),
+        _Check("db-memory", "freeable memory under 256 MiB", 256 * 1024**2, lt, "FreeableMemory"),
+        _Check(
+            "db-connections", "many connections", p.database_connections_alarm, gt, "DatabaseConnections", "Maximum"
+        ),
+        _Check("db-read-latency", "reads slower than 50 ms", 0.05, gt, "ReadLatency"),
+        _Check("db-write-latency", "writes slower than 50 ms", 0.05, gt, "WriteLatency"),
+        _Check(
+            "db-volume",
+            "cluster volume near Aurora's limit",
+            AURORA_VOLUME_ALARM_BYTES,
+            gt,
+            "VolumeBytesUsed",
+            "Maximum",
+        )
+        if aurora
+        else _Check(
+            "db-free-storage",
+            "under 10% storage free",
+            p.database_storage_gib * 1024**3 // 10,
+            lt,
+            "FreeStorageSpace",
+            "Minimum",
+        ),
+    ]
+    alarms = _checks("database", "AWS/RDS", where, checks[:-1])
+    volume_where = {"DBClusterIdentifier": cluster} if aurora and cluster is not None else where
+    alarms += _checks("database", "AWS/RDS", volume_where, checks[-1:])
+    lag = (
+        _Check("", "", 1000.0, gt, "AuroraReplicaLag", "Maximum")
+        if aurora
+        else _Check("", "", 30.0, gt, "ReplicaLag", "Maximum")
+    )
+    for index, reader in enumerate(instances[1:], start=1):
+        check = _Check(
+            f"db-replica-lag-{index}", f"reader {index} lags the writer", lag.threshold, gt, lag.metric, "Maximum"
+        )
+        alarms += _checks("database", "AWS/RDS", {"DBInstanceIdentifier": reader}, [check])
+    return alarms
+
+
+def cache_alarms(p: MonitoringPlan, members: list[pulumi.Input[str]]) -> list[AlarmSpec]:
+    """Per node: engine CPU, memory, evictions, replication lag, connections; over all nodes: the hit rate."""
+    ns, gt = "AWS/ElastiCache", "GreaterThanThreshold"
+    alarms: list[AlarmSpec] = []
+    for i, member in enumerate(members, start=1):
+        checks = [
+            _Check(f"cache-cpu-{i}", f"node {i}: engine CPU high", p.cpu_alarm_percent, gt, "EngineCPUUtilization"),
+            _Check(
+                f"cache-memory-{i}", f"node {i}: memory nearly full", 90, gt, "DatabaseMemoryUsagePercentage", "Maximum"
+            ),
+            _Check(
+                f"cache-evictions-{i}", f"node {i}: evicting keys early", 1000, gt, "Evictions", "Sum", "notBreaching"
+            ),
+            _Check(
+                f"cache-replication-lag-{i}",
+                f"node {i}: replica behind",
+                5,
+                gt,
+                "ReplicationLag",
+                "Maximum",
+                "notBreaching",
+            ),
+            _Check(f"cache-connections-{i}", f"node {i}: many connections", 5000, gt, "CurrConnections", "Maximum"),
+        ]
+        alarms += _checks("cache", ns, {"CacheClusterId": member}, checks)
+    ids = range(1, len(members) + 1)
+    hits = " + ".join(f"FILL(hits{i}, 0)" for i in ids)
+    misses = " + ".join(f"FILL(misses{i}, 0)" for i in ids)
+    queries = [_metric(f"hits{i}", ns, "CacheHits", {"CacheClusterId": m}) for i, m in zip(ids, members, strict=True)]
+    queries += [
+        _metric(f"misses{i}", ns, "CacheMisses", {"CacheClusterId": m}) for i, m in zip(ids, members, strict=True)
+    ]
+    queries.append(
+        {
+            "id": "hit_rate",
+            "label": "hit rate (%)",
+            "return_data": True,
+            "expression": f"100 * ({hits}) / ({hits} + {misses})",
+        }
+    )
+    alarms.append(
+        AlarmSpec(
+            key="cache-hit-rate",
+            tier="cache",
+            description="under 80% of reads served from the cache (misses load the database)",
+            threshold=80,
+            comparison="LessThanThreshold",
+            missing="notBreaching",
+            queries=queries,
+            evaluation_periods=15,
+            datapoints=15,
+        )
+    )
+    return alarms
+
+
+def edge_alarms(
+    distribution: pulumi.Input[str], health_check: pulumi.Input[str] | None, web_acl: pulumi.Input[str] | None
+) -> list[AlarmSpec]:
+    """CloudFront 5xx rate, the Route 53 health check, WAF blocks above their usual band; all in us-east-1."""
+    alarms = [
+        AlarmSpec(
+            key="cdn-5xx-rate",
+            tier="edge",
+            description="viewers get 5xx from CloudFront",
+            threshold=5,
+            comparison="GreaterThanThreshold",
+            missing="notBreaching",
+            namespace="AWS/CloudFront",
+            metric="5xxErrorRate",
+            dimensions={"DistributionId": distribution, "Region": "Global"},
+            region=GLOBAL_REGION,
+        )
+    ]
+    if health_check is not None:
+        alarms.append(
+            AlarmSpec(
+                key="site-health-check",
+                tier="edge",
+                description="Route 53 cannot reach https://<site>/health",
+                threshold=1,
+                comparison="LessThanThreshold",
+                missing="breaching",
+                namespace="AWS/Route53",
+                metric="HealthCheckStatus",
+                dimensions={"HealthCheckId": health_check},
+                statistic="Minimum",
+                evaluation_periods=2,
+                datapoints=2,
+                region=GLOBAL_REGION,
+            )
+        )
+    if web_acl is not None:
+        blocked = _metric(
+            "blocked", "AWS/WAFV2", "BlockedRequests", {"WebACL": web_acl, "Rule": "ALL"}, period=5 * MINUTE
+        )
+        alarms.append(
+            AlarmSpec(
+                key="waf-blocks-above-normal",
+                tier="edge",
+                description="WAF blocks more than its learned normal band (an attack?)",
+                threshold=0,
+                comparison="GreaterThanUpperThreshold",
+                missing="notBreaching",
+                queries=[
+                    {**blocked, "return_data": True},
+                    {
+                        "id": "band",
+                        "expression": "ANOMALY_DETECTION_BAND(blocked, 3)",
+                        "label": "normal",
+                        "return_data": True,
+                    },
+                ],
+                threshold_metric_id="band",
+                period=5 * MINUTE,
+                evaluation_periods=3,
+                datapoints=2,
+                region=GLOBAL_REGION,
+            )
+        )
+    return alarms
+
+
+class HaMonitoring(pulumi.ComponentResource):
+    """Alarms with actions on an encrypted topic for every tier, a dashboard, and an audit trail."""
+
+    topic_arn: pulumi.Output[str]
+    """The alarm topic."""
+    dashboard_name: pulumi.Output[str]
+    """The CloudWatch dashboard."""
+    dashboard_url: pulumi.Output[str]
+    """Console URL of the dashboard."""
+    trail_arn: pulumi.Output[str]
+    """The CloudTrail trail (empty without it)."""
+    alarm_names: pulumi.Output[list[str]]
+    """Every alarm, the composite last."""
+
+    def __init__(self, name: str, args: HaMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(type_token("HaMonitoring"), name, None, opts)
+        p = plan(args, name)
+        self._name, self._plan = name, p
+        self._child = pulumi.ResourceOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        self._account = identity.account_id
+        self._partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        key = self._key()
+        specs = self._specs(args)
+        topics = {p.region: self._topic(f"{name}-alarms", key, None)}
+        if p.region != GLOBAL_REGION and any(s.region == GLOBAL_REGION for s in specs):
+            global_key = self._key(GLOBAL_REGION)
+            topics[GLOBAL_REGION] = self._topic(f"{name}-alarms-global", global_key, GLOBAL_REGION)
+        alarms = {s.key: self._alarm(s, topics[s.region or p.region]) for s in specs}
+        composite = self._composite([alarms[s.key] for s in specs if s.critical], topics[p.region])
+        dashboard = self._dashboard(specs)
+        trail = self._trail(key) if p.enable_cloudtrail else None
+
+        self.topic_arn = topics[p.region].arn
+        self.dashboard_name = dashboard.dashboard_name
+        self.dashboard_url = pulumi.Output.concat(
+            "https://",
+            p.region,
+            ".console.aws.amazon.com/cloudwatch/home?region=",
+            p.region,
+            "#dashboards/dashboard/",
+            dashboard.dashboard_name,
+        )
+        self.trail_arn = trail.arn if trail else pulumi.Output.from_input("")
+        names = [a.name for a in alarms.values()]
+        if composite is not None:
+            names.append(composite.alarm_name)
+        self.alarm_names = pulumi.Output.all(*names)
+        self.register_outputs(
+            {
+                "topic_arn": self.topic_arn,
+                "dashboard_name": self.dashboard_name,
+                "dashboard_url": self.dashboard_url,
+                "trail_arn": self.trail_arn,
+                "alarm_names": self.alarm_names,
+            }
+        )
+
+    def _tags(self, name: str) -> dict[str, str]:
+        return merge_tags({"managed-by": "pulumi", "ha-stack:component": "HaMonitoring"}, self._plan.tags, name=name)
+
+    def _specs(self, args: HaMonitoringArgs) -> list[AlarmSpec]:
+        """Every tier whose identifiers were given."""
+        p = self._plan
+        specs: list[AlarmSpec] = []
+        if "alb_arn_suffix" in args and "target_group_arn_suffix" in args:
+            specs += load_balancer_alarms(p, args["alb_arn_suffix"], args["target_group_arn_suffix"])
+        if "asg_name" in args:
+            specs += instance_alarms(p, args["asg_name"])
+        if args.get("database_instance_identifiers"):
+            engine = DatabaseEngine(args.get("database_engine", DatabaseEngine.AURORA_POSTGRESQL))
+            specs += database_alarms(
+                p, engine, args.get("database_cluster_identifier"), list(args["database_instance_identifiers"])
+            )
+        if args.get("cache_member_ids"):
+            specs += cache_alarms(p, list(args["cache_member_ids"]))
+        if "distribution_id" in args:
+            specs += edge_alarms(args["distribution_id"], args.get("health_check_id"), args.get("web_acl_name"))
+        return specs
+
+    def _key(self, region: str | None = None) -> aws.kms.Key:
+        """A rotating key CloudWatch (to publish alarms) and CloudTrail (to write logs) may use."""
+        suffix = "-global" if region else ""
+        values = pulumi.Output.all(account=self._account, partition=self._partition)
+        return aws.kms.Key(
+            f"{self._name}-key{suffix}",
+            description=f"{self._name}: alarm topic and audit trail",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            region=region,
+            policy=values.apply(lambda v: _key_policy(v["account"], v["partition"])),
+            tags=self._tags(f"{self._name}-key{suffix}"),
+            opts=self._child,
+        )
+
+    def _topic(self, label: str, key: aws.kms.Key, region: str | None) -> aws.sns.Topic:
+        """An encrypted topic CloudWatch alarms of this account may publish to, with the e-mail subscriptions."""
+        topic = aws.sns.Topic(label, kms_master_key_id=key.arn, region=region, tags=self._tags(label), opts=self._child)
+        aws.sns.TopicPolicy(
+            label,
+            arn=topic.arn,
+            region=region,
+            policy=pulumi.Output.all(topic.arn, self._account).apply(
+                lambda v: policy_document(
+                    {
+                        "Sid": "CloudWatchAlarmsPublish",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": "sns:Publish",
+                        "Resource": v[0],
+                        "Condition": {"StringEquals": {"aws:SourceAccount": v[1]}},
+                    }
+                )
+            ),
+            opts=self._child,
+        )
+        for index, email in enumerate(self._plan.alarm_emails, start=1):
+            aws.sns.TopicSubscription(
+                f"{label}-email-{index}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=email,
+                region=region,
+                opts=self._child,
+            )
+        return topic
+
+    def _alarm(self, spec: AlarmSpec, topic: aws.sns.Topic) -> aws.cloudwatch.MetricAlarm:
+        """ALARM and OK both notify, so people also learn when it is over."""
+        single: dict[str, Any] = {}
+        if not spec.queries:
+            single = {
+                "namespace": spec.namespace,
+                "metric_name": spec.metric,
+                "dimensions": spec.dimensions,
+                "period": spec.period,
+            }
+            single["extended_statistic" if spec.statistic.startswith("p") else "statistic"] = spec.statistic
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{spec.key}",
+            alarm_description=f"{spec.tier}: {spec.description}",
+            comparison_operator=spec.comparison,
+            threshold=None if spec.threshold_metric_id else spec.threshold,
+            threshold_metric_id=spec.threshold_metric_id,
+            evaluation_periods=spec.evaluation_periods,
+            datapoints_to_alarm=spec.datapoints,
+            treat_missing_data=spec.missing,
+            metric_queries=spec.queries or None,
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            region=spec.region,
+            tags={**self._tags(f"{self._name}-{spec.key}"), "ha-stack:tier": spec.tier},
+            opts=self._child,
+            **single,
+        )
+
+    def _composite(
+        self, critical: list[aws.cloudwatch.MetricAlarm], topic: aws.sns.Topic
+    ) -> aws.cloudwatch.CompositeAlarm | None:
+        """ "Service degraded": any critical alarm of the stack's region."""
+        if not critical:
+            return None
+        rule = pulumi.Output.all(*[a.name for a in critical]).apply(lambda ns: " OR ".join(f'ALARM("{n}")' for n in ns))
+        return aws.cloudwatch.CompositeAlarm(
+            f"{self._name}-service-degraded",
+            alarm_name=f"{self._plan.name_prefix}-service-degraded",
+            alarm_description="service degraded: a critical alarm of the web tier fired",
+            alarm_rule=rule,
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            tags=self._tags(f"{self._name}-service-degraded"),
+            opts=self._child,
+        )
+
+    def _dashboard(self, specs: list[AlarmSpec]) -> aws.cloudwatch.Dashboard:
+        """A row per tier: a title, then one graph per alarm's metric (with its threshold line)."""
+        region = self._plan.region
+        widgets = pulumi.Output.all(*[_widget_input(s) for s in specs]).apply(
+            lambda resolved: _dashboard_body(list(zip(specs, resolved, strict=True)), region)
+        )
+        return aws.cloudwatch.Dashboard(
+            f"{self._name}-dashboard",
+            dashboard_name=f"{self._plan.name_prefix}-overview",
+            dashboard_body=widgets,
+            opts=self._child,
+        )
+
+    def _trail(self, key: aws.kms.Key) -> aws.cloudtrail.Trail:
+        """Every region's API calls, validated and KMS-encrypted, into a bucket only CloudTrail writes to."""
+        name, p = self._name, self._plan
+        bucket = private_bucket(
+            f"{name}-trail",
+            BucketSpec(kms_key_arn=key.arn, archive=p.trail_archive),
+            self._tags(f"{name}-trail"),
+            self._child,
+        )
+        trail_arn = pulumi.Output.concat(
+            "arn:", self._partition, ":cloudtrail:", p.region, ":", self._account, ":trail/", f"{p.name_prefix}-audit"
+        )
+        policy = bucket_policy(
+            f"{name}-trail",
+            bucket,
+            self._child,
+            statements=_cloudtrail_writes,
+            statement_inputs={"account": self._account, "trail": trail_arn},
+        )
+        return aws.cloudtrail.Trail(
+            f"{name}-trail",
+            name=f"{p.name_prefix}-audit",
+            s3_bucket_name=bucket.bucket,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_log_file_validation=True,
+            kms_key_id=key.arn,
+            tags=self._tags(f"{name}-trail"),
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[policy])),
+        )
+
+
+def _widget_input(spec: AlarmSpec) -> pulumi.Output[Any]:
+    """The alarm's metric or queries with every Output resolved, for the dashboard JSON."""
+    if spec.queries:
+        return pulumi.Output.from_input(spec.queries)
+    return pulumi.Output.from_input(spec.dimensions)
+
+
+def _dashboard_body(resolved: list[tuple[AlarmSpec, Any]], region: str) -> str:
+    widgets: list[dict[str, Any]] = []
+    y = 0
+    for tier in TIERS:
+        row = [(s, v) for s, v in resolved if s.tier == tier]
+        if not row:
+            continue
+        widgets.append(
+            {"type": "text", "x": 0, "y": y, "width": 24, "height": 1, "properties": {"markdown": f"## {tier}"}}
+        )
+        y += 1
+        for index, (spec, value) in enumerate(row):
+            widgets.append(
+                {
+                    "type": "metric",
+                    "x": (index % 4) * 6,
+                    "y": y + (index // 4) * 6,
+                    "width": 6,
+                    "height": 6,
+                    "properties": {
+                        "title": spec.key,
+                        "region": spec.region or region,
+                        "metrics": _widget_metrics(spec, value),
+                        "annotations": {"horizontal": [{"value": spec.threshold, "label": "alarm"}]}
+                        if not spec.threshold_metric_id
+                        else {},
+                        "period": spec.period,
+                        "stat": spec.statistic,
+                    },
+                }
+            )
+        y += ((len(row) + 3) // 4) * 6
+    return json.dumps({"widgets": widgets})
+
+
+def _widget_metrics(spec: AlarmSpec, value: Any) -> list[list[Any]]:
+    """CloudWatch dashboard metric rows: [namespace, metric, dim, value, ...] or [{"expression": ...}]."""
+    if not spec.queries:
+        dims = [part for pair in sorted(dict(value).items()) for part in pair]
+        return [[spec.namespace, spec.metric, *dims]]
+    rows: list[list[Any]] = []
+    for query in value:
+        if "expression" in query:
+            rows.append(
+                [{"expression": query["expression"], "label": query.get("label", query["id"]), "id": query["id"]}]
+            )
+        else:
+            metric = query["metric"]
+            dims = [part for pair in sorted(metric["dimensions"].items()) for part in pair]
+            rows.append([metric["namespace"], metric["metric_name"], *dims, {"id": query["id"], "visible": False}])
+    return rows
+
+
+def _key_policy(account: str, partition: str) -> str:
+    """The account administers the key; CloudWatch and CloudTrail may use it for what they do, nothing else."""
+    return policy_document(
+        {
+            "Sid": "AccountAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchPublishesEncryptedAlarms",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        },
+        {
+            "Sid": "CloudTrailEncryptsLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {
+                "StringLike": {
+                    "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{partition}:cloudtrail:*:{account}:trail/*"
+                },
+                "StringEquals": {"aws:SourceAccount": account},
+            },
+        },
+    )
+
+
+def _cloudtrail_writes(v: dict[str, str]) -> list[Statement]:
+    """CloudTrail (this trail only) checks the bucket ACL and writes this account's logs."""
+    condition = {"StringEquals": {"aws:SourceArn": v["trail"]}}
+    return [
+        {
+            "Sid": "CloudTrailAclCheck",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:GetBucketAcl",
+            "Resource": v["arn"],
+            "Condition": condition,
+        },
+        {
+            "Sid": "CloudTrailWrite",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{v['arn']}/AWSLogs/{v['account']}/*",
+            "Condition": {"StringEquals": {"aws:SourceArn": v["trail"], "s3:x-amz-acl": "bucket-owner-full-control"}},
+        },
+    ]
