@@ -9,6 +9,7 @@ import pytest
 from ha_stack.monitoring import plan
 from stack.ha_summary import alarms_by_tier
 from stack.mock_cloud import Recording
+from tests.conftest import run_stack, stack_config
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TOPIC = "aws:sns/topic:Topic"
@@ -290,3 +291,17 @@ def test_stack_exports_the_topic_and_dashboard(prod):
 def test_bad_arguments_are_refused_before_anything_is_declared(overrides, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         plan({"region": "us-east-1", **overrides})  # type: ignore[typeddict-item]
+
+
+def test_outside_us_east_1_edge_alarms_notify_a_topic_of_their_own_region():
+    rec = run_stack("prod", {**stack_config("prod"), "aws:region": "eu-west-1"})
+    topics = {t.inputs.get("region"): t for t in rec.of_type(TOPIC)}
+    assert set(topics) == {None, "us-east-1"}  # the stack's region, and us-east-1 for the edge
+    for alarm in rec.of_type(ALARM):
+        topic = topics["us-east-1"] if alarm.inputs.get("region") == "us-east-1" else topics[None]
+        assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]], alarm.name
+    subscriptions = {s.inputs.get("region") for s in rec.of_type("aws:sns/topicSubscription:TopicSubscription")}
+    assert subscriptions == {None, "us-east-1"}  # people hear from both
+    global_key = rec.named("monitoring-key-global", "aws:kms/key:Key")
+    assert global_key.inputs["region"] == "us-east-1"
+    assert topics["us-east-1"].inputs["kmsMasterKeyId"] == global_key.outputs["arn"]

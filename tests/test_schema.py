@@ -81,3 +81,21 @@ def test_web_tier_requires_only_its_wiring_and_documents_every_input(schema):
     ]
     assert all(p.get("description") for p in web["inputProperties"].values())
     assert "albArnSuffix" in web["properties"]
+
+
+@pytest.mark.parametrize("component", ha_stack.COMPONENTS)
+def test_every_component_is_in_the_schema_with_documented_inputs_and_outputs(schema, component):
+    resource = schema["resources"][f"ha-stack:index:{component}"]
+    assert resource["isComponent"] is True
+    assert resource["description"]
+    undocumented = [
+        k for k, v in {**resource["inputProperties"], **resource["properties"]}.items() if not v.get("description")
+    ]
+    assert undocumented == []
+
+
+def test_mode_choices_are_schema_enums(schema):
+    enums = {name.split(":")[-1]: {v["value"] for v in t["enum"]} for name, t in schema["types"].items() if "enum" in t}
+    assert enums["DatabaseEngine"] == {"aurora-postgresql", "postgres"}
+    assert enums["CacheEngine"] == {"redis", "valkey"}
+    assert enums["PriceClass"] == {"PriceClass_100", "PriceClass_200", "PriceClass_All"}
