@@ -3,13 +3,15 @@
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from ha_stack.naming import az_letter, merge_tags, type_token
+from ha_stack import checks
+from ha_stack.naming import merge_tags, type_token
 from ha_stack.parameters import publish_parameters
 from ha_stack.security import client_only_security_group
 
@@ -95,23 +97,9 @@ class CachePlan:
         return self.zones[: self.node_count]
 
 
-def _fail(field: str, message: str) -> ValueError:
-    return ValueError(f"HaCache.{field}: {message}")
-
-
-def _int(args: HaCacheArgs, field: str, default: int, low: int, high: int) -> int:
-    value = args.get(field, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise _fail(field, f"must be an integer from {low} to {high}, got {value!r}")
-    return value
-
-
-def _engine(value: object) -> CacheEngine:
-    try:
-        return CacheEngine(value)
-    except ValueError:
-        allowed = ", ".join(e.value for e in CacheEngine)
-        raise _fail("engine", f"must be one of {allowed}, got {value!r}") from None
+COMPONENT = "HaCache"
+_fail = partial(checks.fail, COMPONENT)
+_int = partial(checks.integer, COMPONENT)
 
 
 def _version(value: object, engine: CacheEngine) -> str:
@@ -123,23 +111,12 @@ def _version(value: object, engine: CacheEngine) -> str:
     return value
 
 
-def _zones(args: HaCacheArgs) -> list[str]:
-    zones = list(args["availability_zones"])
-    if len(zones) < 2 or len(set(zones)) != len(zones):
-        raise _fail("availability_zones", f"need at least 2 distinct zones, got {zones!r}")
-    if len(args["subnet_ids"]) != len(zones):
-        raise _fail("subnet_ids", f"need one subnet per zone ({len(zones)}), got {len(args['subnet_ids'])}")
-    for zone in zones:
-        az_letter(zone)
-    if not args["client_security_group_ids"]:
-        raise _fail("client_security_group_ids", "need at least one client security group (nothing could connect)")
-    return zones
-
-
 def plan(args: HaCacheArgs) -> CachePlan:
     """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
-    zones = _zones(args)
-    engine = _engine(args.get("engine", CacheEngine.REDIS))
+    zones = checks.data_tier_zones(
+        COMPONENT, list(args["availability_zones"]), list(args["subnet_ids"]), args["client_security_group_ids"]
+    )
+    engine = checks.choice(COMPONENT, "engine", args.get("engine", CacheEngine.REDIS), CacheEngine)
     node_type = args.get("node_type", "cache.r7g.large")
     if not isinstance(node_type, str) or not re.fullmatch(NODE_TYPE, node_type):
         raise _fail("node_type", f"must be an ElastiCache node type such as cache.r7g.large, got {node_type!r}")
@@ -155,8 +132,6 @@ def plan(args: HaCacheArgs) -> CachePlan:
             f"needs node_count >= 2 (a replica to fail over to), got {nodes}; set it false for one node",
         )
     path = args.get("parameter_path")
-    if path is not None and not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+/", path):
-        raise _fail("parameter_path", f"must be a Parameter Store path such as /ha-stack/prod/, got {path!r}")
     return CachePlan(
         zones=zones,
         engine=engine,
@@ -167,7 +142,7 @@ def plan(args: HaCacheArgs) -> CachePlan:
         port=_int(args, "port", 6379, 1024, 65535),
         snapshot_retention_days=_int(args, "snapshot_retention_days", 7, 0, 35),
         log_retention_days=_int(args, "log_retention_days", 30, 1, 3653),
-        parameter_path=path,
+        parameter_path=None if path is None else checks.parameter_path(COMPONENT, "parameter_path", path),
         tags=dict(args.get("tags") or {}),
     )
 

@@ -3,12 +3,14 @@
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from ha_stack import checks
 from ha_stack.iam import assume_role_policy
 from ha_stack.naming import az_letter, merge_tags, type_token
 from ha_stack.parameters import publish_parameters
@@ -123,23 +125,9 @@ class DatabasePlan:
         return self.zones[1 : 1 + self.reader_count]
 
 
-def _fail(field: str, message: str) -> ValueError:
-    return ValueError(f"HaDatabase.{field}: {message}")
-
-
-def _int(args: HaDatabaseArgs, field: str, default: int, low: int, high: int) -> int:
-    value = args.get(field, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise _fail(field, f"must be an integer from {low} to {high}, got {value!r}")
-    return value
-
-
-def _engine(value: object) -> DatabaseEngine:
-    try:
-        return DatabaseEngine(value)
-    except ValueError:
-        allowed = ", ".join(e.value for e in DatabaseEngine)
-        raise _fail("engine", f"must be one of {allowed}, got {value!r}") from None
+COMPONENT = "HaDatabase"
+_fail = partial(checks.fail, COMPONENT)
+_int = partial(checks.integer, COMPONENT)
 
 
 def _version(value: object) -> str:
@@ -158,27 +146,6 @@ def _instance_class(value: object, engine: DatabaseEngine) -> str:
     if engine is DatabaseEngine.AURORA_POSTGRESQL and re.fullmatch(AURORA_TOO_SMALL, value):
         raise _fail("instance_class", f"Aurora PostgreSQL needs db.t3.medium / db.t4g.medium or larger, got {value!r}")
     return value
-
-
-def _zones(args: HaDatabaseArgs) -> list[str]:
-    zones = list(args["availability_zones"])
-    if len(zones) < 2 or len(set(zones)) != len(zones):
-        raise _fail("availability_zones", f"need at least 2 distinct zones, got {zones!r}")
-    if len(args["subnet_ids"]) != len(zones):
-        raise _fail("subnet_ids", f"need one subnet per zone ({len(zones)}), got {len(args['subnet_ids'])}")
-    for zone in zones:
-        az_letter(zone)
-    return zones
-
-
-def _clients(args: HaDatabaseArgs) -> list[str]:
-    clients = list(args["client_security_group_ids"])
-    if not clients:
-        raise _fail("client_security_group_ids", "need at least one client security group (nothing could connect)")
-    for role in clients:
-        if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", role):
-            raise _fail("client_security_group_ids", f"role names must be short lower-case words, got {role!r}")
-    return clients
 
 
 def _readers(args: HaDatabaseArgs, zones: list[str], engine: DatabaseEngine) -> tuple[int, int | None]:
@@ -217,19 +184,19 @@ def _text(args: HaDatabaseArgs, field: str, default: str) -> str:
 
 def plan(args: HaDatabaseArgs) -> DatabasePlan:
     """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
-    zones = _zones(args)
-    engine = _engine(args.get("engine", DatabaseEngine.AURORA_POSTGRESQL))
+    zones = checks.data_tier_zones(
+        COMPONENT, list(args["availability_zones"]), list(args["subnet_ids"]), args["client_security_group_ids"]
+    )
+    engine = checks.choice(COMPONENT, "engine", args.get("engine", DatabaseEngine.AURORA_POSTGRESQL), DatabaseEngine)
     readers, ceiling = _readers(args, zones, engine)
     storage = _int(args, "allocated_storage_gib", 100, 20, 65536)
     max_storage = _int(args, "max_allocated_storage_gib", storage * 4, 20, 65536)
     if max_storage < storage:
         raise _fail("max_allocated_storage_gib", f"must be >= allocated_storage_gib ({storage}), got {max_storage}")
     path = args.get("parameter_path")
-    if path is not None and not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+/", path):
-        raise _fail("parameter_path", f"must be a Parameter Store path such as /ha-stack/prod/, got {path!r}")
     return DatabasePlan(
         zones=zones,
-        clients=_clients(args),
+        clients=list(args["client_security_group_ids"]),
         engine=engine,
         engine_version=_version(args.get("engine_version", "16.4")),
         instance_class=_instance_class(args.get("instance_class", "db.r6g.large"), engine),
@@ -244,7 +211,7 @@ def plan(args: HaDatabaseArgs) -> DatabasePlan:
         backup_retention_days=_backups(args, engine, readers),
         enable_deletion_protection=args.get("enable_deletion_protection", True),
         enable_customer_managed_key=args.get("enable_customer_managed_key", True),
-        parameter_path=path,
+        parameter_path=None if path is None else checks.parameter_path(COMPONENT, "parameter_path", path),
         tags=dict(args.get("tags") or {}),
     )
 

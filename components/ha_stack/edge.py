@@ -4,12 +4,14 @@ import mimetypes
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
+from ha_stack import checks
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.certificates import dns_validated_certificate
 from ha_stack.iam import Statement, policy_document
@@ -115,15 +117,9 @@ class EdgePlan:
     tags: dict[str, str]
 
 
-def _fail(field: str, message: str) -> ValueError:
-    return ValueError(f"HaEdge.{field}: {message}")
-
-
-def _int(args: HaEdgeArgs, field: str, default: int, low: int, high: int) -> int:
-    value = args.get(field, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise _fail(field, f"must be an integer from {low} to {high}, got {value!r}")
-    return value
+COMPONENT = "HaEdge"
+_fail = partial(checks.fail, COMPONENT)
+_int = partial(checks.integer, COMPONENT)
 
 
 def static_files(directory: str, ttl_seconds: int) -> list[StaticFile]:
@@ -140,14 +136,6 @@ def static_files(directory: str, ttl_seconds: int) -> list[StaticFile]:
         max_age = 60 if relative == MAINTENANCE_PAGE else ttl_seconds
         files.append(StaticFile(path, f"{STATIC_PREFIX}/{relative}", content_type, max_age))
     return files
-
-
-def _price_class(value: object) -> PriceClass:
-    try:
-        return PriceClass(value)
-    except ValueError:
-        allowed = ", ".join(c.value for c in PriceClass)
-        raise _fail("price_class", f"must be one of {allowed}, got {value!r}") from None
 
 
 def plan(args: HaEdgeArgs) -> EdgePlan:
@@ -168,7 +156,9 @@ def plan(args: HaEdgeArgs) -> EdgePlan:
         origin_secret_header=header,
         static_files=static_files(args["static_directory"], ttl),
         domain_name=domain,
-        price_class=_price_class(args.get("price_class", PriceClass.PRICE_CLASS_100)),
+        price_class=checks.choice(
+            COMPONENT, "price_class", args.get("price_class", PriceClass.PRICE_CLASS_100), PriceClass
+        ),
         static_ttl_seconds=ttl,
         enable_waf=args.get("enable_waf", True),
         rate_limit_per_5min=_int(args, "rate_limit_per_5min", 2000, 10, 2_000_000_000),

@@ -3,11 +3,13 @@
 import json
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
+from ha_stack import checks
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.database import DatabaseEngine
 from ha_stack.iam import Statement, policy_document
@@ -122,15 +124,9 @@ class MonitoringPlan:
     tags: dict[str, str]
 
 
-def _fail(field_: str, message: str) -> ValueError:
-    return ValueError(f"HaMonitoring.{field_}: {message}")
-
-
-def _number(args: HaMonitoringArgs, key: str, default: float, low: float, high: float) -> float:
-    value = args.get(key, default)
-    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
-        raise _fail(key, f"must be a number from {low:g} to {high:g}, got {value!r}")
-    return float(value)
+COMPONENT = "HaMonitoring"
+_fail = partial(checks.fail, COMPONENT)
+_number = partial(checks.number, COMPONENT)
 
 
 def plan(args: HaMonitoringArgs, name: str = "monitoring") -> MonitoringPlan:

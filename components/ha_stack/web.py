@@ -3,12 +3,14 @@
 import base64
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from ha_stack import checks
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.certificates import dns_validated_certificate
 from ha_stack.iam import Statement, assume_role_policy, policy_document
@@ -134,15 +136,9 @@ class WebPlan:
         return 443 if self.https else 80
 
 
-def _fail(field: str, message: str) -> ValueError:
-    return ValueError(f"HaWebTier.{field}: {message}")
-
-
-def _int(args: HaWebTierArgs, field: str, default: int, low: int, high: int) -> int:
-    value = args.get(field, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise _fail(field, f"must be an integer from {low} to {high}, got {value!r}")
-    return value
+COMPONENT = "HaWebTier"
+_fail = partial(checks.fail, COMPONENT)
+_int = partial(checks.integer, COMPONENT)
 
 
 def _check_sizes(min_size: int, max_size: int, desired: int) -> None:
@@ -185,12 +181,6 @@ def _domain(args: HaWebTierArgs) -> str | None:
     return domain
 
 
-def _config_path(value: object) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+/", value):
-        raise _fail("runtime_config_path", f"must be a Parameter Store path such as /ha-stack/prod/, got {value!r}")
-    return value
-
-
 def plan(args: HaWebTierArgs) -> WebPlan:
     """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
     _check_subnets(args)
@@ -226,7 +216,7 @@ def plan(args: HaWebTierArgs) -> WebPlan:
         enable_deletion_protection=args.get("enable_deletion_protection", True),
         domain_name=_domain(args),
         cloudfront_only=args.get("cloudfront_only", False),
-        runtime_config_path=_config_path(args["runtime_config_path"]),
+        runtime_config_path=checks.parameter_path(COMPONENT, "runtime_config_path", args["runtime_config_path"]),
         log_retention_days=_int(args, "log_retention_days", 90, 1, 3653),
         release=release,
         tags=dict(args.get("tags") or {}),

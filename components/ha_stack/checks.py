@@ -1,0 +1,73 @@
+"""Checks of plain component arguments, with errors that name the component, the field, the value and the rule."""
+
+import re
+from collections.abc import Mapping
+from enum import Enum
+from typing import TypeVar
+
+from ha_stack.naming import az_letter
+
+E = TypeVar("E", bound=Enum)
+PARAMETER_PATH = r"(/[A-Za-z0-9_.-]+)+/"
+
+
+def fail(component: str, field: str, message: str) -> ValueError:
+    """The error every check raises: `HaX.field: message`."""
+    return ValueError(f"{component}.{field}: {message}")
+
+
+def integer(component: str, args: Mapping[str, object], field: str, default: int, low: int, high: int) -> int:  # noqa: PLR0917
+    """args[field] (or the default), an integer from low to high."""
+    value = args.get(field, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise fail(component, field, f"must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def number(component: str, args: Mapping[str, object], field: str, default: float, low: float, high: float) -> float:  # noqa: PLR0917
+    """args[field] (or the default), a number from low to high."""
+    value = args.get(field, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
+        raise fail(component, field, f"must be a number from {low:g} to {high:g}, got {value!r}")
+    return float(value)
+
+
+def choice(component: str, field: str, value: object, modes: type[E]) -> E:
+    """A member of the enum, given as a member or its value."""
+    try:
+        return modes(value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in modes)
+        raise fail(component, field, f"must be one of {allowed}, got {value!r}") from None
+
+
+def parameter_path(component: str, field: str, value: object) -> str:
+    """A Parameter Store path that starts and ends with /."""
+    if not isinstance(value, str) or not re.fullmatch(PARAMETER_PATH, value):
+        raise fail(component, field, f"must be a Parameter Store path such as /ha-stack/prod/, got {value!r}")
+    return value
+
+
+def data_tier_zones(
+    component: str, zones: list[str], subnet_ids: list[object], clients: Mapping[str, object]
+) -> list[str]:
+    """At least 2 distinct zones, one subnet per zone, and at least one client group named by a short role."""
+    if len(zones) < 2 or len(set(zones)) != len(zones):
+        raise fail(component, "availability_zones", f"need at least 2 distinct zones, got {zones!r}")
+    for zone in zones:
+        try:
+            az_letter(zone)
+        except ValueError as err:
+            raise fail(component, "availability_zones", str(err)) from None
+    if len(subnet_ids) != len(zones):
+        raise fail(component, "subnet_ids", f"need one subnet per zone ({len(zones)}), got {len(subnet_ids)}")
+    if not clients:
+        raise fail(
+            component, "client_security_group_ids", "need at least one client security group (nothing could connect)"
+        )
+    for role in clients:
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", role):
+            raise fail(
+                component, "client_security_group_ids", f"role names must be short lower-case words, got {role!r}"
+            )
+    return zones
