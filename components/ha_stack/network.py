@@ -7,6 +7,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from ha_stack import checks
 from ha_stack.cidr import SubnetPlan, Tier, plan_subnets
 from ha_stack.iam import assume_role_policy, policy_document
 from ha_stack.naming import az_letter, merge_tags, type_token
@@ -96,14 +97,6 @@ class NetworkPlan:
         ]
 
 
-def _nat_mode(value: object) -> NatGateways:
-    try:
-        return NatGateways(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in NatGateways)
-        raise ValueError(f"HaNetwork.nat_gateways: must be one of {allowed}, got {value!r}") from None
-
-
 def _check_zones(zones: list[str]) -> None:
     if len(zones) < 2:
         raise ValueError(f"HaNetwork.availability_zones: need at least 2 zones for high availability, got {zones!r}")
@@ -142,7 +135,9 @@ def plan(args: HaNetworkArgs) -> NetworkPlan:
     return NetworkPlan(
         zones=zones,
         cidr_block=cidr,
-        nat_gateways=_nat_mode(args.get("nat_gateways", NatGateways.ONE_PER_AZ)),
+        nat_gateways=checks.choice(
+            "HaNetwork", "nat_gateways", args.get("nat_gateways", NatGateways.ONE_PER_AZ), NatGateways
+        ),
         enable_flow_logs=args.get("enable_flow_logs", True),
         flow_log_retention_days=retention,
         subnets=subnets,
