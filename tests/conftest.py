@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stack.mock_cloud import Recording, run_program
+from stack.mock_cloud import RecordedResource, Recording, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +39,18 @@ def build(fn: Callable[[], object], region: str = "us-east-1") -> Recording:
         fn()
 
     return run_program(program, stack="test", config={"aws:region": region})
+
+
+def parented_children(rec: Recording) -> list[RecordedResource]:
+    """The cloud resources of a one-component build, after checking each is a child of that component.
+
+    A missing `parent=self` would put a resource at the stack's root, outside the component's URN.
+    """
+    (component,) = rec.components()
+    children = [r for r in rec.resources if r.custom]
+    assert children
+    assert [r.name for r in children if r.parent != component.urn] == []
+    return children
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 from ha_stack import CacheEngine, HaCache, HaCacheArgs
 from ha_stack.cache import plan
 from stack.ha_summary import cache_facts
-from tests.conftest import build
+from tests.conftest import build, parented_children
 
 ZONES3 = ["us-east-1a", "us-east-1b", "us-east-1c"]
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
@@ -156,10 +156,7 @@ def test_member_cluster_ids_are_exported_for_alarms():
 
 def test_every_child_is_parented_to_the_component():
     rec = build(lambda: HaCache("cache", args()))
-    (component,) = rec.components()
-    children = [r for r in rec.resources if r.custom]
-    assert children
-    assert all(r.parent == component.urn for r in children)
+    parented_children(rec)
 
 
 @pytest.mark.parametrize(

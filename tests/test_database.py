@@ -11,7 +11,7 @@ from ha_stack import DatabaseEngine, HaDatabase, HaDatabaseArgs
 from ha_stack.database import plan
 from stack.ha_summary import database_facts
 from stack.mock_cloud import Recording
-from tests.conftest import build
+from tests.conftest import build, parented_children
 
 ZONES3 = ["us-east-1a", "us-east-1b", "us-east-1c"]
 CLUSTER = "aws:rds/cluster:Cluster"
@@ -269,10 +269,7 @@ def test_outputs_name_what_monitoring_watches():
 
 
 def test_every_child_is_parented_to_the_component(rds_with_replicas):
-    (component,) = rds_with_replicas.components()
-    children = [r for r in rds_with_replicas.resources if r.custom]
-    assert children
-    assert all(r.parent == component.urn for r in children)
+    parented_children(rds_with_replicas)
 
 
 # Bad input

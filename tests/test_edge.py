@@ -9,7 +9,7 @@ import pytest
 from ha_stack import HaEdge, HaEdgeArgs
 from ha_stack.edge import plan, static_files
 from stack.ha_summary import edge_facts
-from tests.conftest import ROOT, build
+from tests.conftest import ROOT, build, parented_children
 
 CDN = "aws:cloudfront/distribution:Distribution"
 ACL = "aws:wafv2/webAcl:WebAcl"
@@ -264,10 +264,7 @@ def test_site_url_is_exported(prod, dev):
 
 def test_every_child_is_parented_to_the_component():
     rec = build(lambda: HaEdge("edge", args(domain_name="shop.example.com", hosted_zone_id="Z1")))
-    (component,) = rec.components()
-    children = [r for r in rec.resources if r.custom]
-    assert children
-    assert all(r.parent == component.urn for r in children)
+    parented_children(rec)
 
 
 @pytest.mark.parametrize(

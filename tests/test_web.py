@@ -15,7 +15,7 @@ from ha_stack import HaWebTier, HaWebTierArgs
 from ha_stack.release import SERVICE, Launch, package, render_unit, render_user_data
 from ha_stack.web import plan
 from stack.ha_summary import web_facts
-from tests.conftest import ROOT, build, run_stack, stack_config
+from tests.conftest import ROOT, build, parented_children, run_stack, stack_config
 
 ZONES3 = ["us-east-1a", "us-east-1b", "us-east-1c"]
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -435,10 +435,7 @@ def test_stack_exports_the_web_tiers_entry_points(prod):
 
 def test_every_child_is_parented_to_the_component():
     rec = build(lambda: HaWebTier("web", args()))
-    (component,) = rec.components()
-    children = [r for r in rec.resources if r.custom]
-    assert children
-    assert all(r.parent == component.urn for r in children)
+    parented_children(rec)
 
 
 # Bad input
