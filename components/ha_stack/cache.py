@@ -11,7 +11,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from ha_stack import checks
-from ha_stack.naming import merge_tags, type_token
+from ha_stack.naming import component_tags, type_token
 from ha_stack.parameters import publish_parameters
 from ha_stack.security import client_only_security_group
 
@@ -212,7 +212,7 @@ class HaCache(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return merge_tags({"managed-by": "pulumi", "ha-stack:component": "HaCache"}, self._plan.tags, name=name)
+        return component_tags("HaCache", self._plan.tags, name=name)
 
     def _auth_token(self, key: pulumi.Input[str] | None) -> tuple[random.RandomPassword, aws.secretsmanager.Secret]:
         """A generated AUTH token, kept as a Pulumi secret and stored in Secrets Manager for the service."""

@@ -12,7 +12,7 @@ import pulumi_random as random
 
 from ha_stack import checks
 from ha_stack.iam import assume_role_policy
-from ha_stack.naming import az_letter, merge_tags, type_token
+from ha_stack.naming import az_letter, component_tags, type_token
 from ha_stack.parameters import publish_parameters
 from ha_stack.security import client_only_security_group
 
@@ -319,7 +319,7 @@ class HaDatabase(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return merge_tags({"managed-by": "pulumi", "ha-stack:component": "HaDatabase"}, self._plan.tags, name=name)
+        return component_tags("HaDatabase", self._plan.tags, name=name)
 
     def _key(self) -> aws.kms.Key:
         """A rotating key for storage, the master secret and Performance Insights; protected with the data."""

@@ -15,7 +15,7 @@ from ha_stack import checks
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.certificates import dns_validated_certificate
 from ha_stack.iam import Statement, policy_document
-from ha_stack.naming import merge_tags, type_token
+from ha_stack.naming import component_tags, type_token
 
 GLOBAL_REGION = "us-east-1"
 """CloudFront's certificates, its WAF web ACLs and Route 53 health-check metrics live here."""
@@ -250,7 +250,7 @@ class HaEdge(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return merge_tags({"managed-by": "pulumi", "ha-stack:component": "HaEdge"}, self._plan.tags, name=name)
+        return component_tags("HaEdge", self._plan.tags, name=name)
 
     def _web_acl(self) -> aws.wafv2.WebAcl:
         """AWS managed rule groups and a per-IP rate limit, scoped to CloudFront (so it lives in us-east-1)."""

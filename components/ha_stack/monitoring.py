@@ -13,7 +13,7 @@ from ha_stack import checks
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.database import DatabaseEngine
 from ha_stack.iam import Statement, policy_document
-from ha_stack.naming import merge_tags, type_token
+from ha_stack.naming import component_tags, type_token
 
 GLOBAL_REGION = "us-east-1"
 """CloudFront, Route 53 health-check and CloudFront WAF metrics are published here only."""
@@ -579,7 +579,7 @@ class HaMonitoring(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return merge_tags({"managed-by": "pulumi", "ha-stack:component": "HaMonitoring"}, self._plan.tags, name=name)
+        return component_tags("HaMonitoring", self._plan.tags, name=name)
 
     def _specs(self, args: HaMonitoringArgs) -> list[AlarmSpec]:
         """Every tier whose identifiers were given."""

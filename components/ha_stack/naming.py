@@ -24,3 +24,8 @@ def az_letter(zone: str) -> str:
 def merge_tags(base: Mapping[str, str], extra: Mapping[str, str] | None, *, name: str) -> dict[str, str]:
     """Base tags, then the caller's tags, then ``Name`` last so no caller tag can clobber it."""
     return {**base, **(extra or {}), "Name": name}
+
+
+def component_tags(component: str, extra: Mapping[str, str] | None, *, name: str) -> dict[str, str]:
+    """Tags of a component's child: who manages it and which component made it, the caller's, then Name."""
+    return merge_tags({"managed-by": "pulumi", "ha-stack:component": component}, extra, name=name)

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 from ha_stack import checks
 from ha_stack.cidr import SubnetPlan, Tier, plan_subnets
 from ha_stack.iam import assume_role_policy, policy_document
-from ha_stack.naming import az_letter, merge_tags, type_token
+from ha_stack.naming import az_letter, component_tags, type_token
 
 FLOW_LOG_RETENTION_DAYS = (
     1,
@@ -230,7 +230,7 @@ class HaNetwork(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return merge_tags({"managed-by": "pulumi", "ha-stack:component": "HaNetwork"}, self._plan.tags, name=name)
+        return component_tags("HaNetwork", self._plan.tags, name=name)
 
     def _subnets(self, vpc: aws.ec2.Vpc, tier: Tier) -> dict[str, aws.ec2.Subnet]:
         """One subnet per zone, keyed by zone letter; no subnet hands out public IPs."""

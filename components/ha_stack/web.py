@@ -14,7 +14,7 @@ from ha_stack import checks
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.certificates import dns_validated_certificate
 from ha_stack.iam import Statement, assume_role_policy, policy_document
-from ha_stack.naming import merge_tags, type_token
+from ha_stack.naming import component_tags, type_token
 from ha_stack.release import Launch, Release, package, render_user_data
 
 INSTANCE_TYPE = r"(t2|t3a?|t4g|[mcr][5-8][a-z]{0,3})\.(nano|micro|small|medium|large|xlarge|\d{1,2}xlarge|metal)"
@@ -331,7 +331,7 @@ class HaWebTier(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return merge_tags({"managed-by": "pulumi", "ha-stack:component": "HaWebTier"}, self._plan.tags, name=name)
+        return component_tags("HaWebTier", self._plan.tags, name=name)
 
     def _security_groups(self, vpc_id: pulumi.Input[str]) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         """ALB: the world (or only CloudFront) in, the app port to the instances out. Instances: ALB in, HTTPS out."""
