@@ -11,7 +11,6 @@ import pulumi
 import pulumi_aws as aws
 
 from ha_stack.iam import secret_read_policy
-from ha_stack.naming import merge_tags
 from ha_stack.parameters import publish_parameters
 
 DRAIN_HEADROOM_SECONDS = 5
@@ -60,13 +59,8 @@ class RuntimeConfig(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.ssm.Parameter(
-            f"{name}-environment",
-            name=f"{path}environment",
-            type="String",
-            insecure_value=service.environment,
-            tags=merge_tags(tags, None, name=f"{name}-environment"),
-            opts=child,
+        publish_parameters(
+            name, path=path, section="", values={"environment": service.environment}, tags=tags, opts=child
         )
         secrets = pulumi.Output.all(*grants.secret_arns)
         keys = pulumi.Output.all(*grants.key_arns)

@@ -15,7 +15,8 @@ def publish_parameters(
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> None:
-    """One String parameter per value at `<path><section>/<key>`, child `<label>-<key>`.
+    """One String parameter per value at `<path><section>/<key>` (`<path><key>` with no section), child
+    `<label>-<key>`.
 
     Only endpoints, ports, names and secret ARNs go here, never a secret value, so they are stored as
     `insecure_value`: readable in state and previews on purpose.
@@ -24,7 +25,7 @@ def publish_parameters(
         child = f"{label}-{key.replace('_', '-')}"
         aws.ssm.Parameter(
             child,
-            name=f"{path}{section}/{key}",
+            name=f"{path}{section}/{key}" if section else f"{path}{key}",
             type="String",
             insecure_value=value,
             tags=merge_tags(tags, None, name=child),
