@@ -11,7 +11,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from ha_stack import checks
-from ha_stack.iam import assume_role_policy
+from ha_stack.iam import assume_role_policy, caller_account
 from ha_stack.naming import az_letter, component_tags, type_token
 from ha_stack.parameters import publish_parameters
 from ha_stack.security import client_only_security_group
@@ -341,13 +341,10 @@ class HaDatabase(pulumi.ComponentResource):
             tags=self._tags(name),
             opts=self._child,
         )
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         attachment = aws.iam.RolePolicyAttachment(
             name,
             role=role.name,
-            policy_arn=pulumi.Output.concat(
-                "arn:", partition, ":iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
-            ),
+            policy_arn=caller_account(self).managed_policy("service-role/AmazonRDSEnhancedMonitoringRole"),
             opts=self._child,
         )
         return pulumi.Output.all(role.arn, attachment.id).apply(lambda v: str(v[0]))

@@ -1,7 +1,11 @@
 """IAM policy documents shared by the components, built as JSON text so they diff cleanly in a preview."""
 
 import json
+from dataclasses import dataclass
 from typing import Any
+
+import pulumi
+import pulumi_aws as aws
 
 Statement = dict[str, Any]
 
@@ -44,3 +48,26 @@ def secret_read_policy(secret_arns: list[str], key_arns: list[str]) -> str:
             }
         )
     return policy_document(*statements)
+
+
+@dataclass(frozen=True)
+class Account:
+    """Partition, region and account id of the deployment, for ARNs the provider does not hand out."""
+
+    partition: pulumi.Output[str]
+    region: pulumi.Output[str]
+    account_id: pulumi.Output[str]
+
+    def managed_policy(self, name: str) -> pulumi.Output[str]:
+        """ARN of an AWS managed policy, e.g. "service-role/AmazonRDSEnhancedMonitoringRole"."""
+        return pulumi.Output.concat("arn:", self.partition, ":iam::aws:policy/", name)
+
+
+def caller_account(parent: pulumi.Resource) -> Account:
+    """The deployment's account, looked up once by a component (the invokes are parented to it)."""
+    invoke = pulumi.InvokeOutputOptions(parent=parent)
+    return Account(
+        partition=aws.get_partition_output(opts=invoke).partition,
+        region=aws.get_region_output(opts=invoke).region,
+        account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+    )

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from ha_stack import checks
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.database import DatabaseEngine
-from ha_stack.iam import Statement, policy_document
+from ha_stack.iam import Statement, caller_account, policy_document
 from ha_stack.naming import component_tags, type_token
 
 GLOBAL_REGION = "us-east-1"
@@ -539,9 +539,8 @@ class HaMonitoring(pulumi.ComponentResource):
         p = plan(args, name)
         self._name, self._plan = name, p
         self._child = pulumi.ResourceOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        self._account = identity.account_id
-        self._partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        account = caller_account(self)
+        self._account, self._partition = account.account_id, account.partition
         key = self._key()
         specs = self._specs(args)
         topics = {p.region: self._topic(f"{name}-alarms", key, None)}

@@ -13,7 +13,7 @@ import pulumi_random as random
 from ha_stack import checks
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.certificates import dns_validated_certificate
-from ha_stack.iam import Statement, assume_role_policy, policy_document
+from ha_stack.iam import Account, Statement, assume_role_policy, caller_account, policy_document
 from ha_stack.naming import component_tags, type_token
 from ha_stack.release import Launch, Release, package, render_user_data
 
@@ -223,15 +223,6 @@ def plan(args: HaWebTierArgs) -> WebPlan:
     )
 
 
-@dataclass(frozen=True)
-class _Account:
-    """Partition, region and account id, for ARNs the provider does not hand out."""
-
-    partition: pulumi.Output[str]
-    region: pulumi.Output[str]
-    account_id: pulumi.Output[str]
-
-
 class HaWebTier(pulumi.ComponentResource):
     """An internet-facing ALB over every AZ and an Auto Scaling group of identical instances in every AZ."""
 
@@ -273,12 +264,7 @@ class HaWebTier(pulumi.ComponentResource):
         p = plan(args)
         self._name, self._plan = name, p
         self._child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        account = _Account(
-            partition=aws.get_partition_output(opts=invoke).partition,
-            region=aws.get_region_output(opts=invoke).region,
-            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
-        )
+        account = caller_account(self)
         alb_sg, instance_sg = self._security_groups(args["vpc_id"])
         alb = self._load_balancer(alb_sg, args["public_subnet_ids"], account)
         target_group = self._target_group(args["vpc_id"])
@@ -406,7 +392,7 @@ class HaWebTier(pulumi.ComponentResource):
         )
 
     def _load_balancer(
-        self, alb_sg: aws.ec2.SecurityGroup, subnets: list[pulumi.Input[str]], account: _Account
+        self, alb_sg: aws.ec2.SecurityGroup, subnets: list[pulumi.Input[str]], account: Account
     ) -> aws.lb.LoadBalancer:
         """Internet-facing ALB in every public subnet; access logs to a private SSE-S3 bucket (ELB accepts no KMS)."""
         name, p = self._name, self._plan
@@ -572,7 +558,7 @@ class HaWebTier(pulumi.ComponentResource):
         return bucket, obj
 
     def _instance_role(
-        self, artifacts: aws.s3.Bucket, account: _Account
+        self, artifacts: aws.s3.Bucket, account: Account
     ) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
         """Session Manager, the CloudWatch agent, this service's releases and its Parameter Store path; nothing else."""
         name, path = self._name, self._plan.runtime_config_path
@@ -589,7 +575,7 @@ class HaWebTier(pulumi.ComponentResource):
             aws.iam.RolePolicyAttachment(
                 f"{name}-instances-{label}",
                 role=role.name,
-                policy_arn=pulumi.Output.concat("arn:", account.partition, ":iam::aws:policy/", policy),
+                policy_arn=account.managed_policy(policy),
                 opts=self._child,
             )
         values = pulumi.Output.all(
@@ -612,7 +598,7 @@ class HaWebTier(pulumi.ComponentResource):
         profile: aws.iam.InstanceProfile,
         artifacts: aws.s3.Bucket,
         release: aws.s3.BucketObjectv2,
-        account: _Account,
+        account: Account,
     ) -> aws.ec2.LaunchTemplate:
         """Amazon Linux 2023 from AWS's public parameter, IMDSv2 only, encrypted gp3, no secret in user data."""
         name, p = self._name, self._plan
