@@ -32,6 +32,17 @@ def number(component: str, args: Mapping[str, object], field: str, default: floa
     return float(value)
 
 
+def archive_days(
+    component: str, args: Mapping[str, object], glacier_default: int, expire_default: int
+) -> tuple[int, int]:
+    """log_glacier_days and log_expire_days, 1 to 3650 each, and expiry after the move to Glacier."""
+    glacier = integer(component, args, "log_glacier_days", glacier_default, 1, 3650)
+    expire = integer(component, args, "log_expire_days", expire_default, 1, 3650)
+    if expire <= glacier:
+        raise fail(component, "log_expire_days", f"must be after log_glacier_days ({glacier}), got {expire}")
+    return glacier, expire
+
+
 def choice(component: str, field: str, value: object, modes: type[E]) -> E:
     """A member of the enum, given as a member or its value."""
     try:

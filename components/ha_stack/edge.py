@@ -144,10 +144,7 @@ def plan(args: HaEdgeArgs) -> EdgePlan:
     if (domain is None) != ("hosted_zone_id" not in args):
         raise _fail("domain_name", "domain_name and hosted_zone_id go together: give both or neither")
     ttl = _int(args, "static_ttl_seconds", 604800, 0, 31_536_000)
-    glacier = _int(args, "log_glacier_days", 30, 1, 3650)
-    expire = _int(args, "log_expire_days", 365, 1, 3650)
-    if expire <= glacier:
-        raise _fail("log_expire_days", f"must be after log_glacier_days ({glacier}), got {expire}")
+    glacier, expire = checks.archive_days(COMPONENT, args, 30, 365)
     header = args.get("origin_secret_header", "X-Origin-Verify")
     if not re.fullmatch(r"[A-Za-z0-9-]{1,40}", header):
         raise _fail("origin_secret_header", f"must be a header name of up to 40 letters, digits or -, got {header!r}")

@@ -135,10 +135,7 @@ def plan(args: HaMonitoringArgs, name: str = "monitoring") -> MonitoringPlan:
     for email in emails:
         if not re.fullmatch(EMAIL, email):
             raise _fail("alarm_emails", f"must be e-mail addresses, got {email!r}")
-    glacier = int(_number(args, "log_glacier_days", 90, 1, 3650))
-    expire = int(_number(args, "log_expire_days", 365, 1, 3650))
-    if expire <= glacier:
-        raise _fail("log_expire_days", f"must be after log_glacier_days ({glacier}), got {expire}")
+    glacier, expire = checks.archive_days(COMPONENT, args, 90, 365)
     prefix = args.get("name_prefix", name)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{2,60}", prefix):
         raise _fail("name_prefix", f"must be 3 to 61 letters, digits, '_' or '-', got {prefix!r}")
