@@ -12,6 +12,15 @@ import yaml
 from stack.mock_cloud import RecordedResource, Recording, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
+ZONES3 = ["us-east-1a", "us-east-1b", "us-east-1c"]
+"""The zones prod spans in us-east-1."""
+DATA_TIER = {
+    "vpc_id": "vpc-1",
+    "subnet_ids": ["subnet-da", "subnet-db", "subnet-dc"],
+    "availability_zones": ZONES3,
+    "client_security_group_ids": {"web": "sg-web"},
+}
+"""Placement of a data-tier component built on its own: data subnets in 3 zones, the web tier as client."""
 
 
 def stack_config(stack: str, **tier_overrides: dict[str, Any]) -> dict[str, Any]:

@@ -9,21 +9,14 @@ import pytest
 from ha_stack import CacheEngine, HaCache, HaCacheArgs
 from ha_stack.cache import plan
 from stack.ha_summary import cache_facts
-from tests.conftest import build, parented_children
+from tests.conftest import DATA_TIER, ZONES3, build, parented_children
 
-ZONES3 = ["us-east-1a", "us-east-1b", "us-east-1c"]
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SG = "aws:ec2/securityGroup:SecurityGroup"
 
 
 def args(**overrides: Any) -> HaCacheArgs:
-    base = {
-        "vpc_id": "vpc-1",
-        "subnet_ids": ["subnet-da", "subnet-db", "subnet-dc"],
-        "availability_zones": ZONES3,
-        "client_security_group_ids": {"web": "sg-web"},
-    }
-    return cast(HaCacheArgs, {**base, **overrides})
+    return cast(HaCacheArgs, {**DATA_TIER, **overrides})
 
 
 def test_prod_has_3_nodes_across_3_azs_with_failover_and_multi_az(prod):

@@ -11,9 +11,8 @@ from ha_stack import DatabaseEngine, HaDatabase, HaDatabaseArgs
 from ha_stack.database import plan
 from stack.ha_summary import database_facts
 from stack.mock_cloud import Recording
-from tests.conftest import build, parented_children
+from tests.conftest import DATA_TIER, build, parented_children
 
-ZONES3 = ["us-east-1a", "us-east-1b", "us-east-1c"]
 CLUSTER = "aws:rds/cluster:Cluster"
 MEMBER = "aws:rds/clusterInstance:ClusterInstance"
 INSTANCE = "aws:rds/instance:Instance"
@@ -22,13 +21,7 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 
 
 def args(**overrides: Any) -> HaDatabaseArgs:
-    base = {
-        "vpc_id": "vpc-1",
-        "subnet_ids": ["subnet-da", "subnet-db", "subnet-dc"],
-        "availability_zones": ZONES3,
-        "client_security_group_ids": {"web": "sg-web"},
-    }
-    return cast(HaDatabaseArgs, {**base, **overrides})
+    return cast(HaDatabaseArgs, {**DATA_TIER, **overrides})
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,7 @@ import pytest
 from ha_stack import HaNetwork, HaNetworkArgs, NatGateways
 from ha_stack.network import plan
 from stack.ha_summary import network_facts
-from tests.conftest import build, parented_children, run_stack, stack_config
-
-ZONES3 = ["us-east-1a", "us-east-1b", "us-east-1c"]
+from tests.conftest import ZONES3, build, parented_children, run_stack, stack_config
 
 
 def args(**overrides) -> HaNetworkArgs:

@@ -15,9 +15,8 @@ from ha_stack import HaWebTier, HaWebTierArgs
 from ha_stack.release import SERVICE, Launch, package, render_unit, render_user_data
 from ha_stack.web import plan
 from stack.ha_summary import web_facts
-from tests.conftest import ROOT, build, parented_children, run_stack, stack_config
+from tests.conftest import ROOT, ZONES3, build, parented_children, run_stack, stack_config
 
-ZONES3 = ["us-east-1a", "us-east-1b", "us-east-1c"]
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 LISTENER = "aws:lb/listener:Listener"
