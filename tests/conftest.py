@@ -62,6 +62,15 @@ def parented_children(rec: Recording) -> list[RecordedResource]:
     return children
 
 
+def published(rec: Recording, containing: str = "") -> dict[str, str]:
+    """Parameter Store as the program would fill it: name -> value of every parameter whose name has `containing`."""
+    return {
+        p.inputs["name"]: p.inputs["insecureValue"]
+        for p in rec.of_type("aws:ssm/parameter:Parameter")
+        if containing in p.inputs["name"]
+    }
+
+
 @pytest.fixture(scope="session")
 def prod() -> Recording:
     """The prod stack, as its stack file defines it (built once: the tests only read it)."""

@@ -9,7 +9,7 @@ import pytest
 from ha_stack import CacheEngine, HaCache, HaCacheArgs
 from ha_stack.cache import plan
 from stack.ha_summary import cache_facts
-from tests.conftest import DATA_TIER, ZONES3, build, parented_children
+from tests.conftest import DATA_TIER, ZONES3, build, parented_children, published
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -108,14 +108,10 @@ def test_snapshots_windows_upgrades_and_logs(prod):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_service_settings_are_published_under_the_stacks_path(stack, request):
     rec = request.getfixturevalue(stack)
-    published = {
-        p.inputs["name"]: p.inputs["insecureValue"]
-        for p in rec.of_type("aws:ssm/parameter:Parameter")
-        if "/cache/" in p.inputs["name"]
-    }
+    parameters = published(rec, "/cache/")
     prefix = f"/ha-stack/{stack}/cache/"
     group = rec.named("cache-redis", GROUP)
-    assert published == {
+    assert parameters == {
         prefix + "primary_endpoint": group.outputs["primaryEndpointAddress"],
         prefix + "reader_endpoint": group.outputs["readerEndpointAddress"],
         prefix + "port": "6379",

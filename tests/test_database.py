@@ -11,7 +11,7 @@ from ha_stack import DatabaseEngine, HaDatabase, HaDatabaseArgs
 from ha_stack.database import plan
 from stack.ha_summary import database_facts
 from stack.mock_cloud import Recording
-from tests.conftest import DATA_TIER, build, parented_children
+from tests.conftest import DATA_TIER, build, parented_children, published
 
 CLUSTER = "aws:rds/cluster:Cluster"
 MEMBER = "aws:rds/clusterInstance:ClusterInstance"
@@ -103,9 +103,9 @@ def test_rds_mode_is_a_multi_az_primary_with_replicas_of_it_each_in_its_own_az(r
 
 def test_rds_mode_writes_to_the_primary_and_reads_from_the_first_replica(rds_with_replicas):
     rec = rds_with_replicas
-    published = {p.inputs["name"]: p.inputs["insecureValue"] for p in rec.of_type("aws:ssm/parameter:Parameter")}
-    assert published["/shop/test/database/writer_endpoint"] == rec.named("db-primary", INSTANCE).outputs["address"]
-    assert published["/shop/test/database/reader_endpoint"] == rec.named("db-replica-b", INSTANCE).outputs["address"]
+    parameters = published(rec)
+    assert parameters["/shop/test/database/writer_endpoint"] == rec.named("db-primary", INSTANCE).outputs["address"]
+    assert parameters["/shop/test/database/reader_endpoint"] == rec.named("db-replica-b", INSTANCE).outputs["address"]
 
 
 # 2. Network
@@ -231,19 +231,15 @@ def test_dev_can_be_torn_down_but_still_takes_a_final_snapshot(dev):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_service_settings_are_published_under_the_stacks_path(stack, request):
     rec = request.getfixturevalue(stack)
-    published = {
-        p.inputs["name"]: p.inputs["insecureValue"]
-        for p in rec.of_type("aws:ssm/parameter:Parameter")
-        if "/database/" in p.inputs["name"]
-    }
+    parameters = published(rec, "/database/")
     prefix = f"/ha-stack/{stack}/database/"
-    assert sorted(published) == [
+    assert sorted(parameters) == [
         prefix + k for k in ("name", "port", "reader_endpoint", "secret_arn", "sslmode", "writer_endpoint")
     ]
-    assert published[prefix + "name"] == "shop"
-    assert published[prefix + "port"] == "5432"
-    assert published[prefix + "secret_arn"].startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!")
-    assert published[prefix + "writer_endpoint"] == rec.exports["database_writer_endpoint"]
+    assert parameters[prefix + "name"] == "shop"
+    assert parameters[prefix + "port"] == "5432"
+    assert parameters[prefix + "secret_arn"].startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!")
+    assert parameters[prefix + "writer_endpoint"] == rec.exports["database_writer_endpoint"]
     assert all(p.inputs["type"] == "String" for p in rec.of_type("aws:ssm/parameter:Parameter"))
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from app.config import from_aws
 from stack.mock_cloud import Recording
+from tests.conftest import published
 
 SECRET = "aws:secretsmanager/secret:Secret"
 
@@ -15,7 +16,7 @@ class PublishedParameters:
     """Parameter Store as the stack would fill it: every String parameter the program declares."""
 
     def __init__(self, rec: Recording) -> None:
-        self.values = {p.inputs["name"]: p.inputs["insecureValue"] for p in rec.of_type("aws:ssm/parameter:Parameter")}
+        self.values = published(rec)
 
     def get_paginator(self, operation: str) -> "PublishedParameters":
         assert operation == "get_parameters_by_path"
