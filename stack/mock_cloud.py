@@ -139,6 +139,8 @@ class RecordedResource:
     protect: bool
     ignore_changes: list[str]
     retain_on_delete: bool
+    dependencies: list[str] = field(default_factory=list)
+    """URNs this resource waits for: its depends_on and the resources its inputs come from."""
 
     @property
     def is_component(self) -> bool:
@@ -410,6 +412,7 @@ class RecordingMonitor(MockMonitor):
                 protect=request.protect,
                 ignore_changes=list(request.ignoreChanges),
                 retain_on_delete=request.retainOnDelete,
+                dependencies=list(request.dependencies),
             )
         )
         return response
