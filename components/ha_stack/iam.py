@@ -71,3 +71,31 @@ def caller_account(parent: pulumi.Resource) -> Account:
         region=aws.get_region_output(opts=invoke).region,
         account_id=aws.get_caller_identity_output(opts=invoke).account_id,
     )
+
+
+def log_group_key_policy(account: str, partition: str, region: str) -> str:
+    """Key policy of a customer-managed key for CloudWatch Logs log groups.
+
+    The account administers the key (without that statement nobody could manage it); CloudWatch Logs in this
+    region may use it only for log groups of this account and region, checked on the encryption context
+    `kms:EncryptionContext:aws:logs:arn` that CloudWatch Logs sends (CloudWatch Logs user guide, "Encrypt log
+    data in CloudWatch Logs using AWS Key Management Service").
+    """
+    log_groups = f"arn:{partition}:logs:{region}:{account}:log-group:*"
+    return policy_document(
+        {
+            "Sid": "AccountAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+        },
+    )
