@@ -125,7 +125,7 @@ def test_dev_alb_can_be_deleted_as_its_stack_file_says(dev):
     assert dev.named("web-alb", "aws:lb/loadBalancer:LoadBalancer").inputs["enableDeletionProtection"] is False
 
 
-def test_alb_access_logs_go_to_a_private_sse_s3_bucket_the_elb_account_may_write(prod):
+def test_alb_access_logs_go_to_a_private_sse_s3_bucket_elb_log_delivery_may_write(prod):
     alb = prod.named("web-alb", "aws:lb/loadBalancer:LoadBalancer")
     bucket = prod.named("web-access-logs", "aws:s3/bucket:Bucket")
     assert alb.inputs["accessLogs"] == {"bucket": bucket.outputs["bucket"], "prefix": "alb", "enabled": True}
@@ -141,8 +141,19 @@ def test_alb_access_logs_go_to_a_private_sse_s3_bucket_the_elb_account_may_write
     deny, delivery = policy["Statement"]
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert delivery["Principal"] == {"AWS": "arn:aws:iam::127311923021:root"}  # us-east-1's ELB account
+    assert delivery["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
     assert delivery["Action"] == "s3:PutObject"
+    assert delivery["Resource"] == f"arn:aws:s3:::{bucket.id}/alb/AWSLogs/123456789012/*"
+
+
+@pytest.mark.parametrize("region", ["eu-central-2", "me-central-1", "us-east-1"])
+def test_alb_access_logs_are_delivered_in_regions_with_and_without_a_legacy_elb_account(region):
+    # Zurich and UAE opened after August 2022: no ELB account exists there, only the log-delivery service.
+    rec = build(lambda: HaWebTier("web", args()), region=region)
+    policy = json.loads(rec.named("web-access-logs", "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    (delivery,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert delivery["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    bucket = rec.named("web-access-logs", "aws:s3/bucket:Bucket")
     assert delivery["Resource"] == f"arn:aws:s3:::{bucket.id}/alb/AWSLogs/123456789012/*"
 
 

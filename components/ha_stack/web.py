@@ -26,6 +26,9 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ORIGIN_HEADER = "X-Origin-Verify"
 """Header CloudFront adds to every origin request; the ALB forwards only requests that carry its secret."""
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
+"""The service that writes ALB access logs. AWS documents it for every region; the older per-region ELB
+accounts (elb.get_service_account) do not exist in regions opened since August 2022."""
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 ASG_METRICS = [
     aws.autoscaling.Metric(name)
@@ -396,14 +399,13 @@ class HaWebTier(pulumi.ComponentResource):
     ) -> aws.lb.LoadBalancer:
         """Internet-facing ALB in every public subnet; access logs to a private SSE-S3 bucket (ELB accepts no KMS)."""
         name, p = self._name, self._plan
-        elb_account = aws.elb.get_service_account_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
         def log_delivery(v: dict[str, str]) -> list[Statement]:
             return [
                 {
                     "Sid": "ElbLogDelivery",
                     "Effect": "Allow",
-                    "Principal": {"AWS": v["elb"]},
+                    "Principal": {"Service": ELB_LOG_DELIVERY},
                     "Action": "s3:PutObject",
                     "Resource": f"{v['arn']}/alb/AWSLogs/{v['account']}/*",
                 }
@@ -420,7 +422,7 @@ class HaWebTier(pulumi.ComponentResource):
             logs,
             self._child,
             statements=log_delivery,
-            statement_inputs={"elb": elb_account.arn, "account": account.account_id},
+            statement_inputs={"account": account.account_id},
         )
         return aws.lb.LoadBalancer(
             f"{name}-alb",
