@@ -2,8 +2,13 @@
 
 Every private bucket ha-stack creates (artifacts, access logs, static assets, audit trail) goes through
 `private_bucket` and `bucket_policy`, so none is created without those guarantees.
+
+S3 refuses concurrent configuration calls on one bucket ("OperationAborted: A conflicting conditional operation
+is currently in progress against this resource", terraform-provider-aws issues 7628 and 36873), so the bucket's
+sub-resources are declared as one chain, each waiting for the one before, and the policy waits for the chain.
 """
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,12 +38,24 @@ class BucketSpec:
     """Days an overwritten or deleted object version is kept."""
     acl_log_delivery: bool = False
     """Keep ACLs usable (BucketOwnerPreferred): CloudFront's standard logs are delivered through an ACL grant."""
+    force_destroy: bool = False
+    """Delete every object version with the bucket, so `pulumi destroy` of a non-prod stack does not stop at
+    BucketNotEmpty. False keeps the data: destroy fails on a non-empty bucket. It takes effect only once a
+    `pulumi up` has stored it, before the destroy (SDK: aws.s3.Bucket force_destroy)."""
+
+
+_CONFIGURED: "weakref.WeakKeyDictionary[aws.s3.Bucket, pulumi.Resource]" = weakref.WeakKeyDictionary()
+"""The last sub-resource of each private bucket, for `configured` and `bucket_policy` to wait on."""
 
 
 def private_bucket(name: str, spec: BucketSpec, tags: dict[str, str], opts: pulumi.ResourceOptions) -> aws.s3.Bucket:
-    """A bucket with every guard but its policy on; give it one with `bucket_policy`."""
-    bucket = aws.s3.Bucket(name, tags=tags, opts=opts)
-    aws.s3.BucketPublicAccessBlock(
+    """A bucket with every guard but its policy on; give it one with `bucket_policy`.
+
+    The guards are applied one after another (public access block first, so nothing else lands on an open
+    bucket); `configured(bucket)` is the last of them, for resources that need the finished bucket.
+    """
+    bucket = aws.s3.Bucket(name, force_destroy=spec.force_destroy, tags=tags, opts=opts)
+    last: pulumi.Resource = aws.s3.BucketPublicAccessBlock(
         name,
         bucket=bucket.id,
         block_public_acls=True,
@@ -48,13 +65,37 @@ def private_bucket(name: str, spec: BucketSpec, tags: dict[str, str], opts: pulu
         opts=opts,
     )
     ownership = "BucketOwnerPreferred" if spec.acl_log_delivery else "BucketOwnerEnforced"
-    aws.s3.BucketOwnershipControls(name, bucket=bucket.id, rule={"object_ownership": ownership}, opts=opts)
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        name, bucket=bucket.id, rules=[_encryption_rule(spec.kms_key_arn)], opts=opts
+    last = aws.s3.BucketOwnershipControls(
+        name, bucket=bucket.id, rule={"object_ownership": ownership}, opts=_after(opts, last)
     )
-    aws.s3.BucketVersioning(name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=opts)
-    aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=_lifecycle_rules(spec), opts=opts)
+    last = aws.s3.BucketServerSideEncryptionConfiguration(
+        name, bucket=bucket.id, rules=[_encryption_rule(spec.kms_key_arn)], opts=_after(opts, last)
+    )
+    last = aws.s3.BucketVersioning(
+        name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=_after(opts, last)
+    )
+    # The SDK's own example makes the lifecycle wait for versioning on a versioned bucket.
+    last = aws.s3.BucketLifecycleConfiguration(
+        name, bucket=bucket.id, rules=_lifecycle_rules(spec), opts=_after(opts, last)
+    )
+    _CONFIGURED[bucket] = last
     return bucket
+
+
+def configured(bucket: aws.s3.Bucket) -> pulumi.Resource:
+    """The last guard of a `private_bucket`: depend on it for anything that needs the finished bucket.
+
+    E.g. a CloudFront distribution logging to the bucket needs its ACL-enabling ownership setting in place.
+    """
+    try:
+        return _CONFIGURED[bucket]
+    except KeyError:
+        raise ValueError("configured: this bucket was not made by private_bucket, so it has no guards") from None
+
+
+def _after(opts: pulumi.ResourceOptions, previous: pulumi.Resource) -> pulumi.ResourceOptions:
+    """`opts`, also waiting for `previous` (one S3 configuration call at a time per bucket)."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[previous]))
 
 
 def bucket_policy(
@@ -66,15 +107,17 @@ def bucket_policy(
 ) -> aws.s3.BucketPolicy:
     """TLS-only, plus `statements` given {"arn": the bucket ARN, **statement_inputs} once they resolve.
 
+    The policy waits for the bucket's other guards (S3 takes one configuration call at a time per bucket).
     Objects written to the bucket should wait on the policy (depends_on), so nothing lands before it applies.
     """
     extra = statements or (lambda _values: [])
     values = pulumi.Output.all(arn=bucket.arn, **(statement_inputs or {}))
+    guards = _CONFIGURED.get(bucket)
     return aws.s3.BucketPolicy(
         name,
         bucket=bucket.id,
         policy=values.apply(lambda v: policy_document(deny_insecure_transport(v["arn"]), *extra(v))),
-        opts=opts,
+        opts=opts if guards is None else _after(opts, guards),
     )
 
 
