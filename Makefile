@@ -22,10 +22,13 @@ preview: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/zizmor --offline --persona pedantic .github/workflows
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy components/__main__.py
+	$(VENV)/bin/mypy deploy-access/__main__.py
 
 # Real PostgreSQL and Redis for the service tests, from Debian's packages (started by the tests themselves).
 servers:

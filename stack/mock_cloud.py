@@ -154,6 +154,8 @@ class Recording:
 
     resources: list[RecordedResource] = field(default_factory=list)
     exports: dict[str, Any] = field(default_factory=dict)
+    invokes: set[str] = field(default_factory=set)
+    """Token of every invoke (data source) the program made: what a preview needs to read from AWS."""
 
     def of_type(self, typ: str) -> list[RecordedResource]:
         """All resources of one type token."""
@@ -184,6 +186,8 @@ class MockCloud(pulumi.runtime.Mocks):
     def __init__(self, region: str = "us-east-1") -> None:
         self.region = region
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.invokes: set[str] = set()
+        """Token of every invoke answered."""
         self.registering = threading.local()
         """Per thread (registrations run concurrently): outputs the engine would mark secret."""
 
@@ -329,6 +333,7 @@ class MockCloud(pulumi.runtime.Mocks):
         ]
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        self.invokes.add(args.token)
         region = self.region
         answers: dict[str, Callable[[], dict[str, Any]]] = {
             "aws:index/getAvailabilityZones:getAvailabilityZones": lambda: {
@@ -448,4 +453,5 @@ def run_program(program: Callable[[], object], *, stack: str, config: Mapping[st
         return pulumi.Output.all(**outputs).apply(recording.exports.update)
 
     pulumi.runtime.test(program_then_exports)()  # type: ignore[no-untyped-call]
+    recording.invokes = set(cloud.invokes)
     return recording

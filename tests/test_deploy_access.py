@@ -1,0 +1,171 @@
+"""HaDeployAccess: who may assume the CI roles, and whether those roles can do what the workflows ask of them."""
+
+import json
+import runpy
+from typing import Any
+
+import pytest
+
+from ha_stack.deploy_access import (
+    DEPLOY_SERVICES,
+    PREVIEW_ACTIONS,
+    HaDeployAccess,
+    HaDeployAccessArgs,
+    plan,
+)
+from stack.mock_cloud import ACCOUNT_ID, Recording, run_program
+from tests.conftest import ROOT, build, stack_config
+
+REPO: HaDeployAccessArgs = {"repository": "octo-org/ha-stack", "owner_id": 123456, "repository_id": 456789}
+PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/token.actions.githubusercontent.com"
+
+# Resource modules of pulumi-aws whose IAM service prefix differs from the module's name.
+IAM_PREFIX_OF_MODULE = {
+    "alb": "elasticloadbalancing",
+    "lb": "elasticloadbalancing",
+    "appautoscaling": "application-autoscaling",
+    "vpc": "ec2",
+    "cloudwatch/logGroup": "logs",
+    "cloudwatch/logMetricFilter": "logs",
+    "cloudwatch/logResourcePolicy": "logs",
+}
+
+
+def access(**overrides: object) -> Recording:
+    return build(lambda: HaDeployAccess("github", {**REPO, **overrides}))  # type: ignore[typeddict-item]
+
+
+def trust(rec: Recording, role: str) -> Any:
+    return json.loads(rec.named(role, "aws:iam/role:Role").inputs["assumeRolePolicy"])
+
+
+def policy(rec: Recording, role: str) -> Any:
+    return json.loads(rec.named(role, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+
+
+def allowed_actions(document: dict[str, Any]) -> set[str]:
+    actions: set[str] = set()
+    for statement in document["Statement"]:
+        listed = statement["Action"]
+        actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+def allows(actions: set[str], action: str) -> bool:
+    prefix = action.split(":", maxsplit=1)[0]
+    return action in actions or f"{prefix}:*" in actions
+
+
+def iam_prefix(token: str) -> str:
+    module, resource = token.split(":")[1], token.split(":")[2]
+    return IAM_PREFIX_OF_MODULE.get(f"{module}/{resource[0].lower()}{resource[1:]}") or IAM_PREFIX_OF_MODULE.get(
+        module, module
+    )
+
+
+@pytest.fixture(scope="module")
+def roles() -> Recording:
+    return access()
+
+
+def test_prod_deploys_only_from_jobs_in_the_prod_environment_of_this_repository_by_its_immutable_ids(roles):
+    (statement,) = trust(roles, "github-prod-deploy")["Statement"]
+    (provider,) = roles.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert statement["Principal"] == {"Federated": provider.outputs["arn"]}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": "repo:octo-org@123456/ha-stack@456789:environment:prod",
+        }
+    }
+
+
+def test_each_stack_has_a_deploy_and_a_preview_role_trusted_by_its_own_environment_only(roles):
+    subjects = {
+        r.name: json.loads(r.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"][
+            "token.actions.githubusercontent.com:sub"
+        ]
+        for r in roles.of_type("aws:iam/role:Role")
+    }
+    prefix = "repo:octo-org@123456/ha-stack@456789:environment:"
+    assert subjects == {
+        "github-dev-deploy": prefix + "dev",
+        "github-dev-preview": prefix + "dev-preview",
+        "github-prod-deploy": prefix + "prod",
+        "github-prod-preview": prefix + "prod-preview",
+    }
+
+
+def test_trust_conditions_use_exact_string_operators_only(roles):
+    for role in roles.of_type("aws:iam/role:Role"):
+        for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
+            assert set(statement["Condition"]) <= {"StringEquals", "StringLike"}
+            assert "*" not in json.dumps(statement["Condition"])
+
+
+def test_the_provider_is_githubs_for_the_sts_audience_or_the_accounts_existing_one(roles):
+    (provider,) = roles.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.inputs["url"] == "https://token.actions.githubusercontent.com"
+    assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+    reused = access(existing_provider_arn=PROVIDER_ARN)
+    assert reused.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
+    assert trust(reused, "github-prod-deploy")["Statement"][0]["Principal"] == {"Federated": PROVIDER_ARN}
+
+
+def test_no_role_is_an_administrator_and_iam_reaches_only_roles_and_passes_them_only_to_the_stacks_services(roles):
+    document = policy(roles, "github-prod-deploy")
+    actions = allowed_actions(document)
+    assert "*" not in actions
+    assert "iam:*" not in actions
+    assert not {"ssm:SendCommand", "ssm:StartSession", "secretsmanager:*", "kms:*", "sts:AssumeRole"} & actions
+    (passing,) = [s for s in document["Statement"] if s["Action"] == "iam:PassRole"]
+    assert "ec2.amazonaws.com" in passing["Condition"]["StringEquals"]["iam:PassedToService"]
+
+
+@pytest.fixture(scope="module")
+def stacks() -> dict[str, Recording]:
+    return {
+        stack: run_program(lambda: runpy.run_path(str(ROOT / "__main__.py")), stack=stack, config=stack_config(stack))
+        for stack in ("dev", "prod")
+    }
+
+
+def test_the_deploy_role_may_manage_every_resource_type_both_stacks_declare(roles, stacks):
+    actions = allowed_actions(policy(roles, "github-prod-deploy"))
+    granted = {a.split(":")[0] for a in actions}
+    types = {r.typ for rec in stacks.values() for r in rec.resources if r.typ.startswith("aws:")}
+    missing = sorted(t for t in types if not t.startswith("aws:index/") and iam_prefix(t) not in granted)
+    assert missing == [], "add the service to DEPLOY_SERVICES in ha_stack/deploy_access.py"
+    assert set(DEPLOY_SERVICES) == granted
+
+
+def test_the_preview_role_may_make_every_lookup_the_program_makes_and_nothing_else(roles, stacks):
+    invokes = set().union(*(rec.invokes for rec in stacks.values()))
+    assert invokes
+    unknown = sorted(invokes - set(PREVIEW_ACTIONS))
+    assert unknown == [], "add the invoke's IAM actions to PREVIEW_ACTIONS in ha_stack/deploy_access.py"
+    actions = allowed_actions(policy(roles, "github-prod-preview"))
+    needed = {a for token in invokes for a in PREVIEW_ACTIONS[token]}
+    assert all(allows(actions, a) for a in needed)
+    assert all(a.split(":")[1].startswith(("Describe", "Get", "List")) for a in actions)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"repository": "no-slash"},
+            "HaDeployAccess.repository: must be owner/name as GitHub spells it, got 'no-slash'",
+        ),
+        ({"owner_id": "123"}, "HaDeployAccess.owner_id: must be GitHub's positive numeric id, got '123'"),
+        ({"repository_id": 0}, "HaDeployAccess.repository_id: must be GitHub's positive numeric id, got 0"),
+        ({"stacks": []}, "HaDeployAccess.stacks: must be a non-empty list of stack names, got []"),
+        ({"stacks": ["Prod"]}, "HaDeployAccess.stacks: each must be a lower-case name such as prod, got 'Prod'"),
+        ({"stacks": ["dev", "dev"]}, "HaDeployAccess.stacks: must not repeat a stack, got ['dev', 'dev']"),
+        ({"max_session_seconds": 60}, "HaDeployAccess.max_session_seconds: must be an integer from 3600 to 43200"),
+    ],
+)
+def test_bad_arguments_get_one_clear_line_before_anything_is_declared(overrides, message):
+    with pytest.raises(ValueError, match="^" + message.replace("[", r"\[").replace("]", r"\]")):
+        plan({**REPO, **overrides})
