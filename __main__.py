@@ -17,6 +17,8 @@ from ha_stack import (
     HaMonitoring,
     HaMonitoringArgs,
     HaNetwork,
+    HaWebFleet,
+    HaWebFleetArgs,
     HaWebTier,
     HaWebTierArgs,
     NatGateways,
@@ -31,18 +33,45 @@ runtime_config_path = f"/{settings.project}/{settings.stack}/"
 """Parameter Store path of the service's settings (docs/runtime-config.md)."""
 
 
+def lacking(zones: list[str]) -> dict[str, list[str]]:
+    """Zone -> the configured instance type and database class it does not offer (zones lacking nothing omitted).
+
+    ElastiCache has no per-zone offering API (its node types are listed per region only), so the cache's node
+    type cannot be checked here.
+    """
+    instance_type, db_class = settings.web.instance_type, settings.database.instance_class
+    ec2 = aws.ec2.get_instance_type_offerings(
+        location_type="availability-zone",
+        filters=[{"name": "instance-type", "values": [instance_type]}, {"name": "location", "values": zones}],
+    )
+    rds = aws.rds.get_orderable_db_instance(
+        engine=settings.database.engine, engine_latest_version=True, preferred_instance_classes=[db_class], vpc=True
+    )
+    missing: dict[str, list[str]] = {}
+    for zone in zones:
+        for kind, offered in ((instance_type, ec2.locations), (db_class, rds.availability_zones)):
+            if zone not in offered:
+                missing.setdefault(zone, []).append(kind)
+    return missing
+
+
 def pick_zones(count: int) -> list[str]:
-    """The first `count` default zones of the region (no opt-in Local or Wavelength Zones)."""
+    """The first `count` default zones (no opt-in Local or Wavelength Zones) that offer the web tier's instance
+    type and the database's instance class: an Auto Scaling group or RDS cannot place them anywhere else."""
     zones = aws.get_availability_zones(
         state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
     )
     names = sorted(zones.names)
-    if len(names) < count:
+    missing = lacking(names)
+    usable = [zone for zone in names if zone not in missing]
+    if len(usable) < count:
+        gaps = "; ".join(f"{zone} lacks {', '.join(kinds)}" for zone, kinds in missing.items())
         raise pulumi.RunError(
-            f"ha-stack:network.az_count: {settings.region} has {len(names)} usable zones "
-            f"({', '.join(names)}), got az_count {count}"
+            f"ha-stack:network.az_count: {settings.region} has {len(usable)} zones offering web.instance_type "
+            f"{settings.web.instance_type} and database.instance_class {settings.database.instance_class} "
+            f"({', '.join(usable) or 'none'}; {gaps}), got az_count {count}"
         )
-    return names[:count]
+    return usable[:count]
 
 
 zones = pick_zones(settings.network.az_count)
@@ -81,26 +110,19 @@ alb_domain = (f"origin.{edge.domain}" if edge.enabled else edge.domain) if edge.
 web_args: HaWebTierArgs = {
     "vpc_id": network.vpc_id,
     "public_subnet_ids": per_item(network.public_subnet_ids, settings.network.az_count),
-    "app_subnet_ids": per_item(network.app_subnet_ids, settings.network.az_count),
     "app_directory": str(Path(__file__).resolve().parent / "app"),
     "runtime_config_path": runtime_config_path,
     "instance_type": settings.web.instance_type,
     "app_port": settings.web.app_port,
-    "min_size": settings.web.min_size,
-    "max_size": settings.web.max_size,
-    "desired_capacity": settings.web.desired_capacity,
-    "cpu_target_percent": settings.web.cpu_target_percent,
     "health_check_path": settings.web.health_check_path,
-    "health_check_grace_seconds": settings.web.health_check_grace_seconds,
     "deregistration_delay_seconds": settings.web.deregistration_delay_seconds,
-    "instance_warmup_seconds": settings.web.instance_warmup_seconds,
     "root_volume_gib": settings.web.root_volume_gib,
     "enable_deletion_protection": settings.web.deletion_protection,
     "cloudfront_only": edge.enabled,
     "tags": tags,
 }
-if settings.web.requests_per_target:
-    web_args["requests_per_target"] = settings.web.requests_per_target
+if settings.web.ami_id:
+    web_args["ami_id"] = settings.web.ami_id
 if alb_domain and hosted_zone_id is not None:
     web_args["domain_name"], web_args["hosted_zone_id"] = alb_domain, hosted_zone_id
 web = HaWebTier("web", web_args)
@@ -147,7 +169,7 @@ cache_args: HaCacheArgs = {
 }
 cache = HaCache("cache", cache_args)
 
-RuntimeConfig(
+runtime_config = RuntimeConfig(
     "runtime-config",
     runtime_config_path,
     ServiceSettings(
@@ -163,6 +185,27 @@ RuntimeConfig(
     ),
     tags,
 )
+
+fleet_args: HaWebFleetArgs = {
+    "subnet_ids": per_item(network.app_subnet_ids, settings.network.az_count),
+    "launch_template_id": web.launch_template_id,
+    "launch_template_version": web.launch_template_version,
+    "target_group_arn": web.target_group_arn,
+    "alb_arn_suffix": web.alb_arn_suffix,
+    "target_group_arn_suffix": web.target_group_arn_suffix,
+    "min_size": settings.web.min_size,
+    "max_size": settings.web.max_size,
+    "desired_capacity": settings.web.desired_capacity,
+    "cpu_target_percent": settings.web.cpu_target_percent,
+    "health_check_grace_seconds": settings.web.health_check_grace_seconds,
+    "instance_warmup_seconds": settings.web.instance_warmup_seconds,
+    "tags": tags,
+}
+if settings.web.requests_per_target:
+    fleet_args["requests_per_target"] = settings.web.requests_per_target
+# The instances come last: launched before the database, the cache, their settings and the secret grants exist,
+# they would fail their health checks and be replaced until everything is there.
+fleet = HaWebFleet("web", fleet_args, pulumi.ResourceOptions(depends_on=[database, cache, runtime_config]))
 
 site: HaEdge | None = None
 if edge.enabled:
@@ -193,7 +236,7 @@ monitoring_args: HaMonitoringArgs = {
     "p99_latency_seconds": monitoring.p99_latency_seconds,
     "alb_arn_suffix": web.alb_arn_suffix,
     "target_group_arn_suffix": web.target_group_arn_suffix,
-    "asg_name": web.asg_name,
+    "asg_name": fleet.asg_name,
     "asg_min_size": settings.web.min_size,
     "database_engine": DatabaseEngine(db.engine),
     "database_cluster_identifier": database.cluster_identifier,
@@ -221,7 +264,7 @@ pulumi.export("data_subnet_ids", network.data_subnet_ids)
 pulumi.export("nat_public_ips", network.nat_public_ips)
 pulumi.export("alb_dns_name", web.alb_dns_name)
 pulumi.export("origin_url", web.origin_url)
-pulumi.export("asg_name", web.asg_name)
+pulumi.export("asg_name", fleet.asg_name)
 pulumi.export("release_key", web.release_key)
 pulumi.export("database_writer_endpoint", database.writer_endpoint)
 pulumi.export("database_reader_endpoint", database.reader_endpoint)

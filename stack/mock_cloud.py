@@ -40,6 +40,11 @@ ZONES_BY_REGION: dict[str, list[tuple[str, str]]] = {
 }
 """Zones per region as AWS lists them; other regions get a, b and c."""
 
+UNOFFERED: dict[str, frozenset[str]] = {}
+"""Zone name -> EC2 instance types and RDS instance classes that zone does not offer. AWS offers types per zone
+(DescribeInstanceTypeOfferings, DescribeOrderableDBInstanceOptions); empty here, so every zone offers everything,
+until a test models a zone that lacks one."""
+
 S3_HOSTED_ZONES = {"us-east-1": "Z3AQBSTGFYJSTF", "us-east-2": "Z2O1EMRO9K5GLX", "us-west-2": "Z3BJ6K6RIION7M"}
 """Route 53 zone of S3 (website) endpoints per region, as AWS lists them."""
 
@@ -377,6 +382,10 @@ class MockCloud(pulumi.runtime.Mocks):
                 "name": args.args.get("name"),
                 "arn": f"arn:aws:route53:::hostedzone/Z{_digest(str(args.args.get('name')), size=20).upper()}",
             },
+            "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": lambda: self._instance_type_offerings(
+                args.args
+            ),
+            "aws:rds/getOrderableDbInstance:getOrderableDbInstance": lambda: self._orderable_db_instance(args.args),
             "aws:ec2/getManagedPrefixList:getManagedPrefixList": lambda: {
                 "id": f"pl-{_digest(str(args.args), size=8)}",
                 "name": args.args.get("name"),
@@ -387,6 +396,41 @@ class MockCloud(pulumi.runtime.Mocks):
                 f"the mock cloud has no answer for invoke {args.token}; add one in stack/mock_cloud.py"
             )
         return answers[args.token](), []
+
+    def _instance_type_offerings(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        """One (type, location) row per offered type in each zone, filtered as EC2 filters them."""
+        filters = {f["name"]: list(f["values"]) for f in query.get("filters") or []}
+        by_id = query.get("locationType") == "availability-zone-id"
+        rows = [
+            (kind, zone_id if by_id else zone)
+            for zone, zone_id in self.zones()
+            for kind in filters.get("instance-type", [])
+            if kind not in UNOFFERED.get(zone, frozenset())
+            and ("location" not in filters or (zone_id if by_id else zone) in filters["location"])
+        ]
+        return {
+            "id": self.region,
+            "instanceTypes": [kind for kind, _ in rows],
+            "locations": [location for _, location in rows],
+            "locationTypes": [str(query.get("locationType"))] * len(rows),
+        }
+
+    def _orderable_db_instance(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        """The first preferred class offered anywhere in the region, with the zones that offer it (as RDS does)."""
+        classes = list(query.get("preferredInstanceClasses") or [query.get("instanceClass")])
+        for klass in classes:
+            zones = [zone for zone, _ in self.zones() if klass not in UNOFFERED.get(zone, frozenset())]
+            if zones:
+                return {
+                    "id": self.region,
+                    "engine": query.get("engine"),
+                    "instanceClass": klass,
+                    "availabilityZones": zones,
+                    "multiAzCapable": True,
+                    "readReplicaCapable": True,
+                    "vpc": True,
+                }
+        raise ValueError("no RDS DB Instance Classes match the criteria; try different search criteria")
 
 
 class RecordingMonitor(MockMonitor):

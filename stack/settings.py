@@ -17,7 +17,7 @@ from pulumi.runtime import config as pulumi_config
 
 from ha_stack.database import AURORA_TOO_SMALL
 from ha_stack.database import INSTANCE_CLASS as DB_INSTANCE_CLASS
-from ha_stack.web import INSTANCE_TYPE
+from ha_stack.web import AMI_ID, INSTANCE_TYPE
 from stack.fields import Problems, Section
 
 PROJECT = "ha-stack"
@@ -85,6 +85,7 @@ class WebSettings:
     """ha-stack:web."""
 
     instance_type: str
+    ami_id: str | None
     app_port: int
     min_size: int
     max_size: int
@@ -225,6 +226,7 @@ def _web(raw: object, problems: Problems) -> WebSettings:
         instance_type=s.text(
             "instance_type", "t3.small", INSTANCE_TYPE, "a t, m, c or r family instance type such as t3.small"
         ),
+        ami_id=s.optional_text("ami_id", AMI_ID, "an image id such as ami-0123456789abcdef0"),
         app_port=s.integer("app_port", 8000, 1024, 65535, " (unprivileged ports only)"),
         min_size=min_size,
         max_size=s.integer("max_size", 4, 1, 100),

@@ -11,10 +11,12 @@ from typing import cast
 import pytest
 
 from app.config import from_env
-from ha_stack import HaWebTier, HaWebTierArgs
+from ha_stack import HaWebFleet, HaWebFleetArgs, HaWebTier, HaWebTierArgs
+from ha_stack.fleet import plan as fleet_plan
 from ha_stack.release import SERVICE, Launch, package, render_unit, render_user_data
 from ha_stack.web import plan
 from stack.ha_summary import web_facts
+from stack.mock_cloud import MockCloud, RecordedResource, Recording
 from tests.conftest import ROOT, ZONES3, build, parented_children, run_stack, stack_config
 
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -29,11 +31,20 @@ def args(**overrides) -> HaWebTierArgs:
     base = {
         "vpc_id": "vpc-1",
         "public_subnet_ids": ["subnet-pa", "subnet-pb"],
-        "app_subnet_ids": ["subnet-aa", "subnet-ab"],
         "app_directory": str(ROOT / "app"),
         "runtime_config_path": "/shop/test/",
     }
     return cast(HaWebTierArgs, {**base, **overrides})
+
+
+def fleet_args(**overrides) -> HaWebFleetArgs:
+    base = {
+        "subnet_ids": ["subnet-aa", "subnet-ab"],
+        "launch_template_id": "lt-1",
+        "launch_template_version": "3",
+        "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/app/1",
+    }
+    return cast(HaWebFleetArgs, {**base, **overrides})
 
 
 def rules_of(rec, typ, group_name):
@@ -263,6 +274,55 @@ def test_image_is_amazon_linux_2023_from_awss_public_parameter(prod):
     assert plan(args(instance_type="t3.medium")).arch == "x86_64"
 
 
+PUBLISHED_IMAGE = "ami-0fedcba9876543210"
+PINNED_IMAGE = "ami-0123456789abcdef0"
+
+
+def newer_image_published(monkeypatch) -> None:
+    """AWS publishes a newer Amazon Linux 2023: its public parameter now names another image."""
+    answer = MockCloud.call
+
+    def call(self, call_args):
+        result, failures = answer(self, call_args)
+        if "ami-amazon-linux-latest" in str(call_args.args.get("name")):
+            result = {**result, "value": PUBLISHED_IMAGE, "insecureValue": PUBLISHED_IMAGE}
+        return result, failures
+
+    monkeypatch.setattr(MockCloud, "call", call)
+
+
+def applied(resource: RecordedResource) -> dict[str, object]:
+    """The inputs the engine would apply: those not under ignore_changes."""
+    return {key: value for key, value in resource.inputs.items() if key not in resource.ignore_changes}
+
+
+def test_a_newly_published_image_changes_nothing_the_engine_would_apply(monkeypatch):
+    before = build(lambda: HaWebTier("web", args()))
+    newer_image_published(monkeypatch)
+    after = build(lambda: HaWebTier("web", args()))
+    old, new = (rec.named("web-instances", LAUNCH_TEMPLATE) for rec in (before, after))
+    assert old.inputs["imageId"] != new.inputs["imageId"] == PUBLISHED_IMAGE  # the parameter moved on...
+    assert applied(old) == applied(new)  # ...but the template keeps its image: no new version, no fleet rollout
+
+
+def test_pinning_ami_id_rolls_the_fleet_onto_that_image_and_only_then():
+    before = build(lambda: HaWebTier("web", args()))
+    pinned = build(lambda: HaWebTier("web", args(ami_id=PINNED_IMAGE)))
+    old, new = (rec.named("web-instances", LAUNCH_TEMPLATE) for rec in (before, pinned))
+    assert new.inputs["imageId"] == PINNED_IMAGE
+    assert "imageId" not in new.ignore_changes
+    assert applied(old) != applied(new)  # a new template version: the fleet's instance refresh rolls onto it
+    assert new.outputs["latestVersion"] != old.outputs["latestVersion"]
+
+
+def test_the_stack_pins_the_image_from_its_stack_file():
+    rec = run_stack("dev", stack_config("dev", web={"ami_id": PINNED_IMAGE}))
+    (template,) = rec.of_type(LAUNCH_TEMPLATE)
+    assert template.inputs["imageId"] == PINNED_IMAGE
+    group = rec.named("web-instances", GROUP)
+    assert group.inputs["launchTemplate"]["version"] == str(template.outputs["latestVersion"])
+
+
 def test_user_data_installs_the_release_and_starts_the_unit(prod):
     script = user_data(prod)
     release = prod.named("web-release", "aws:s3/bucketObjectv2:BucketObjectv2")
@@ -434,6 +494,49 @@ def test_dev_group_spans_both_azs_and_scales_on_cpu_only(dev):
     assert facts.scaling == ["ASGAverageCPUUtilization 60"]
 
 
+def ancestors(rec: Recording, resource: RecordedResource) -> list[RecordedResource]:
+    """The components a resource sits in, innermost first."""
+    by_urn = {r.urn: r for r in rec.resources}
+    chain = []
+    while resource.parent in by_urn:
+        resource = by_urn[resource.parent]
+        chain.append(resource)
+    return chain
+
+
+def inside(rec: Recording, component_type: str) -> list[RecordedResource]:
+    """Every cloud resource anywhere under the component of this type."""
+    return [r for r in rec.resources if r.custom and any(a.typ == component_type for a in ancestors(rec, r))]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_instances_launch_only_once_the_data_tier_its_settings_and_grants_exist(stack, request):
+    rec = request.getfixturevalue(stack)
+    group = rec.named("web-instances", GROUP)
+    needed = [
+        r
+        for typ in ("ha-stack:index:HaDatabase", "ha-stack:index:HaCache", "ha-stack:stack:RuntimeConfig")
+        for r in inside(rec, typ)
+    ]
+    # What the service needs at boot: the servers, their endpoints in Parameter Store, the read grant on the secrets.
+    kinds = {r.typ for r in needed}
+    assert {"aws:elasticache/replicationGroup:ReplicationGroup", "aws:ssm/parameter:Parameter"} <= kinds
+    assert "aws:iam/rolePolicy:RolePolicy" in kinds
+    assert kinds & {"aws:rds/clusterInstance:ClusterInstance", "aws:rds/instance:Instance"}
+    waits_for = {urn for r in [group, *ancestors(rec, group)] for urn in r.dependencies}
+    assert [r.name for r in needed if r.urn not in waits_for] == []
+    order = [r.urn for r in rec.resources]
+    assert order.index(group.urn) > max(order.index(r.urn) for r in needed)
+
+
+def test_the_load_balancer_and_template_do_not_wait_for_the_data_tier(prod):
+    # Only the instances wait: the front (ALB, certificate, template) is built while the database is.
+    data = {r.urn for r in inside(prod, "ha-stack:index:HaDatabase")}
+    for resource in inside(prod, "ha-stack:index:HaWebTier"):
+        chain = [resource, *ancestors(prod, resource)]
+        assert not data & {urn for r in chain for urn in r.dependencies}, resource.name
+
+
 # 7. Outputs
 
 
@@ -444,8 +547,8 @@ def test_stack_exports_the_web_tiers_entry_points(prod):
 
 
 def test_every_child_is_parented_to_the_component():
-    rec = build(lambda: HaWebTier("web", args()))
-    parented_children(rec)
+    parented_children(build(lambda: HaWebTier("web", args())))
+    parented_children(build(lambda: HaWebFleet("web", fleet_args())))
 
 
 # Bad input
@@ -454,8 +557,6 @@ def test_every_child_is_parented_to_the_component():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"min_size": 5, "max_size": 3}, "HaWebTier.min_size: must be <= max_size (3), got 5"),
-        ({"desired_capacity": 9}, "HaWebTier.desired_capacity: must be between min_size (2) and max_size (4), got 9"),
         ({"app_port": 80}, "HaWebTier.app_port: must be an integer from 1024 to 65535, got 80"),
         ({"app_port": 6379}, "HaWebTier.app_port: 6379 is reserved for a data-tier service"),
         ({"instance_type": "x9.large"}, "HaWebTier.instance_type: must be a t, m, c or r family instance type"),
@@ -463,8 +564,24 @@ def test_every_child_is_parented_to_the_component():
         ({"domain_name": "origin.example.com"}, "HaWebTier.domain_name: domain_name and hosted_zone_id go together"),
         ({"runtime_config_path": "ha-stack/prod"}, "HaWebTier.runtime_config_path: must be a Parameter Store path"),
         ({"app_directory": "/nonexistent"}, "HaWebTier.app_directory: '/nonexistent' must be a Python package"),
+        ({"ami_id": "ami-xyz"}, "HaWebTier.ami_id: must be an image id such as ami-0123456789abcdef0, got 'ami-xyz'"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_declared(overrides, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         plan(args(**overrides))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"min_size": 5, "max_size": 3}, "HaWebFleet.min_size: must be <= max_size (3), got 5"),
+        ({"desired_capacity": 9}, "HaWebFleet.desired_capacity: must be between min_size (2) and max_size (4), got 9"),
+        ({"subnet_ids": ["subnet-aa"]}, "HaWebFleet.subnet_ids: need subnets in at least 2 AZs"),
+        ({"requests_per_target": 0}, "HaWebFleet.requests_per_target: must be an integer from 1 to 100000, got 0"),
+        ({"requests_per_target": 500}, "HaWebFleet.requests_per_target: needs alb_arn_suffix and target_group_arn"),
+    ],
+)
+def test_bad_fleet_arguments_are_refused_before_anything_is_declared(overrides, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fleet_plan(fleet_args(**overrides))

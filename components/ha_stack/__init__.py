@@ -4,11 +4,21 @@ from ha_stack.cache import CacheEngine, HaCache, HaCacheArgs
 from ha_stack.database import DatabaseEngine, HaDatabase, HaDatabaseArgs
 from ha_stack.deploy_access import HaDeployAccess, HaDeployAccessArgs
 from ha_stack.edge import HaEdge, HaEdgeArgs, PriceClass
+from ha_stack.fleet import HaWebFleet, HaWebFleetArgs
 from ha_stack.monitoring import HaMonitoring, HaMonitoringArgs
 from ha_stack.network import HaNetwork, HaNetworkArgs, NatGateways
 from ha_stack.web import HaWebTier, HaWebTierArgs
 
-COMPONENTS = ("HaNetwork", "HaWebTier", "HaDatabase", "HaCache", "HaEdge", "HaMonitoring", "HaDeployAccess")
+COMPONENTS = (
+    "HaNetwork",
+    "HaWebTier",
+    "HaWebFleet",
+    "HaDatabase",
+    "HaCache",
+    "HaEdge",
+    "HaMonitoring",
+    "HaDeployAccess",
+)
 """The component classes this package hosts for other languages."""
 
 __all__ = [
@@ -27,6 +37,8 @@ __all__ = [
     "HaMonitoringArgs",
     "HaNetwork",
     "HaNetworkArgs",
+    "HaWebFleet",
+    "HaWebFleetArgs",
     "HaWebTier",
     "HaWebTierArgs",
     "NatGateways",

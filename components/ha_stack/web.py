@@ -1,4 +1,7 @@
-"""HaWebTier: an ALB over every AZ in front of an Auto Scaling group that installs, runs and rolls out the service."""
+"""HaWebTier: an ALB over every AZ, and the launch template, role and release the service's instances start from.
+
+The instances themselves (the Auto Scaling group) are HaWebFleet's, declared once the data tier exists.
+"""
 
 import base64
 import re
@@ -29,22 +32,9 @@ CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
 """The service that writes ALB access logs. AWS documents it for every region; the older per-region ELB
 accounts (elb.get_service_account) do not exist in regions opened since August 2022."""
+AMI_ID = r"ami-([0-9a-f]{8}|[0-9a-f]{17})"
+"""EC2 image ids: ami- and 8 or 17 hex digits."""
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
-ASG_METRICS = [
-    aws.autoscaling.Metric(name)
-    for name in (
-        "GroupMinSize",
-        "GroupMaxSize",
-        "GroupDesiredCapacity",
-        "GroupInServiceInstances",
-        "GroupPendingInstances",
-        "GroupTerminatingInstances",
-        "GroupTotalInstances",
-    )
-]
-ROLLOUT_MIN_HEALTHY_PERCENT = 90
-ROLLOUT_MAX_HEALTHY_PERCENT = 190
-"""Launch replacements before terminating (up to 100 points above the minimum, the most AWS allows)."""
 DRAIN_MARGIN_SECONDS = 10
 """systemd waits this much longer than the target group's deregistration delay before it kills the service."""
 
@@ -56,35 +46,23 @@ class HaWebTierArgs(TypedDict):
     """VPC of the subnets."""
     public_subnet_ids: list[pulumi.Input[str]]
     """Public subnets for the load balancer, one per AZ (at least 2)."""
-    app_subnet_ids: list[pulumi.Input[str]]
-    """Private subnets for the instances, one per AZ (at least 2)."""
     app_directory: str
     """Directory of the Python service package (with __main__.py and requirements.txt) to install and run."""
     runtime_config_path: str
     """Parameter Store path the service reads its settings from, e.g. /ha-stack/prod/ (instances may read it)."""
     instance_type: NotRequired[str]
     """EC2 instance type (t, m, c or r family). Default t3.small."""
+    ami_id: NotRequired[str]
+    """Image the instances boot, e.g. ami-0123456789abcdef0 (for the instance type's architecture). Default: the
+    latest Amazon Linux 2023 at the first deploy, then kept, so a newly published image never rolls the fleet by
+    itself; set this to roll the fleet onto a chosen image (a rolling instance refresh)."""
     app_port: NotRequired[int]
     """Port the service listens on, 1024 to 65535, not a data-tier port. Default 8000."""
-    min_size: NotRequired[int]
-    """Fewest instances; at least one per AZ for high availability. Default 2."""
-    max_size: NotRequired[int]
-    """Most instances the autoscaler may run. Default 4."""
-    desired_capacity: NotRequired[int]
-    """Instances at creation; afterwards the autoscaler owns this. Default min_size."""
-    cpu_target_percent: NotRequired[int]
-    """Average CPU the autoscaler holds the group at, 10 to 90. Default 60."""
-    requests_per_target: NotRequired[int]
-    """Also scale on ALB requests per instance per minute at this target. Default off."""
     health_check_path: NotRequired[str]
     """Cheap liveness path the load balancer checks (200 expected). Default /health."""
-    health_check_grace_seconds: NotRequired[int]
-    """Seconds a new instance has to install and start before health checks count. Default 120."""
     deregistration_delay_seconds: NotRequired[int]
     """Seconds the ALB lets in-flight requests finish on a leaving instance; the service drains within it.
     Default 30."""
-    instance_warmup_seconds: NotRequired[int]
-    """Seconds before a new instance's metrics count for scaling and rollouts. Default 120."""
     root_volume_gib: NotRequired[int]
     """Encrypted gp3 root volume size, 8 to 1024 GiB. Default 20."""
     enable_deletion_protection: NotRequired[bool]
@@ -109,16 +87,10 @@ class WebPlan:
 
     instance_type: str
     arch: str
+    ami_id: str | None
     app_port: int
-    min_size: int
-    max_size: int
-    desired_capacity: int
-    cpu_target_percent: int
-    requests_per_target: int | None
     health_check_path: str
-    health_check_grace_seconds: int
     deregistration_delay_seconds: int
-    instance_warmup_seconds: int
     root_volume_gib: int
     enable_deletion_protection: bool
     domain_name: str | None
@@ -144,22 +116,10 @@ _fail = partial(checks.fail, COMPONENT)
 _int = partial(checks.integer, COMPONENT)
 
 
-def _check_sizes(min_size: int, max_size: int, desired: int) -> None:
-    if min_size > max_size:
-        raise _fail("min_size", f"must be <= max_size ({max_size}), got {min_size}")
-    if not min_size <= desired <= max_size:
-        raise _fail(
-            "desired_capacity", f"must be between min_size ({min_size}) and max_size ({max_size}), got {desired}"
-        )
-
-
 def _check_subnets(args: HaWebTierArgs) -> None:
-    for field, subnets in (
-        ("public_subnet_ids", args["public_subnet_ids"]),
-        ("app_subnet_ids", args["app_subnet_ids"]),
-    ):
-        if len(subnets) < 2:
-            raise _fail(field, f"need subnets in at least 2 AZs for high availability, got {len(subnets)}")
+    subnets = args["public_subnet_ids"]
+    if len(subnets) < 2:
+        raise _fail("public_subnet_ids", f"need subnets in at least 2 AZs for high availability, got {len(subnets)}")
 
 
 def _instance_type(value: object) -> tuple[str, str]:
@@ -168,6 +128,15 @@ def _instance_type(value: object) -> tuple[str, str]:
         raise _fail("instance_type", f"must be a t, m, c or r family instance type such as t3.small, got {value!r}")
     family = value.split(".")[0]
     return value, "arm64" if re.fullmatch(r"[a-z]\d+g[a-z]*", family) else "x86_64"
+
+
+def _ami_id(value: object) -> str | None:
+    """A pinned image id, or None for Amazon Linux 2023 as of the first deploy."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(AMI_ID, value):
+        raise _fail("ami_id", f"must be an image id such as ami-0123456789abcdef0, got {value!r}")
+    return value
 
 
 def _port(args: HaWebTierArgs) -> int:
@@ -188,13 +157,6 @@ def plan(args: HaWebTierArgs) -> WebPlan:
     """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
     _check_subnets(args)
     instance_type, arch = _instance_type(args.get("instance_type", "t3.small"))
-    min_size = _int(args, "min_size", 2, 1, 100)
-    max_size = _int(args, "max_size", 4, 1, 100)
-    desired = _int(args, "desired_capacity", min_size, 1, 100)
-    _check_sizes(min_size, max_size, desired)
-    requests = args.get("requests_per_target")
-    if requests is not None and not (isinstance(requests, int) and 1 <= requests <= 100_000):
-        raise _fail("requests_per_target", f"must be an integer from 1 to 100000, got {requests!r}")
     path = args.get("health_check_path", "/health")
     if not re.fullmatch(r"/[A-Za-z0-9/_.-]*", path):
         raise _fail("health_check_path", f"must be a path starting with /, got {path!r}")
@@ -205,16 +167,10 @@ def plan(args: HaWebTierArgs) -> WebPlan:
     return WebPlan(
         instance_type=instance_type,
         arch=arch,
+        ami_id=_ami_id(args.get("ami_id")),
         app_port=_port(args),
-        min_size=min_size,
-        max_size=max_size,
-        desired_capacity=desired,
-        cpu_target_percent=_int(args, "cpu_target_percent", 60, 10, 90),
-        requests_per_target=requests,
         health_check_path=path,
-        health_check_grace_seconds=_int(args, "health_check_grace_seconds", 120, 0, 7200),
         deregistration_delay_seconds=_int(args, "deregistration_delay_seconds", 30, 0, 3600),
-        instance_warmup_seconds=_int(args, "instance_warmup_seconds", 120, 0, 3600),
         root_volume_gib=_int(args, "root_volume_gib", 20, 8, 1024),
         enable_deletion_protection=args.get("enable_deletion_protection", True),
         domain_name=_domain(args),
@@ -227,7 +183,7 @@ def plan(args: HaWebTierArgs) -> WebPlan:
 
 
 class HaWebTier(pulumi.ComponentResource):
-    """An internet-facing ALB over every AZ and an Auto Scaling group of identical instances in every AZ."""
+    """An internet-facing ALB over every AZ, and the launch template that HaWebFleet's instances start from."""
 
     alb_dns_name: pulumi.Output[str]
     """The load balancer's DNS name."""
@@ -241,8 +197,12 @@ class HaWebTier(pulumi.ComponentResource):
     """The instances' target group ARN."""
     target_group_arn_suffix: pulumi.Output[str]
     """The target group's ARN suffix: the TargetGroup dimension of its CloudWatch metrics."""
-    asg_name: pulumi.Output[str]
-    """The Auto Scaling group's name."""
+    launch_template_id: pulumi.Output[str]
+    """The instances' launch template (for HaWebFleet.launch_template_id)."""
+    launch_template_version: pulumi.Output[str]
+    """The template's latest version; a new one (release or image) rolls the fleet (HaWebFleet)."""
+    image_id: pulumi.Output[str]
+    """The image the instances boot: ami_id, or Amazon Linux 2023 as of the first deploy."""
     alb_security_group_id: pulumi.Output[str]
     """The load balancer's security group."""
     instance_security_group_id: pulumi.Output[str]
@@ -275,8 +235,6 @@ class HaWebTier(pulumi.ComponentResource):
         artifacts, release = self._release()
         role, profile = self._instance_role(artifacts, account)
         template = self._launch_template(instance_sg, profile, artifacts, release, account)
-        group = self._auto_scaling_group(template, target_group, args["app_subnet_ids"])
-        self._scaling_policies(group, alb, target_group)
 
         self.alb_dns_name = alb.dns_name
         self.alb_zone_id = alb.zone_id
@@ -284,7 +242,9 @@ class HaWebTier(pulumi.ComponentResource):
         self.alb_arn_suffix = alb.arn_suffix
         self.target_group_arn = target_group.arn
         self.target_group_arn_suffix = target_group.arn_suffix
-        self.asg_name = group.name
+        self.launch_template_id = template.id
+        self.launch_template_version = template.latest_version.apply(str)
+        self.image_id = template.image_id.apply(lambda image: image or "")
         self.alb_security_group_id = alb_sg.id
         self.instance_security_group_id = instance_sg.id
         self.instance_role_arn = role.arn
@@ -306,7 +266,9 @@ class HaWebTier(pulumi.ComponentResource):
                 "alb_arn_suffix": self.alb_arn_suffix,
                 "target_group_arn": self.target_group_arn,
                 "target_group_arn_suffix": self.target_group_arn_suffix,
-                "asg_name": self.asg_name,
+                "launch_template_id": self.launch_template_id,
+                "launch_template_version": self.launch_template_version,
+                "image_id": self.image_id,
                 "alb_security_group_id": self.alb_security_group_id,
                 "instance_security_group_id": self.instance_security_group_id,
                 "instance_role_arn": self.instance_role_arn,
@@ -602,11 +564,10 @@ class HaWebTier(pulumi.ComponentResource):
         release: aws.s3.BucketObjectv2,
         account: Account,
     ) -> aws.ec2.LaunchTemplate:
-        """Amazon Linux 2023 from AWS's public parameter, IMDSv2 only, encrypted gp3, no secret in user data."""
+        """The pinned image or Amazon Linux 2023 as of the first deploy, IMDSv2 only, encrypted gp3, no secret in
+        user data."""
         name, p = self._name, self._plan
-        image = aws.ssm.get_parameter_output(
-            name=AL2023_PARAMETER.format(arch=p.arch), opts=pulumi.InvokeOutputOptions(parent=self)
-        )
+        image_id, image_opts = self._image()
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-service",
             retention_in_days=p.log_retention_days,
@@ -632,7 +593,7 @@ class HaWebTier(pulumi.ComponentResource):
         instance_tags = {**self._tags(f"{name}-instance"), "ha-stack:release": p.release.digest[:20]}
         return aws.ec2.LaunchTemplate(
             f"{name}-instances",
-            image_id=image.value,
+            image_id=image_id,
             instance_type=p.instance_type,
             iam_instance_profile={"arn": profile.arn},
             vpc_security_group_ids=[instance_sg.id],
@@ -661,77 +622,22 @@ class HaWebTier(pulumi.ComponentResource):
                 {"resource_type": "volume", "tags": instance_tags},
             ],
             tags=self._tags(f"{name}-instances"),
-            opts=self._child,
+            opts=pulumi.ResourceOptions.merge(self._child, image_opts),
         )
 
-    def _auto_scaling_group(
-        self, template: aws.ec2.LaunchTemplate, target_group: aws.lb.TargetGroup, subnets: list[pulumi.Input[str]]
-    ) -> aws.autoscaling.Group:
-        """Every app subnet, ELB health checks, the template's latest version, and a rolling refresh on each change."""
-        name, p = self._name, self._plan
-        return aws.autoscaling.Group(
-            f"{name}-instances",
-            vpc_zone_identifiers=subnets,
-            min_size=p.min_size,
-            max_size=p.max_size,
-            desired_capacity=p.desired_capacity,
-            health_check_type="ELB",
-            health_check_grace_period=p.health_check_grace_seconds,
-            default_instance_warmup=p.instance_warmup_seconds,
-            target_group_arns=[target_group.arn],
-            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
-            capacity_rebalance=True,
-            enabled_metrics=ASG_METRICS,
-            metrics_granularity="1Minute",
-            instance_refresh={
-                "strategy": "Rolling",
-                "preferences": {
-                    "min_healthy_percentage": ROLLOUT_MIN_HEALTHY_PERCENT,
-                    "max_healthy_percentage": ROLLOUT_MAX_HEALTHY_PERCENT,
-                    "auto_rollback": True,
-                    "instance_warmup": str(p.instance_warmup_seconds),
-                    "skip_matching": True,
-                },
-            },
-            wait_for_capacity_timeout="15m",
-            tags=[_propagated(key, value) for key, value in self._tags(f"{name}-instance").items()],
-            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(ignore_changes=["desiredCapacity"])),
-        )
+    def _image(self) -> tuple[pulumi.Input[str], pulumi.ResourceOptions]:
+        """The image the template boots, and the options that keep an unpinned one until it is pinned.
 
-    def _scaling_policies(
-        self, group: aws.autoscaling.Group, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup
-    ) -> None:
-        """Target tracking on average CPU, and on requests per instance when a target is set."""
-        name, p = self._name, self._plan
-        aws.autoscaling.Policy(
-            f"{name}-cpu-target",
-            autoscaling_group_name=group.name,
-            policy_type="TargetTrackingScaling",
-            target_tracking_configuration={
-                "predefined_metric_specification": {"predefined_metric_type": "ASGAverageCPUUtilization"},
-                "target_value": p.cpu_target_percent,
-            },
-            opts=self._child,
+        AWS's public parameter names the newest Amazon Linux 2023 at each deploy. Followed blindly, every deploy
+        after a new image would make a new template version and roll every instance, so the image found at the
+        first deploy is kept (ignore_changes) until ami_id asks for another.
+        """
+        if self._plan.ami_id is not None:
+            return self._plan.ami_id, pulumi.ResourceOptions()
+        latest = aws.ssm.get_parameter_output(
+            name=AL2023_PARAMETER.format(arch=self._plan.arch), opts=pulumi.InvokeOutputOptions(parent=self)
         )
-        if p.requests_per_target is None:
-            return
-        aws.autoscaling.Policy(
-            f"{name}-requests-target",
-            autoscaling_group_name=group.name,
-            policy_type="TargetTrackingScaling",
-            target_tracking_configuration={
-                "predefined_metric_specification": {
-                    "predefined_metric_type": "ALBRequestCountPerTarget",
-                    "resource_label": pulumi.Output.concat(alb.arn_suffix, "/", target_group.arn_suffix),
-                },
-                "target_value": p.requests_per_target,
-            },
-            opts=self._child,
-        )
-
-
-def _propagated(key: str, value: str) -> aws.autoscaling.GroupTagArgsDict:
-    return {"key": key, "value": value, "propagate_at_launch": True}
+        return latest.value, pulumi.ResourceOptions(ignore_changes=["imageId"])
 
 
 def _release_and_config_policy(v: dict[str, str], path: str) -> str:

@@ -1,0 +1,219 @@
+"""HaWebFleet: the web tier's Auto Scaling group and its scaling policies, launched once the service can start.
+
+The group is its own component so that a caller can order it after what the service needs at boot (the data tier,
+its Parameter Store settings and the secret grants) with an ordinary `depends_on` on this component. It cannot be
+a child of HaWebTier: the data tier admits HaWebTier's instance security group and the grants name its instance
+role, so HaWebTier must exist before the data tier, and a hosted (multi-language) component only returns its
+outputs once every child exists, so a group inside it could never wait for the data tier.
+"""
+
+from dataclasses import dataclass
+from functools import partial
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from ha_stack import checks
+from ha_stack.naming import component_tags, type_token
+
+COMPONENT = "HaWebFleet"
+ASG_METRICS = [
+    aws.autoscaling.Metric(name)
+    for name in (
+        "GroupMinSize",
+        "GroupMaxSize",
+        "GroupDesiredCapacity",
+        "GroupInServiceInstances",
+        "GroupPendingInstances",
+        "GroupTerminatingInstances",
+        "GroupTotalInstances",
+    )
+]
+ROLLOUT_MIN_HEALTHY_PERCENT = 90
+ROLLOUT_MAX_HEALTHY_PERCENT = 190
+"""Launch replacements before terminating (up to 100 points above the minimum, the most AWS allows)."""
+
+
+class HaWebFleetArgs(TypedDict):
+    """Inputs for HaWebFleet."""
+
+    subnet_ids: list[pulumi.Input[str]]
+    """Private subnets for the instances, one per AZ (at least 2)."""
+    launch_template_id: pulumi.Input[str]
+    """Launch template the instances start from (HaWebTier.launch_template_id)."""
+    launch_template_version: pulumi.Input[str]
+    """Template version to launch; a new version rolls the fleet (HaWebTier.launch_template_version)."""
+    target_group_arn: pulumi.Input[str]
+    """Target group the instances join; its health checks decide when an instance is replaced
+    (HaWebTier.target_group_arn)."""
+    min_size: NotRequired[int]
+    """Fewest instances; at least one per AZ for high availability. Default 2."""
+    max_size: NotRequired[int]
+    """Most instances the autoscaler may run. Default 4."""
+    desired_capacity: NotRequired[int]
+    """Instances at creation; afterwards the autoscaler owns this. Default min_size."""
+    cpu_target_percent: NotRequired[int]
+    """Average CPU the autoscaler holds the group at, 10 to 90. Default 60."""
+    requests_per_target: NotRequired[int]
+    """Also scale on ALB requests per instance per minute at this target (needs alb_arn_suffix and
+    target_group_arn_suffix). Default off."""
+    alb_arn_suffix: NotRequired[pulumi.Input[str]]
+    """The load balancer's ARN suffix (HaWebTier.alb_arn_suffix), for scaling on requests."""
+    target_group_arn_suffix: NotRequired[pulumi.Input[str]]
+    """The target group's ARN suffix (HaWebTier.target_group_arn_suffix), for scaling on requests."""
+    health_check_grace_seconds: NotRequired[int]
+    """Seconds a new instance has to boot and start the service before health checks count. Default 120."""
+    instance_warmup_seconds: NotRequired[int]
+    """Seconds before a new instance's metrics count for scaling and rollouts. Default 120."""
+    tags: NotRequired[dict[str, str]]
+    """Tags added to the group and propagated to its instances. Default none."""
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    """HaWebFleetArgs with defaults applied and every plain value checked."""
+
+    min_size: int
+    max_size: int
+    desired_capacity: int
+    cpu_target_percent: int
+    requests_per_target: int | None
+    health_check_grace_seconds: int
+    instance_warmup_seconds: int
+    tags: dict[str, str]
+
+
+_fail = partial(checks.fail, COMPONENT)
+_int = partial(checks.integer, COMPONENT)
+
+
+def _check_sizes(min_size: int, max_size: int, desired: int) -> None:
+    if min_size > max_size:
+        raise _fail("min_size", f"must be <= max_size ({max_size}), got {min_size}")
+    if not min_size <= desired <= max_size:
+        raise _fail(
+            "desired_capacity", f"must be between min_size ({min_size}) and max_size ({max_size}), got {desired}"
+        )
+
+
+def _requests(args: HaWebFleetArgs) -> int | None:
+    requests = args.get("requests_per_target")
+    if requests is None:
+        return None
+    if not isinstance(requests, int) or isinstance(requests, bool) or not 1 <= requests <= 100_000:
+        raise _fail("requests_per_target", f"must be an integer from 1 to 100000, got {requests!r}")
+    if args.get("alb_arn_suffix") is None or args.get("target_group_arn_suffix") is None:
+        raise _fail("requests_per_target", "needs alb_arn_suffix and target_group_arn_suffix to name the metric")
+    return requests
+
+
+def plan(args: HaWebFleetArgs) -> FleetPlan:
+    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
+    subnets = args["subnet_ids"]
+    if len(subnets) < 2:
+        raise _fail("subnet_ids", f"need subnets in at least 2 AZs for high availability, got {len(subnets)}")
+    min_size = _int(args, "min_size", 2, 1, 100)
+    max_size = _int(args, "max_size", 4, 1, 100)
+    desired = _int(args, "desired_capacity", min_size, 1, 100)
+    _check_sizes(min_size, max_size, desired)
+    return FleetPlan(
+        min_size=min_size,
+        max_size=max_size,
+        desired_capacity=desired,
+        cpu_target_percent=_int(args, "cpu_target_percent", 60, 10, 90),
+        requests_per_target=_requests(args),
+        health_check_grace_seconds=_int(args, "health_check_grace_seconds", 120, 0, 7200),
+        instance_warmup_seconds=_int(args, "instance_warmup_seconds", 120, 0, 3600),
+        tags=dict(args.get("tags") or {}),
+    )
+
+
+class HaWebFleet(pulumi.ComponentResource):
+    """An Auto Scaling group of identical instances in every AZ behind the web tier's load balancer.
+
+    Give it `depends_on` on whatever the service needs at boot: its children are registered only after those
+    exist, so a first deploy does not launch instances that fail and are replaced until the data tier is ready.
+    """
+
+    asg_name: pulumi.Output[str]
+    """The Auto Scaling group's name."""
+    asg_arn: pulumi.Output[str]
+    """The Auto Scaling group's ARN."""
+
+    def __init__(self, name: str, args: HaWebFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(type_token(COMPONENT), name, None, opts)
+        p = plan(args)
+        self._name, self._plan = name, p
+        self._child = pulumi.ResourceOptions(parent=self)
+        group = self._auto_scaling_group(args)
+        self._scaling_policies(group, args)
+        self.asg_name = group.name
+        self.asg_arn = group.arn
+        self.register_outputs({"asg_name": self.asg_name, "asg_arn": self.asg_arn})
+
+    def _auto_scaling_group(self, args: HaWebFleetArgs) -> aws.autoscaling.Group:
+        """Every subnet, ELB health checks, the given template version, and a rolling refresh on each change."""
+        name, p = self._name, self._plan
+        tags = component_tags(COMPONENT, p.tags, name=f"{name}-instance")
+        return aws.autoscaling.Group(
+            f"{name}-instances",
+            vpc_zone_identifiers=args["subnet_ids"],
+            min_size=p.min_size,
+            max_size=p.max_size,
+            desired_capacity=p.desired_capacity,
+            health_check_type="ELB",
+            health_check_grace_period=p.health_check_grace_seconds,
+            default_instance_warmup=p.instance_warmup_seconds,
+            target_group_arns=[args["target_group_arn"]],
+            launch_template={"id": args["launch_template_id"], "version": args["launch_template_version"]},
+            capacity_rebalance=True,
+            enabled_metrics=ASG_METRICS,
+            metrics_granularity="1Minute",
+            instance_refresh={
+                "strategy": "Rolling",
+                "preferences": {
+                    "min_healthy_percentage": ROLLOUT_MIN_HEALTHY_PERCENT,
+                    "max_healthy_percentage": ROLLOUT_MAX_HEALTHY_PERCENT,
+                    "auto_rollback": True,
+                    "instance_warmup": str(p.instance_warmup_seconds),
+                    "skip_matching": True,
+                },
+            },
+            wait_for_capacity_timeout="15m",
+            tags=[{"key": key, "value": value, "propagate_at_launch": True} for key, value in tags.items()],
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(ignore_changes=["desiredCapacity"])),
+        )
+
+    def _scaling_policies(self, group: aws.autoscaling.Group, args: HaWebFleetArgs) -> None:
+        """Target tracking on average CPU, and on requests per instance when a target is set.
+
+        Scaling policies take no tags (aws.autoscaling.Policy has no tags argument).
+        """
+        name, p = self._name, self._plan
+        aws.autoscaling.Policy(
+            f"{name}-cpu-target",
+            autoscaling_group_name=group.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration={
+                "predefined_metric_specification": {"predefined_metric_type": "ASGAverageCPUUtilization"},
+                "target_value": p.cpu_target_percent,
+            },
+            opts=self._child,
+        )
+        alb, target_group = args.get("alb_arn_suffix"), args.get("target_group_arn_suffix")
+        if p.requests_per_target is None or alb is None or target_group is None:
+            return
+        aws.autoscaling.Policy(
+            f"{name}-requests-target",
+            autoscaling_group_name=group.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration={
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "ALBRequestCountPerTarget",
+                    "resource_label": pulumi.Output.concat(alb, "/", target_group),
+                },
+                "target_value": p.requests_per_target,
+            },
+            opts=self._child,
+        )
