@@ -1,12 +1,15 @@
 """HaNetwork: what prod and dev get from their real stack files, and what a reusing project gets."""
 
+import importlib
+import inspect
 import json
 
 import pytest
 
 from ha_stack import HaNetwork, HaNetworkArgs, NatGateways
-from ha_stack.network import plan
+from ha_stack.network import INSTANCE_ENDPOINTS, plan
 from stack.ha_summary import network_facts
+from stack.mock_cloud import ACCOUNT_ID
 from tests.conftest import ZONES3, build, parented_children, run_stack, stack_config
 
 
@@ -83,9 +86,56 @@ def test_flow_logs_capture_all_traffic_into_a_log_group_kept_for_the_configured_
     assert flow_log.inputs["logDestination"] == group.outputs["arn"]
     assert group.inputs["retentionInDays"] == 365
     (policy,) = [p for p in prod.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "network-flow-logs"]
-    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
-    assert statement["Resource"] == [group.outputs["arn"], group.outputs["arn"] + ":*"]
-    assert "*" not in statement["Action"]
+    write, describe = json.loads(policy.inputs["policy"])["Statement"]
+    assert write["Resource"] == [group.outputs["arn"], group.outputs["arn"] + ":*"]
+    assert "*" not in write["Action"]
+    assert describe["Resource"] == f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:*"
+
+
+def flow_log_policies(rec):
+    role = rec.named("net-flow-logs", "aws:iam/role:Role")
+    (policy,) = [p for p in rec.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.id]
+    return json.loads(role.inputs["assumeRolePolicy"]), json.loads(policy.inputs["policy"])
+
+
+def test_flow_log_role_has_every_permission_aws_lists_for_publishing_to_cloudwatch_logs():
+    _, policy = flow_log_policies(build(lambda: HaNetwork("net", args())))
+    granted = {
+        a for st in policy["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
+    # VPC user guide, "IAM role for publishing flow logs to CloudWatch Logs" (the group exists: no CreateLogGroup).
+    assert granted == {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"}
+
+
+def test_only_this_accounts_flow_logs_may_assume_the_flow_log_role():
+    trust, _ = flow_log_policies(build(lambda: HaNetwork("net", args())))
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:vpc-flow-log/*"},
+    }
+
+
+def test_flow_log_group_is_encrypted_with_a_rotating_key_cloudwatch_logs_may_use_for_that_group_only():
+    rec = build(lambda: HaNetwork("net", args()))
+    group = rec.named("net-flow-logs", "aws:cloudwatch/logGroup:LogGroup")
+    key = rec.named("net-flow-logs", "aws:kms/key:Key")
+    assert group.inputs["kmsKeyId"] == key.outputs["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+    statements = {st["Sid"]: st for st in json.loads(key.inputs["policy"])["Statement"]}
+    logs = statements["CloudWatchLogsEncryptsTheFlowLogGroup"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Condition"] == {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group.outputs["arn"]}}
+    assert statements["AccountAdministers"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
+    assert set(statements) == {"AccountAdministers", "CloudWatchLogsEncryptsTheFlowLogGroup"}
+
+
+def test_flow_log_group_name_is_unique_per_vpc():
+    rec = build(lambda: HaNetwork("net", args()))
+    (vpc,) = rec.of_type("aws:ec2/vpc:Vpc")
+    group = rec.named("net-flow-logs", "aws:cloudwatch/logGroup:LogGroup")
+    assert group.inputs["name"] == f"/ha-stack/net/{vpc.id}/flow-logs"
 
 
 def test_flow_logs_can_be_turned_off():
@@ -98,6 +148,67 @@ def test_no_nat_mode_leaves_app_subnets_without_internet_route():
     facts = network_facts(rec)
     assert facts.nat_zones == []
     assert facts.app_egress == dict.fromkeys(ZONES3)
+
+
+def interface_endpoints(rec):
+    """service -> endpoint, for the interface endpoints of a build."""
+    return {
+        e.inputs["serviceName"].removeprefix("com.amazonaws.us-east-1."): e
+        for e in rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs["vpcEndpointType"] == "Interface"
+    }
+
+
+def test_without_nat_instances_reach_every_aws_service_they_call_in_every_zone():
+    rec = build(lambda: HaNetwork("net", args(nat_gateways=NatGateways.NONE)))
+    endpoints = interface_endpoints(rec)
+    # SSM agent; the service's settings and secrets; CloudWatch agent's logs, metrics and DescribeTags.
+    assert set(endpoints) == {"ssm", "ssmmessages", "ec2messages", "secretsmanager", "logs", "monitoring", "ec2"}
+    app_subnets = sorted(rec.named(f"net-app-{x}").id for x in "abc")
+    (group,) = [g for g in rec.of_type("aws:ec2/securityGroup:SecurityGroup") if g.name == "net-endpoints"]
+    for endpoint in endpoints.values():
+        assert sorted(endpoint.inputs["subnetIds"]) == app_subnets
+        assert endpoint.inputs["privateDnsEnabled"] is True
+        assert endpoint.inputs["securityGroupIds"] == [group.id]
+
+
+def test_interface_endpoints_admit_https_from_the_vpc_only():
+    rec = build(lambda: HaNetwork("net", args(nat_gateways=NatGateways.NONE)))
+    group = rec.named("net-endpoints", "aws:ec2/securityGroup:SecurityGroup")
+    rules = [
+        r
+        for r in rec.resources
+        if r.typ.startswith("aws:vpc/securityGroup") and r.inputs["securityGroupId"] == group.id
+    ]
+    assert [
+        (r.typ.rsplit(":", 1)[-1], r.inputs["cidrIpv4"], r.inputs["fromPort"], r.inputs["toPort"]) for r in rules
+    ] == [("SecurityGroupIngressRule", "10.0.0.0/16", 443, 443)]
+
+
+def test_with_a_nat_interface_endpoints_are_made_only_when_asked():
+    assert interface_endpoints(build(lambda: HaNetwork("net", args()))) == {}
+    chosen = build(lambda: HaNetwork("net", args(nat_gateways="single", interface_endpoints=["ssm", "kms"])))
+    assert set(interface_endpoints(chosen)) == {"ssm", "kms"}
+
+
+def test_without_nat_the_endpoints_can_be_explicitly_left_out():
+    rec = build(lambda: HaNetwork("net", args(nat_gateways="none", interface_endpoints=[])))
+    assert interface_endpoints(rec) == {}
+    assert plan(args(nat_gateways="none")).interface_endpoints == list(INSTANCE_ENDPOINTS)
+
+
+def sdk_accepts_tags(typ: str) -> bool:
+    """Whether the pulumi-aws resource behind a type token takes tags (e.g. "aws:ec2/vpc:Vpc" -> aws.ec2.Vpc)."""
+    module, cls = typ.split(":")[1].split("/", maxsplit=1)[0], typ.rsplit(":", 1)[-1]
+    resource = getattr(importlib.import_module(f"pulumi_aws.{module}"), cls)
+    return "tags" in inspect.signature(resource._internal_init).parameters
+
+
+def test_every_taggable_child_carries_the_callers_tags():
+    rec = build(lambda: HaNetwork("net", args(nat_gateways=NatGateways.NONE, tags={"team": "shop"})))
+    taggable = [r for r in parented_children(rec) if sdk_accepts_tags(r.typ)]
+    assert {"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:kms/key:Key"} <= {r.typ for r in taggable}
+    assert [f"{r.typ} {r.name}" for r in taggable if (r.inputs.get("tags") or {}).get("team") != "shop"] == []
 
 
 def test_mode_given_as_plain_string_works_as_it_does_from_other_languages():
@@ -165,6 +276,12 @@ BAD_ARGS = [
     ({"availability_zones": ["us-east-1a", "us-east-1a"]}, "HaNetwork.availability_zones: zones must be distinct"),
     ({"availability_zones": ["east", "west"]}, "HaNetwork.availability_zones: availability zone 'east' is not a zone"),
     ({"nat_gateways": "two"}, "HaNetwork.nat_gateways: must be one of none, single, one_per_az, got 'two'"),
+    ({"interface_endpoints": "ssm"}, "HaNetwork.interface_endpoints: must be a list of service names, got 'ssm'"),
+    (
+        {"interface_endpoints": ["ssm", "s3"]},
+        "HaNetwork.interface_endpoints: must be among ssm, .*, got .'s3'.",
+    ),
+    ({"interface_endpoints": ["logs", "logs"]}, "HaNetwork.interface_endpoints: services must be distinct"),
     ({"flow_log_retention_days": 10}, "HaNetwork.flow_log_retention_days: must be one of"),
     ({"cidr_block": "10.0.0.0/27"}, "HaNetwork.cidr_block: '10.0.0.0/27'"),
     ({"app_subnet_prefix_length": 17}, "HaNetwork.cidr_block: '10.0.0.0/16': subnets do not fit"),

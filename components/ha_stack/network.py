@@ -1,4 +1,8 @@
-"""HaNetwork: a VPC with public, app and data subnets in every AZ and per-AZ NAT egress."""
+"""HaNetwork: a VPC with public, app and data subnets in every AZ and per-AZ NAT egress.
+
+Without NAT, the app subnets reach AWS through interface endpoints (ssm, secretsmanager, logs, ...) and S3 (the
+release and Amazon Linux's package repositories) through the gateway endpoint; see INSTANCE_ENDPOINTS.
+"""
 
 from dataclasses import dataclass
 from enum import Enum
@@ -9,7 +13,7 @@ import pulumi_aws as aws
 
 from ha_stack import checks
 from ha_stack.cidr import SubnetPlan, Tier, plan_subnets
-from ha_stack.iam import assume_role_policy, policy_document
+from ha_stack.iam import Account, Statement, caller_account, policy_document
 from ha_stack.naming import az_letter, component_tags, type_token
 
 FLOW_LOG_RETENTION_DAYS = (
@@ -38,6 +42,27 @@ FLOW_LOG_RETENTION_DAYS = (
 )
 """The retention periods CloudWatch Logs accepts."""
 
+INSTANCE_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages", "secretsmanager", "logs", "monitoring", "ec2")
+"""What an instance of the web tier calls besides S3, so what it needs as interface endpoints without a NAT:
+the SSM agent (ssm, ssmmessages, ec2messages), the service's settings (ssm GetParametersByPath, secretsmanager
+GetSecretValue; both decrypt server-side, so no kms endpoint), the CloudWatch agent (logs, monitoring, and ec2
+DescribeTags for its AutoScalingGroupName dimension, as instance tags are off in the instance metadata)."""
+
+INTERFACE_SERVICES = (
+    *INSTANCE_ENDPOINTS,
+    "kms",
+    "sts",
+    "autoscaling",
+    "elasticloadbalancing",
+    "ecr.api",
+    "ecr.dkr",
+    "sqs",
+    "sns",
+    "events",
+    "xray",
+)
+"""Services HaNetwork makes interface endpoints for (com.amazonaws.<region>.<service>)."""
+
 
 class NatGateways(str, Enum):
     """How the app subnets reach the internet."""
@@ -59,8 +84,13 @@ class HaNetworkArgs(TypedDict):
     """VPC IPv4 CIDR, /16 to /22. Default 10.0.0.0/16."""
     nat_gateways: NotRequired[NatGateways]
     """NAT mode for the app subnets. Default one_per_az."""
+    interface_endpoints: NotRequired[list[str]]
+    """AWS services to reach through interface endpoints in every app subnet (private DNS on, HTTPS from the VPC
+    only), e.g. ["ssm", "logs"]. Default: with nat_gateways=none, what the web tier's instances call (ssm,
+    ssmmessages, ec2messages, secretsmanager, logs, monitoring, ec2); with a NAT, none (egress goes through it).
+    Each endpoint costs an hourly fee per zone."""
     enable_flow_logs: NotRequired[bool]
-    """Send VPC flow logs (all traffic) to CloudWatch Logs. Default true."""
+    """Send VPC flow logs (all traffic) to CloudWatch Logs, encrypted with a rotating KMS key. Default true."""
     flow_log_retention_days: NotRequired[int]
     """Days to keep flow logs; a value CloudWatch Logs accepts. Default 90."""
     public_subnet_prefix_length: NotRequired[int]
@@ -80,6 +110,7 @@ class NetworkPlan:
     zones: list[str]
     cidr_block: str
     nat_gateways: NatGateways
+    interface_endpoints: list[str]
     enable_flow_logs: bool
     flow_log_retention_days: int
     subnets: list[SubnetPlan]
@@ -109,6 +140,19 @@ def _check_zones(zones: list[str]) -> None:
             raise ValueError(f"HaNetwork.availability_zones: {err}") from None
 
 
+def _check_endpoints(services: object) -> list[str]:
+    if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
+        raise ValueError(f"HaNetwork.interface_endpoints: must be a list of service names, got {services!r}")
+    unknown = [s for s in services if s not in INTERFACE_SERVICES]
+    if unknown:
+        raise ValueError(
+            f"HaNetwork.interface_endpoints: must be among {', '.join(INTERFACE_SERVICES)}, got {unknown!r}"
+        )
+    if len(set(services)) != len(services):
+        raise ValueError(f"HaNetwork.interface_endpoints: services must be distinct, got {services!r}")
+    return list(services)
+
+
 def plan(args: HaNetworkArgs) -> NetworkPlan:
     """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
     zones = list(args["availability_zones"])
@@ -132,12 +176,13 @@ def plan(args: HaNetworkArgs) -> NetworkPlan:
         subnets = plan_subnets(cidr, zones, lengths)
     except ValueError as err:
         raise ValueError(f"HaNetwork.cidr_block: {cidr!r}: {err}") from None
+    nat = checks.choice("HaNetwork", "nat_gateways", args.get("nat_gateways", NatGateways.ONE_PER_AZ), NatGateways)
+    default_endpoints = list(INSTANCE_ENDPOINTS) if nat is NatGateways.NONE else []
     return NetworkPlan(
         zones=zones,
         cidr_block=cidr,
-        nat_gateways=checks.choice(
-            "HaNetwork", "nat_gateways", args.get("nat_gateways", NatGateways.ONE_PER_AZ), NatGateways
-        ),
+        nat_gateways=nat,
+        interface_endpoints=_check_endpoints(args.get("interface_endpoints", default_endpoints)),
         enable_flow_logs=args.get("enable_flow_logs", True),
         flow_log_retention_days=retention,
         subnets=subnets,
@@ -176,6 +221,8 @@ class HaNetwork(pulumi.ComponentResource):
     """App route tables, one per zone."""
     data_route_table_ids: pulumi.Output[list[str]]
     """Data route tables, one per zone (local and S3 endpoint routes only)."""
+    interface_endpoint_ids: pulumi.Output[list[str]]
+    """Interface endpoints, in the order of interface_endpoints (empty when there are none)."""
 
     def __init__(self, name: str, args: HaNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("HaNetwork"), name, None, opts)
@@ -198,9 +245,11 @@ class HaNetwork(pulumi.ComponentResource):
         nats = self._nat_gateways(subnets[Tier.PUBLIC])
         app_rts = self._private_routing(vpc, Tier.APP, subnets[Tier.APP], nats)
         data_rts = self._private_routing(vpc, Tier.DATA, subnets[Tier.DATA], {})
-        self._s3_endpoint(vpc, [*app_rts.values(), *data_rts.values()])
+        account = caller_account(self)
+        self._s3_endpoint(vpc, [*app_rts.values(), *data_rts.values()], account)
+        endpoints = self._interface_endpoints(vpc, list(subnets[Tier.APP].values()), account)
         if p.enable_flow_logs:
-            self._flow_logs(vpc)
+            self._flow_logs(vpc, account)
 
         self.vpc_id = vpc.id
         self.vpc_cidr_block = vpc.cidr_block
@@ -213,6 +262,7 @@ class HaNetwork(pulumi.ComponentResource):
         self.public_route_table_id = public_rt.id
         self.app_route_table_ids = _ids(list(app_rts.values()))
         self.data_route_table_ids = _ids(list(data_rts.values()))
+        self.interface_endpoint_ids = pulumi.Output.all(*[e.id for e in endpoints])
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
@@ -226,6 +276,7 @@ class HaNetwork(pulumi.ComponentResource):
                 "public_route_table_id": self.public_route_table_id,
                 "app_route_table_ids": self.app_route_table_ids,
                 "data_route_table_ids": self.data_route_table_ids,
+                "interface_endpoint_ids": self.interface_endpoint_ids,
             }
         )
 
@@ -314,46 +365,96 @@ class HaNetwork(pulumi.ComponentResource):
             tables[letter] = table
         return tables
 
-    def _s3_endpoint(self, vpc: aws.ec2.Vpc, tables: list[aws.ec2.RouteTable]) -> None:
+    def _s3_endpoint(self, vpc: aws.ec2.Vpc, tables: list[aws.ec2.RouteTable], account: Account) -> None:
         """S3 gateway endpoint: artifact and log traffic stays off the NAT (free, and works with no NAT)."""
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self))
         aws.ec2.VpcEndpoint(
             f"{self._name}-s3",
             vpc_id=vpc.id,
             vpc_endpoint_type="Gateway",
-            service_name=region.region.apply(lambda r: f"com.amazonaws.{r}.s3"),
+            service_name=pulumi.Output.concat("com.amazonaws.", account.region, ".s3"),
             route_table_ids=[t.id for t in tables],
             tags=self._tags(f"{self._name}-s3"),
             opts=self._child,
         )
 
-    def _flow_logs(self, vpc: aws.ec2.Vpc) -> None:
-        """All-traffic flow logs to a log group with a retention, written by a role scoped to that group."""
+    def _interface_endpoints(
+        self, vpc: aws.ec2.Vpc, app_subnets: list[aws.ec2.Subnet], account: Account
+    ) -> list[aws.ec2.VpcEndpoint]:
+        """An interface endpoint per chosen service in every app subnet, answering the service's public name
+        (private DNS) and admitting HTTPS from the VPC only."""
+        services = self._plan.interface_endpoints
+        if not services:
+            return []
+        name = f"{self._name}-endpoints"
+        group = aws.ec2.SecurityGroup(
+            name,
+            vpc_id=vpc.id,
+            description=f"{self._name}: interface endpoints, HTTPS from the VPC",
+            tags=self._tags(name),
+            opts=self._child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-from-vpc",
+            security_group_id=group.id,
+            cidr_ipv4=vpc.cidr_block,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="HTTPS to AWS APIs from the VPC",
+            tags=self._tags(f"{name}-from-vpc"),
+            opts=self._child,
+        )
+        return [
+            aws.ec2.VpcEndpoint(
+                f"{self._name}-{service}",
+                vpc_id=vpc.id,
+                vpc_endpoint_type="Interface",
+                service_name=pulumi.Output.concat("com.amazonaws.", account.region, f".{service}"),
+                subnet_ids=[s.id for s in app_subnets],
+                security_group_ids=[group.id],
+                private_dns_enabled=True,
+                tags=self._tags(f"{self._name}-{service}"),
+                opts=self._child,
+            )
+            for service in services
+        ]
+
+    def _flow_logs(self, vpc: aws.ec2.Vpc, account: Account) -> None:
+        """All-traffic flow logs to a KMS-encrypted log group with a retention, written by a role only this
+        account's flow logs may assume, scoped to that group."""
         name = self._name
+        # Named before it exists (the key policy names it), and unique per VPC.
+        group_name = pulumi.Output.concat("/ha-stack/", name, "/", vpc.id, "/flow-logs")
+        values = pulumi.Output.all(
+            partition=account.partition, region=account.region, account=account.account_id, group=group_name
+        )
+        key = aws.kms.Key(
+            f"{name}-flow-logs",
+            description=f"{name}: VPC flow log group",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=values.apply(_flow_log_key_policy),
+            tags=self._tags(f"{name}-flow-logs"),
+            opts=self._child,
+        )
         group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
+            name=group_name,
+            kms_key_id=key.arn,
             retention_in_days=self._plan.flow_log_retention_days,
             tags=self._tags(f"{name}-flow-logs"),
             opts=self._child,
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com"),
+            assume_role_policy=values.apply(_flow_log_trust_policy),
             tags=self._tags(f"{name}-flow-logs"),
             opts=self._child,
         )
         aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=role.id,
-            policy=group.arn.apply(
-                lambda arn: policy_document(
-                    {
-                        "Effect": "Allow",
-                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                        "Resource": [arn, f"{arn}:*"],
-                    }
-                )
-            ),
+            policy=pulumi.Output.all(arn=group.arn, v=values).apply(lambda a: _flow_log_role_policy(a["arn"], a["v"])),
             opts=self._child,
         )
         aws.ec2.FlowLog(
@@ -367,3 +468,70 @@ class HaNetwork(pulumi.ComponentResource):
             tags=self._tags(f"{name}-flow-log"),
             opts=self._child,
         )
+
+
+def _log_group_arn(v: dict[str, str]) -> str:
+    return f"arn:{v['partition']}:logs:{v['region']}:{v['account']}:log-group:{v['group']}"
+
+
+def _flow_log_key_policy(v: dict[str, str]) -> str:
+    """The account administers the key; CloudWatch Logs may use it for the flow log group only.
+
+    CloudWatch Logs user guide, "Encrypt log data in CloudWatch Logs using AWS KMS": the regional logs
+    principal, with the log group's ARN as the kms:EncryptionContext:aws:logs:arn condition.
+    """
+    return policy_document(
+        {
+            "Sid": "AccountAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{v['partition']}:iam::{v['account']}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchLogsEncryptsTheFlowLogGroup",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{v['region']}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": _log_group_arn(v)}},
+        },
+    )
+
+
+def _flow_log_trust_policy(v: dict[str, str]) -> str:
+    """Only VPC flow logs of this account may assume the role (the confused-deputy guard AWS recommends).
+
+    The flow log's id is unknown before the role exists, so its ARN is matched with a wildcard, as the VPC user
+    guide's "IAM role for publishing flow logs to CloudWatch Logs" allows.
+    """
+    return policy_document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": v["account"]},
+                "ArnLike": {"aws:SourceArn": f"arn:{v['partition']}:ec2:{v['region']}:{v['account']}:vpc-flow-log/*"},
+            },
+        }
+    )
+
+
+def _flow_log_role_policy(group_arn: str, v: dict[str, str]) -> str:
+    """Write to the flow log group; list log groups (the service checks its destination) in this account only."""
+    statements: list[Statement] = [
+        {
+            "Sid": "WriteFlowLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": [group_arn, f"{group_arn}:*"],
+        },
+        {
+            "Sid": "FindTheLogGroup",
+            "Effect": "Allow",
+            "Action": "logs:DescribeLogGroups",
+            "Resource": f"arn:{v['partition']}:logs:{v['region']}:{v['account']}:log-group:*",
+        },
+    ]
+    return policy_document(*statements)
