@@ -15,6 +15,7 @@ from ha_stack import HaWebFleet, HaWebFleetArgs, HaWebTier, HaWebTierArgs
 from ha_stack.fleet import plan as fleet_plan
 from ha_stack.release import SERVICE, Launch, package, render_unit, render_user_data
 from ha_stack.web import plan
+from stack import mock_cloud
 from stack.ha_summary import web_facts
 from stack.mock_cloud import MockCloud, RecordedResource, Recording
 from tests.conftest import ROOT, ZONES3, build, parented_children, run_stack, stack_config
@@ -537,7 +538,56 @@ def test_the_load_balancer_and_template_do_not_wait_for_the_data_tier(prod):
         assert not data & {urn for r in chain for urn in r.dependencies}, resource.name
 
 
-# 7. Outputs
+# 7. Zones
+
+
+@pytest.fixture
+def zone_lacks(monkeypatch):
+    """Make one zone of the mock cloud lack instance types or DB classes, as some real zones do."""
+
+    def lack(zone: str, *kinds: str) -> None:
+        monkeypatch.setitem(mock_cloud.UNOFFERED, zone, frozenset(kinds))
+
+    return lack
+
+
+PROD_TYPES = (
+    stack_config("prod")["ha-stack:web"]["instance_type"],
+    stack_config("prod")["ha-stack:database"]["instance_class"],
+)
+
+
+@pytest.mark.parametrize("missing", PROD_TYPES)
+def test_zones_are_the_first_that_offer_the_instance_type_and_the_database_class(zone_lacks, missing):
+    zone_lacks("us-east-1b", missing)
+    rec = run_stack("prod")
+    chosen = ["us-east-1a", "us-east-1c", "us-east-1d"]
+    assert rec.exports["availability_zones"] == chosen
+    facts = web_facts(rec)
+    assert facts.instance_zones == facts.alb_zones == chosen
+    data_zones = {
+        r.inputs["availabilityZone"]
+        for r in rec.of_type("aws:rds/clusterInstance:ClusterInstance") + rec.of_type("aws:rds/instance:Instance")
+        if "availabilityZone" in r.inputs
+    }
+    assert data_zones
+    assert data_zones <= set(chosen)
+
+
+def test_fewer_zones_offering_the_types_than_az_count_is_one_clear_line(zone_lacks):
+    instance_type, db_class = PROD_TYPES
+    zone_lacks("eu-west-1b", instance_type)
+    config = {**stack_config("prod"), "aws:region": "eu-west-1"}
+    line = (
+        f"ha-stack:network.az_count: eu-west-1 has 2 zones offering web.instance_type {instance_type} and "
+        f"database.instance_class {db_class} (eu-west-1a, eu-west-1c; eu-west-1b lacks {instance_type}), "
+        "got az_count 3"
+    )
+    with pytest.raises(Exception, match=re.escape(line)):
+        run_stack("prod", config)
+
+
+# 8. Outputs
 
 
 def test_stack_exports_the_web_tiers_entry_points(prod):
