@@ -1,15 +1,21 @@
 """HaMonitoring: every alarm notifies, watches a real identifier and a metric its AWS service publishes."""
 
+import importlib
+import inspect
 import json
 import re
+from dataclasses import fields
 from typing import Any
 
 import pytest
 
+from ha_stack import HaMonitoring, HaMonitoringArgs
+from ha_stack.database import DatabaseEngine
 from ha_stack.monitoring import plan
+from ha_stack.release import Launch, render_agent_config
 from stack.ha_summary import alarms_by_tier
 from stack.mock_cloud import Recording
-from tests.conftest import run_stack, stack_config
+from tests.conftest import build, parented_children, run_stack, stack_config
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TOPIC = "aws:sns/topic:Topic"
@@ -39,6 +45,19 @@ PUBLISHED: dict[tuple[str, str], list[set[str]]] = {
     ("AWS/RDS", "FreeStorageSpace"): [{"DBInstanceIdentifier"}],
     ("AWS/RDS", "VolumeBytesUsed"): [{"DBClusterIdentifier"}],
     ("AWS/RDS", "AuroraReplicaLag"): [{"DBInstanceIdentifier"}],
+    # Published by the primary; like every Aurora instance metric also under DBClusterIdentifier (+ Role).
+    ("AWS/RDS", "AuroraReplicaLagMaximum"): [
+        {"DBInstanceIdentifier"},
+        {"DBClusterIdentifier"},
+        {"DBClusterIdentifier", "Role"},
+    ],
+    ("AWS/RDS", "FreeLocalStorage"): [
+        {"DBInstanceIdentifier"},
+        {"DBClusterIdentifier"},
+        {"DBClusterIdentifier", "Role"},
+    ],
+    # The CloudWatch agent on the instances (release.py's config rolls its metrics up on AutoScalingGroupName).
+    ("ha-stack/instances", "disk_used_percent"): [{"AutoScalingGroupName"}],
     ("AWS/RDS", "ReplicaLag"): [{"DBInstanceIdentifier"}],
     ("AWS/ElastiCache", "EngineCPUUtilization"): [{"CacheClusterId"}, {"CacheClusterId", "CacheNodeId"}],
     ("AWS/ElastiCache", "DatabaseMemoryUsagePercentage"): [{"CacheClusterId"}, {"CacheClusterId", "CacheNodeId"}],
@@ -52,6 +71,8 @@ PUBLISHED: dict[tuple[str, str], list[set[str]]] = {
     ("AWS/WAFV2", "BlockedRequests"): [{"WebACL", "Rule"}, {"WebACL", "Rule", "Region"}],
 }
 GLOBAL_NAMESPACES = {"AWS/CloudFront", "AWS/Route53", "AWS/WAFV2"}
+CIS_NAMESPACE = "LogMetrics"
+"""Metrics of the stack's own CIS metric filters (checked against those filters, not against AWS's services)."""
 """Published in us-east-1 only (WAF: for web ACLs scoped to CloudFront)."""
 
 
@@ -69,17 +90,13 @@ def metrics_of(alarm) -> list[tuple[str, str, dict[str, str]]]:
 def exported_identifiers(rec: Recording) -> set[str]:
     """The identifiers the other components' resources really have (as the mock cloud assigned them).
 
-    Aurora's writer is watched through its cluster's WRITER role (which follows a failover), not by instance id.
+    Aurora is watched through its cluster (the WRITER and READER roles, the cluster's worst replica lag), which
+    follows a failover and readers added by auto scaling; so Aurora's instance ids are not among them.
     """
     alb = rec.named("web-alb", "aws:lb/loadBalancer:LoadBalancer").outputs["arnSuffix"]
     target_group = rec.named("web-app", "aws:lb/targetGroup:TargetGroup").outputs["arnSuffix"]
     group = rec.named("web-instances", "aws:autoscaling/group:Group").id
-    databases = [
-        r.outputs["identifier"]
-        for r in rec.of_type("aws:rds/clusterInstance:ClusterInstance")
-        if r.inputs["promotionTier"] > 0
-    ]
-    databases += [r.outputs["identifier"] for r in rec.of_type("aws:rds/instance:Instance")]
+    databases = [r.outputs["identifier"] for r in rec.of_type("aws:rds/instance:Instance")]
     clusters = [r.outputs["clusterIdentifier"] for r in rec.of_type("aws:rds/cluster:Cluster")]
     (cache,) = rec.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
     distribution = rec.named("edge-cdn", "aws:cloudfront/distribution:Distribution").id
@@ -117,7 +134,7 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_on_recovery(stack, request)
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_alarm_watches_an_identifier_another_component_really_has(stack, request):
     rec = request.getfixturevalue(stack)
-    fixed = {"Global", "ALL", "WRITER"}  # CloudFront's Region, WAF's Rule and Aurora's Role dimension values
+    fixed = {"Global", "ALL", "WRITER", "READER"}  # CloudFront's Region, WAF's Rule and Aurora's Role values
     real = exported_identifiers(rec) | fixed
     watched = set()
     for alarm in rec.of_type(ALARM):
@@ -132,6 +149,8 @@ def test_metrics_namespaces_and_dimensions_are_ones_aws_publishes(stack, request
     rec = request.getfixturevalue(stack)
     for alarm in rec.of_type(ALARM):
         for namespace, metric, dimensions in metrics_of(alarm):
+            if namespace == CIS_NAMESPACE:
+                continue  # test_cis_metric_filters_feed_alarms_on_the_topic
             assert (namespace, metric) in PUBLISHED, (alarm.name, namespace, metric)
             assert set(dimensions) in PUBLISHED[(namespace, metric)], (alarm.name, metric, dimensions)
             expected_region = "us-east-1" if namespace in GLOBAL_NAMESPACES else None
@@ -176,15 +195,22 @@ def test_waf_blocks_alarm_on_an_anomaly_band(prod):
     assert band["expression"] == "ANOMALY_DETECTION_BAND(blocked, 3)"
 
 
-def test_prod_watches_each_reader_and_each_cache_node(prod):
+def test_prod_watches_the_aurora_cluster_and_each_cache_node(prod):
     names = alarms_by_tier(prod)
-    assert {"db-replica-lag-1", "db-replica-lag-2", "db-volume"} <= set(names["database"])
+    aurora = {"db-replica-lag", "db-volume", "db-local-storage-writer", "db-local-storage-readers"}
+    assert aurora <= set(names["database"])
     assert [n for n in names["cache"] if n.startswith("cache-cpu")] == ["cache-cpu-1", "cache-cpu-2", "cache-cpu-3"]
 
 
 def test_dev_has_the_same_alarms_for_its_shape_and_nobody_subscribed(dev, prod):
-    # Single-AZ RDS has free storage instead of Aurora's volume, and no readers to lag.
-    assert kinds(dev) == kinds(prod) - {"db-volume", "db-replica-lag"} | {"db-free-storage"}
+    # Single-AZ RDS has free storage instead of Aurora's volume, local storage and readers' lag.
+    aurora = {"db-volume", "db-replica-lag", "db-local-storage-writer", "db-local-storage-readers"}
+    audit = (
+        set()
+        if dev.of_type("aws:cloudtrail/trail:Trail")
+        else {"root-usage", "unauthorized-api-calls", "iam-policy-changes"}
+    )
+    assert kinds(dev) == kinds(prod) - aurora - audit | {"db-free-storage"}
     assert dev.of_type("aws:sns/topicSubscription:TopicSubscription") == []
 
 
@@ -225,7 +251,7 @@ def _widgets(rec: Recording) -> list[dict[str, Any]]:
 def test_dashboard_has_a_row_per_tier_and_a_graph_per_alarm(prod):
     widgets = _widgets(prod)
     titles = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
-    assert titles == ["## load balancer", "## instances", "## database", "## cache", "## edge"]
+    assert titles == ["## load balancer", "## instances", "## database", "## cache", "## edge", "## audit"]
     graphs = [w for w in widgets if w["type"] == "metric"]
     assert len(graphs) == len(prod.of_type(ALARM))
     body = json.dumps(widgets)
@@ -305,3 +331,256 @@ def test_outside_us_east_1_edge_alarms_notify_a_topic_of_their_own_region():
     global_key = rec.named("monitoring-key-global", "aws:kms/key:Key")
     assert global_key.inputs["region"] == "us-east-1"
     assert topics["us-east-1"].inputs["kmsMasterKeyId"] == global_key.outputs["arn"]
+
+
+# --- One component built on its own (as a reusing project would), so these run whatever the rest of the stack does.
+
+READERS = ["db-reader-b", "db-reader-c"]
+
+
+def component_args(**overrides: Any) -> HaMonitoringArgs:
+    """Every tier wired with fixed identifiers: Aurora with two readers, three cache nodes, the edge."""
+    args: dict[str, Any] = {
+        "region": "us-east-1",
+        "alb_arn_suffix": "app/web-alb/1",
+        "target_group_arn_suffix": "targetgroup/web-app/2",
+        "asg_name": "web-instances-asg",
+        "asg_min_size": 3,
+        "database_engine": DatabaseEngine.AURORA_POSTGRESQL,
+        "database_cluster_identifier": "db-cluster",
+        "database_instance_identifiers": ["db-writer-a", *READERS],
+        "cache_member_ids": ["cache-001", "cache-002", "cache-003"],
+        "distribution_id": "E123",
+        "health_check_id": "hc-1",
+        "web_acl_name": "edge-waf",
+        "name_prefix": "ha-stack-prod",
+        **overrides,
+    }
+    return args  # type: ignore[return-value]
+
+
+def built(**overrides: Any) -> Recording:
+    return build(lambda: HaMonitoring("monitoring", component_args(**overrides)))
+
+
+@pytest.fixture(scope="module")
+def alone() -> Recording:
+    return built()
+
+
+def alarm(rec: Recording, key: str) -> dict[str, Any]:
+    return dict(rec.named(f"monitoring-{key}", ALARM).inputs)
+
+
+def test_the_fullest_root_disk_of_the_group_alarms(alone):
+    disk = alarm(alone, "instances-disk")
+    assert (disk["namespace"], disk["metricName"]) == ("ha-stack/instances", "disk_used_percent")
+    assert disk["dimensions"] == {"AutoScalingGroupName": "web-instances-asg"}
+    assert disk["statistic"] == "Maximum"  # the fullest instance, not the group's average
+    assert disk["comparisonOperator"] == "GreaterThanThreshold"
+    assert disk["threshold"] == 85
+    assert disk["alarmActions"] == [alone.of_type(TOPIC)[0].outputs["arn"]]
+
+
+def test_the_disk_alarm_watches_what_the_instances_agent_publishes():
+    """The agent config the instances run names the metric: namespace, measurement, "/" and the roll-up dimension.
+
+    CloudWatch agent docs: a measurement "used_percent" of "disk" is published as disk_used_percent, and
+    aggregation_dimensions [["AutoScalingGroupName"]] publishes each instance's points under that dimension alone.
+    """
+    launch = Launch(**{f.name: 30 if f.type in (int, "int") else f"/{f.name}/" for f in fields(Launch)})
+    metrics = json.loads(render_agent_config(launch))["metrics"]
+    assert metrics["namespace"] == "ha-stack/instances"  # what test_the_fullest_root_disk_of_the_group_alarms reads
+    assert ["AutoScalingGroupName"] in metrics["aggregation_dimensions"]
+    disk = metrics["metrics_collected"]["disk"]
+    assert "used_percent" in disk["measurement"]
+    assert "/" in disk["resources"]
+
+
+def _math_widgets(rec: Recording) -> list[dict[str, Any]]:
+    return [
+        w
+        for w in _widgets(rec)
+        if w["type"] == "metric"
+        and any("expression" in row[0] for row in w["properties"]["metrics"] if isinstance(row[0], dict))
+    ]
+
+
+def test_dashboard_graphs_sum_the_counts_their_math_divides(alone):
+    """A row without its own stat takes the widget's, and Average of a per-request count is 1: a graph of 100%."""
+    graphs = {w["properties"]["title"]: w for w in _math_widgets(alone)}
+    assert {"alb-5xx-rate", "target-5xx-rate", "cache-hit-rate"} <= set(graphs)
+    for title, widget in graphs.items():
+        queries = {q["id"]: q for q in alarm(alone, title)["metricQueries"] if "metric" in q}
+        inputs = [row for row in widget["properties"]["metrics"] if not isinstance(row[0], dict)]
+        assert len(inputs) == len(queries), title
+        for row in inputs:
+            options = row[-1]
+            query = queries[options["id"]]["metric"]
+            assert (options["stat"], options["period"]) == (query["stat"], query["period"]), (title, options)
+    for row in graphs["alb-5xx-rate"]["properties"]["metrics"]:
+        if not isinstance(row[0], dict):
+            assert row[-1]["stat"] == "Sum"
+
+
+def _dimension_values(rec: Recording) -> set[str]:
+    return {v for a in rec.of_type(ALARM) for _, _, dims in metrics_of(a) for v in dims.values()}
+
+
+def test_aurora_lag_and_local_storage_follow_the_cluster_not_instance_ids(alone):
+    """After a failover or a reader added by auto scaling, no alarm is left watching the wrong instance."""
+    assert not set(READERS) & _dimension_values(alone)  # and the writer only through Role=WRITER
+    assert "db-writer-a" not in _dimension_values(alone)
+    lag = alarm(alone, "db-replica-lag")
+    assert (lag["metricName"], lag["dimensions"]) == ("AuroraReplicaLagMaximum", {"DBClusterIdentifier": "db-cluster"})
+    assert lag["statistic"] == "Maximum"
+    assert lag["threshold"] == 1000
+    for key, role in (("db-local-storage-writer", "WRITER"), ("db-local-storage-readers", "READER")):
+        local = alarm(alone, key)
+        assert local["metricName"] == "FreeLocalStorage"
+        assert local["dimensions"] == {"DBClusterIdentifier": "db-cluster", "Role": role}
+        assert local["statistic"] == "Minimum"
+        assert local["comparisonOperator"] == "LessThanThreshold"
+        assert local["threshold"] == 2 * 1024**3
+
+
+def test_aurora_without_readers_has_no_lag_alarm_and_watches_the_writer_storage():
+    names = {a.name for a in built(database_instance_identifiers=["db-writer-a"]).of_type(ALARM)}
+    assert "monitoring-db-local-storage-writer" in names
+    assert not {"monitoring-db-replica-lag", "monitoring-db-local-storage-readers"} & names
+
+
+def test_rds_replicas_keep_one_lag_alarm_each():
+    """RDS replicas keep their identifiers (Multi-AZ failover stays inside an instance), so per-replica is right."""
+    rec = built(
+        database_engine=DatabaseEngine.POSTGRES,
+        database_cluster_identifier=None,
+        database_instance_identifiers=["db-primary", "db-replica-1", "db-replica-2"],
+    )
+    for index in (1, 2):
+        lag = alarm(rec, f"db-replica-lag-{index}")
+        assert (lag["metricName"], lag["dimensions"]) == ("ReplicaLag", {"DBInstanceIdentifier": f"db-replica-{index}"})
+    assert not [a for a in rec.of_type(ALARM) if "FreeLocalStorage" in str(a.inputs)]
+
+
+def _key_statements(rec: Recording) -> dict[str, dict[str, Any]]:
+    policy = json.loads(rec.named("monitoring-key", "aws:kms/key:Key").inputs["policy"])
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+TRAIL_ARN = "arn:aws:cloudtrail:us-east-1:123456789012:trail/ha-stack-prod-audit"
+
+
+def test_cloudtrail_may_describe_the_key_without_an_encryption_context(alone):
+    """DescribeKey carries no encryption context: under the encrypt statement's condition it was always denied."""
+    statements = [
+        s for s in _key_statements(alone).values() if s["Principal"].get("Service") == "cloudtrail.amazonaws.com"
+    ]
+    (describe,) = [s for s in statements if "kms:DescribeKey" in json.dumps(s["Action"])]
+    assert describe["Action"] == "kms:DescribeKey"
+    assert describe["Condition"] == {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}
+    (encrypt,) = [s for s in statements if s is not describe]
+    assert encrypt["Action"] == "kms:GenerateDataKey*"
+    assert encrypt["Condition"]["StringEquals"] == {"aws:SourceArn": TRAIL_ARN}
+    assert encrypt["Condition"]["StringLike"] == {
+        "kms:EncryptionContext:aws:cloudtrail:arn": "arn:aws:cloudtrail:*:123456789012:trail/*"
+    }
+
+
+LOG_GROUP = "/ha-stack/ha-stack-prod/cloudtrail"
+# Security Hub's CIS controls CloudWatch.1, .2 and .4 (Security Hub fails a control whose pattern differs).
+CIS_PATTERNS = {
+    "root-usage": '{$.userIdentity.type="Root" && $.userIdentity.invokedBy NOT EXISTS && '
+    '$.eventType !="AwsServiceEvent"}',
+    "unauthorized-api-calls": '{($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")}',
+    "iam-policy-changes": "{($.eventSource=iam.amazonaws.com) && (($.eventName=DeleteGroupPolicy) || "
+    "($.eventName=DeleteRolePolicy) || ($.eventName=DeleteUserPolicy) || ($.eventName=PutGroupPolicy) || "
+    "($.eventName=PutRolePolicy) || ($.eventName=PutUserPolicy) || ($.eventName=CreatePolicy) || "
+    "($.eventName=DeletePolicy) || ($.eventName=CreatePolicyVersion) || ($.eventName=DeletePolicyVersion) || "
+    "($.eventName=AttachRolePolicy) || ($.eventName=DetachRolePolicy) || ($.eventName=AttachUserPolicy) || "
+    "($.eventName=DetachUserPolicy) || ($.eventName=AttachGroupPolicy) || ($.eventName=DetachGroupPolicy))}",
+}
+
+
+def test_trail_delivers_to_an_encrypted_log_group_through_a_role_scoped_to_its_streams(alone):
+    (trail,) = alone.of_type("aws:cloudtrail/trail:Trail")
+    (logs,) = alone.of_type("aws:cloudwatch/logGroup:LogGroup")
+    key = alone.named("monitoring-key", "aws:kms/key:Key")
+    assert logs.inputs["name"] == LOG_GROUP
+    assert logs.inputs["retentionInDays"] == 365
+    assert logs.inputs["kmsKeyId"] == key.outputs["arn"]
+    assert trail.inputs["cloudWatchLogsGroupArn"] == logs.outputs["arn"] + ":*"  # CloudTrail wants the stream wildcard
+    role = alone.named("monitoring-trail-logs", "aws:iam/role:Role")
+    assert trail.inputs["cloudWatchLogsRoleArn"] == role.outputs["arn"]
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    grants = json.loads(alone.named("monitoring-trail-logs", "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    streams = logs.outputs["arn"] + ":log-stream:123456789012_CloudTrail_us-east-1*"
+    assert {(s["Action"], s["Resource"]) for s in grants["Statement"]} == {
+        ("logs:CreateLogStream", streams),
+        ("logs:PutLogEvents", streams),
+    }
+    logs_key = _key_statements(alone)["CloudWatchLogsEncryptsTrailLogs"]
+    assert logs_key["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs_key["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:123456789012:log-group:{LOG_GROUP}"
+        }
+    }
+
+
+def test_cis_metric_filters_feed_alarms_on_the_topic(alone):
+    (topic,) = alone.of_type(TOPIC)
+    filters = {
+        f.name.removeprefix("monitoring-"): f.inputs
+        for f in alone.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+    }
+    assert {k: f["pattern"] for k, f in filters.items()} == CIS_PATTERNS
+    for key, f in filters.items():
+        assert f["logGroupName"] == LOG_GROUP
+        metric = f["metricTransformation"]
+        assert (metric["value"], metric["defaultValue"]) == ("1", "0")
+        watch = alarm(alone, key)
+        assert (watch["namespace"], watch["metricName"]) == (metric["namespace"], metric["name"])
+        assert (watch["statistic"], watch["threshold"]) == ("Sum", 1)
+        assert watch["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert watch["alarmActions"] == [topic.outputs["arn"]]
+        assert watch["tags"]["ha-stack:tier"] == "audit"
+
+
+def test_without_the_trail_there_is_no_log_group_no_filter_and_no_cloudtrail_grant():
+    rec = built(enable_cloudtrail=False)
+    assert rec.of_type("aws:cloudtrail/trail:Trail") == []
+    assert rec.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter") == []
+    assert not [a for a in rec.of_type(ALARM) if a.inputs["tags"]["ha-stack:tier"] == "audit"]
+    services = {s["Principal"].get("Service") for s in _key_statements(rec).values()}
+    assert services == {None, "cloudwatch.amazonaws.com"}
+
+
+def _sdk_takes_tags(typ: str) -> bool:
+    """Whether the pulumi-aws resource behind a type token accepts tags (read from the installed SDK)."""
+    module, name = typ.split(":")[1].split("/", maxsplit=1)[0], typ.rsplit(":", 1)[1]
+    cls = getattr(importlib.import_module(f"pulumi_aws.{module}"), name)
+    return "tags" in inspect.signature(cls._internal_init).parameters
+
+
+def test_every_taggable_child_carries_the_callers_tags():
+    rec = built(tags={"team": "shop"})
+    children = parented_children(rec)
+    taggable = [r for r in children if _sdk_takes_tags(r.typ)]
+    assert {r.typ for r in taggable} >= {ALARM, TOPIC, "aws:cloudwatch/logGroup:LogGroup", "aws:iam/role:Role"}
+    assert [r.name for r in taggable if (r.inputs.get("tags") or {}).get("team") != "shop"] == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"trail_log_retention_days": 10}, "HaMonitoring.trail_log_retention_days: must be one of 1, 3, 5"),
+        ({"instance_disk_alarm_percent": 100}, "HaMonitoring.instance_disk_alarm_percent: must be an integer from 50"),
+        ({"database_local_storage_alarm_gib": 0}, "HaMonitoring.database_local_storage_alarm_gib: must be an integer"),
+        ({"enable_cloudtrail": "yes"}, "HaMonitoring.enable_cloudtrail: must be true or false, got 'yes'"),
+    ],
+)
+def test_new_arguments_are_checked_before_anything_is_declared(overrides, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plan({"region": "us-east-1", **overrides})  # type: ignore[typeddict-item]

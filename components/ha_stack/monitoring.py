@@ -1,4 +1,8 @@
-"""HaMonitoring: alarms on every tier to an encrypted SNS topic, a dashboard, and a multi-region CloudTrail."""
+"""HaMonitoring: alarms on every tier to an encrypted SNS topic, a dashboard, and a multi-region CloudTrail.
+
+The trail also delivers to an encrypted CloudWatch Logs group, where the CIS AWS Foundations Benchmark's metric
+filters (root use, unauthorized API calls, IAM policy changes) feed alarms on the same topic.
+"""
 
 import json
 import re
@@ -12,7 +16,7 @@ import pulumi_aws as aws
 from ha_stack import checks
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.database import DatabaseEngine
-from ha_stack.iam import Statement, caller_account, policy_document
+from ha_stack.iam import Statement, assume_role_policy, caller_account, policy_document
 from ha_stack.naming import component_tags, type_token
 
 GLOBAL_REGION = "us-east-1"
@@ -21,7 +25,52 @@ EMAIL = r"[^@\s]+@[^@\s]+\.[a-z]{2,63}"
 MINUTE = 60
 AURORA_VOLUME_ALARM_BYTES = 100 * 1024**4
 """About 80% of Aurora's 128 TiB volume limit."""
-TIERS = ("load balancer", "instances", "database", "cache", "edge")
+TIERS = ("load balancer", "instances", "database", "cache", "edge", "audit")
+AGENT_NAMESPACE = "ha-stack/instances"
+"""Namespace of the CloudWatch agent's metrics (release.py's agent config), aggregated by AutoScalingGroupName."""
+CIS_NAMESPACE = "LogMetrics"
+"""Namespace of the CIS metric filters, as Security Hub's CloudWatch.1/.2/.4 remediation names it."""
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922)
+"""The retention values CloudWatch Logs accepts (pulumi-aws LogGroup.retention_in_days), 0 (forever) left out."""
+
+
+@dataclass(frozen=True)
+class CisFilter:
+    """One CIS AWS Foundations Benchmark metric filter on the trail's log group and the alarm on its metric."""
+
+    key: str
+    control: str
+    description: str
+    pattern: str
+
+
+CIS_FILTERS = (
+    CisFilter(
+        "root-usage",
+        "CloudWatch.1",
+        "the root user was used",
+        '{$.userIdentity.type="Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType !="AwsServiceEvent"}',
+    ),
+    CisFilter(
+        "unauthorized-api-calls",
+        "CloudWatch.2",
+        "API calls were refused (unauthorized or access denied)",
+        '{($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")}',
+    ),
+    CisFilter(
+        "iam-policy-changes",
+        "CloudWatch.4",
+        "an IAM policy was created, changed, attached or detached",
+        "{($.eventSource=iam.amazonaws.com) && (($.eventName=DeleteGroupPolicy) || ($.eventName=DeleteRolePolicy) || "
+        "($.eventName=DeleteUserPolicy) || ($.eventName=PutGroupPolicy) || ($.eventName=PutRolePolicy) || "
+        "($.eventName=PutUserPolicy) || ($.eventName=CreatePolicy) || ($.eventName=DeletePolicy) || "
+        "($.eventName=CreatePolicyVersion) || ($.eventName=DeletePolicyVersion) || ($.eventName=AttachRolePolicy) || "
+        "($.eventName=DetachRolePolicy) || ($.eventName=AttachUserPolicy) || ($.eventName=DetachUserPolicy) || "
+        "($.eventName=AttachGroupPolicy) || ($.eventName=DetachGroupPolicy))}",
+    ),
+)
+"""Patterns exactly as AWS Security Hub's CIS controls CloudWatch.1, .2 and .4 give them (Security Hub fails a
+control when the pattern differs)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +124,9 @@ class HaMonitoringArgs(TypedDict):
     """Auto Scaling group name (HaWebTier.asg_name)."""
     asg_min_size: NotRequired[int]
     """The group's minimum: fewer in-service instances alarms. Default 1."""
+    instance_disk_alarm_percent: NotRequired[int]
+    """Root-disk use (percent) of the fullest instance of the group that alarms, 50 to 99. Default 85. The metric is
+    the CloudWatch agent's disk_used_percent for "/", which the web tier's agent config publishes."""
     database_engine: NotRequired[DatabaseEngine]
     """Engine of the database, which decides its metrics."""
     database_cluster_identifier: NotRequired[pulumi.Input[str]]
@@ -85,6 +137,9 @@ class HaMonitoringArgs(TypedDict):
     """RDS allocated storage: free space under 10% of it alarms. Default 100."""
     database_connections_alarm: NotRequired[int]
     """Connections above which the database alarms. Default 400."""
+    database_local_storage_alarm_gib: NotRequired[int]
+    """Aurora: free local storage (temporary tables and logs, sized by the instance class) under this many GiB on
+    the writer or on any reader alarms, 1 to 1000. Default 2."""
     cache_member_ids: NotRequired[list[pulumi.Input[str]]]
     """Cache node ids (HaCache.member_cluster_ids)."""
     distribution_id: NotRequired[pulumi.Input[str]]
@@ -94,7 +149,13 @@ class HaMonitoringArgs(TypedDict):
     web_acl_name: NotRequired[pulumi.Input[str]]
     """WAF web ACL name (HaEdge.web_acl_name)."""
     enable_cloudtrail: NotRequired[bool]
-    """A multi-region, validated, KMS-encrypted CloudTrail. Default true."""
+    """A multi-region, validated, KMS-encrypted CloudTrail, delivered to an encrypted CloudWatch Logs group with the
+    CIS alarms (root use, unauthorized API calls, IAM policy changes). Default true. Each trail costs money and
+    every stack in an account would record the same calls: turn it off for all but one stack per account, or when
+    the account is covered by an AWS Organizations trail (run the CIS alarms where that trail's logs arrive)."""
+    trail_log_retention_days: NotRequired[int]
+    """Days the trail's CloudWatch Logs copy is kept (a retention CloudWatch Logs accepts); the S3 archive keeps
+    the full record. Default 365."""
     name_prefix: NotRequired[str]
     """Prefix of the names AWS needs fixed, unique per account and region: the trail (<prefix>-audit), the
     dashboard (<prefix>-overview) and the composite alarm (<prefix>-service-degraded). Default the component name."""
@@ -116,12 +177,25 @@ class MonitoringPlan:
     alb_5xx_rate_percent: float
     p99_latency_seconds: float
     asg_min_size: int
+    instance_disk_alarm_percent: int
     database_storage_gib: int
     database_connections_alarm: int
+    database_local_storage_alarm_gib: int
     enable_cloudtrail: bool
+    trail_log_retention_days: int
     name_prefix: str
     trail_archive: Archive
     tags: dict[str, str]
+
+    @property
+    def trail_name(self) -> str:
+        """Fixed, so its ARN is known to the key policy and the bucket policy before the trail exists."""
+        return f"{self.name_prefix}-audit"
+
+    @property
+    def trail_log_group(self) -> str:
+        """Fixed, so the key policy can name the one log group CloudWatch Logs may encrypt with the key."""
+        return f"/ha-stack/{self.name_prefix}/cloudtrail"
 
 
 COMPONENT = "HaMonitoring"
@@ -136,6 +210,10 @@ def plan(args: HaMonitoringArgs, name: str = "monitoring") -> MonitoringPlan:
         if not re.fullmatch(EMAIL, email):
             raise _fail("alarm_emails", f"must be e-mail addresses, got {email!r}")
     glacier, expire = checks.archive_days(COMPONENT, args, 90, 365)
+    retention = args.get("trail_log_retention_days", 365)
+    if retention not in LOG_RETENTION_DAYS or isinstance(retention, bool):
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise _fail("trail_log_retention_days", f"must be one of {allowed}, got {retention!r}")
     prefix = args.get("name_prefix", name)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{2,60}", prefix):
         raise _fail("name_prefix", f"must be 3 to 61 letters, digits, '_' or '-', got {prefix!r}")
@@ -146,13 +224,25 @@ def plan(args: HaMonitoringArgs, name: str = "monitoring") -> MonitoringPlan:
         alb_5xx_rate_percent=_number(args, "alb_5xx_rate_percent", 5.0, 0.1, 100.0),
         p99_latency_seconds=_number(args, "p99_latency_seconds", 1.0, 0.01, 60.0),
         asg_min_size=int(_number(args, "asg_min_size", 1, 1, 100)),
+        instance_disk_alarm_percent=checks.integer(COMPONENT, args, "instance_disk_alarm_percent", 85, 50, 99),
         database_storage_gib=int(_number(args, "database_storage_gib", 100, 20, 65536)),
         database_connections_alarm=int(_number(args, "database_connections_alarm", 400, 1, 100_000)),
-        enable_cloudtrail=args.get("enable_cloudtrail", True),
+        database_local_storage_alarm_gib=checks.integer(
+            COMPONENT, args, "database_local_storage_alarm_gib", 2, 1, 1000
+        ),
+        enable_cloudtrail=_flag(args, "enable_cloudtrail", True),
+        trail_log_retention_days=retention,
         name_prefix=prefix,
         trail_archive=Archive(glacier_days=glacier, expire_days=expire),
         tags=dict(args.get("tags") or {}),
     )
+
+
+def _flag(args: HaMonitoringArgs, field: str, default: bool) -> bool:
+    value = args.get(field, default)
+    if not isinstance(value, bool):
+        raise _fail(field, f"must be true or false, got {value!r}")
+    return value
 
 
 def _metric(
@@ -268,7 +358,11 @@ def load_balancer_alarms(p: MonitoringPlan, alb: pulumi.Input[str], target_group
 
 
 def instance_alarms(p: MonitoringPlan, asg: pulumi.Input[str]) -> list[AlarmSpec]:
-    """Average CPU over the group, and fewer in-service instances than the minimum."""
+    """Average CPU over the group, fewer in-service instances than the minimum, and the fullest root disk.
+
+    The disk metric is the CloudWatch agent's: its config rolls metrics up on AutoScalingGroupName, so each
+    instance's data points are also published under that one dimension and Maximum is the fullest instance.
+    """
     group = {"AutoScalingGroupName": asg}
     return [
         AlarmSpec(
@@ -299,6 +393,21 @@ def instance_alarms(p: MonitoringPlan, asg: pulumi.Input[str]) -> list[AlarmSpec
             evaluation_periods=5,
             datapoints=5,
             critical=True,
+        ),
+        AlarmSpec(
+            key="instances-disk",
+            tier="instances",
+            description="an instance's root disk is filling up (logs, releases)",
+            threshold=p.instance_disk_alarm_percent,
+            comparison="GreaterThanThreshold",
+            missing="missing",
+            namespace=AGENT_NAMESPACE,
+            metric="disk_used_percent",
+            dimensions=group,
+            statistic="Maximum",
+            period=5 * MINUTE,
+            evaluation_periods=3,
+            datapoints=2,
         ),
     ]
 
@@ -343,12 +452,12 @@ def database_alarms(
     cluster: pulumi.Input[str] | None,
     instances: list[pulumi.Input[str]],
 ) -> list[AlarmSpec]:
-    """CPU, memory, storage or volume, connections, read and write latency, and each reader's lag."""
-    aurora = engine is DatabaseEngine.AURORA_POSTGRESQL
+    """CPU, memory, storage or volume, connections, read and write latency, and the readers' lag."""
+    aurora = cluster if engine is DatabaseEngine.AURORA_POSTGRESQL else None
     # Aurora: the cluster's WRITER role, whichever instance holds it after a failover.
     where: dict[str, pulumi.Input[str]] = (
-        {"DBClusterIdentifier": cluster, "Role": "WRITER"}
-        if aurora and cluster is not None
+        {"DBClusterIdentifier": aurora, "Role": "WRITER"}
+        if aurora is not None
         else {"DBInstanceIdentifier": instances[0]}
     )
     gt, lt = "GreaterThanThreshold", "LessThanThreshold"
@@ -360,37 +469,58 @@ def database_alarms(
         ),
         _Check("db-read-latency", "reads slower than 50 ms", 0.05, gt, "ReadLatency"),
         _Check("db-write-latency", "writes slower than 50 ms", 0.05, gt, "WriteLatency"),
-        _Check(
-            "db-volume",
-            "cluster volume near Aurora's limit",
-            AURORA_VOLUME_ALARM_BYTES,
-            gt,
-            "VolumeBytesUsed",
-            "Maximum",
-        )
-        if aurora
-        else _Check(
-            "db-free-storage",
-            "under 10% storage free",
-            p.database_storage_gib * 1024**3 // 10,
-            lt,
-            "FreeStorageSpace",
-            "Minimum",
-        ),
     ]
-    alarms = _checks("database", "AWS/RDS", where, checks[:-1])
-    volume_where = {"DBClusterIdentifier": cluster} if aurora and cluster is not None else where
-    alarms += _checks("database", "AWS/RDS", volume_where, checks[-1:])
-    lag = (
-        _Check("", "", 1000.0, gt, "AuroraReplicaLag", "Maximum")
-        if aurora
-        else _Check("", "", 30.0, gt, "ReplicaLag", "Maximum")
-    )
-    for index, reader in enumerate(instances[1:], start=1):
+    alarms = _checks("database", "AWS/RDS", where, checks)
+    readers = len(instances) - 1
+    if aurora is not None:
+        return alarms + aurora_cluster_alarms(p, aurora, readers)
+    storage = _Check(
+        "db-free-storage", "under 10% storage free", p.database_storage_gib * 1024**3 // 10, lt, "FreeStorageSpace",
+        "Minimum",
+    )  # fmt: skip
+    return alarms + _checks("database", "AWS/RDS", where, [storage]) + rds_replica_alarms(instances[1:])
+
+
+def aurora_cluster_alarms(p: MonitoringPlan, cluster: pulumi.Input[str], readers: int) -> list[AlarmSpec]:
+    """Volume, the worst replica lag and each role's free local storage, all on cluster-level dimensions.
+
+    Aurora moves the writer role on failover and reader auto scaling adds and removes instances, so nothing here
+    names an instance: AuroraReplicaLagMaximum is published by the primary (whichever it is) as the largest lag of
+    any reader, and FreeLocalStorage under DBClusterIdentifier + Role aggregates every instance of that role
+    (Minimum: the fullest one).
+    """
+    gt, lt = "GreaterThanThreshold", "LessThanThreshold"
+    cluster_only: dict[str, pulumi.Input[str]] = {"DBClusterIdentifier": cluster}
+    local = p.database_local_storage_alarm_gib * 1024**3
+    alarms = _checks(
+        "database", "AWS/RDS", cluster_only,
+        [_Check("db-volume", "cluster volume near Aurora's limit", AURORA_VOLUME_ALARM_BYTES, gt, "VolumeBytesUsed",
+                "Maximum")],
+    )  # fmt: skip
+    roles = {"writer": "WRITER", "readers": "READER"} if readers else {"writer": "WRITER"}
+    for label, role in roles.items():
         check = _Check(
-            f"db-replica-lag-{index}", f"reader {index} lags the writer", lag.threshold, gt, lag.metric, "Maximum"
-        )
-        alarms += _checks("database", "AWS/RDS", {"DBInstanceIdentifier": reader}, [check])
+            f"db-local-storage-{label}",
+            f"{label}: under {p.database_local_storage_alarm_gib} GiB local storage for temporary tables and logs",
+            local, lt, "FreeLocalStorage", "Minimum",
+        )  # fmt: skip
+        alarms += _checks("database", "AWS/RDS", {"DBClusterIdentifier": cluster, "Role": role}, [check])
+    if readers:
+        lag = _Check("db-replica-lag", "the slowest reader lags the writer by over 1 s", 1000.0, gt,
+                     "AuroraReplicaLagMaximum", "Maximum")  # fmt: skip
+        alarms += _checks("database", "AWS/RDS", cluster_only, [lag])
+    return alarms
+
+
+def rds_replica_alarms(replicas: list[pulumi.Input[str]]) -> list[AlarmSpec]:
+    """RDS read replicas keep their identifiers (Multi-AZ failover stays inside the instance): one lag alarm each."""
+    alarms: list[AlarmSpec] = []
+    for index, replica in enumerate(replicas, start=1):
+        check = _Check(
+            f"db-replica-lag-{index}", f"replica {index} lags the primary by over 30 s", 30.0, "GreaterThanThreshold",
+            "ReplicaLag", "Maximum",
+        )  # fmt: skip
+        alarms += _checks("database", "AWS/RDS", {"DBInstanceIdentifier": replica}, [check])
     return alarms
 
 
@@ -517,6 +647,27 @@ def edge_alarms(
     return alarms
 
 
+def audit_alarms(p: MonitoringPlan) -> list[AlarmSpec]:
+    """One alarm per CIS metric filter: any matching event in five minutes notifies (Security Hub: >= 1)."""
+    return [
+        AlarmSpec(
+            key=f.key,
+            tier="audit",
+            description=f"{f.description} (CIS, Security Hub {f.control})",
+            threshold=1,
+            comparison="GreaterThanOrEqualToThreshold",
+            missing="notBreaching",
+            namespace=CIS_NAMESPACE,
+            metric=f"{p.name_prefix}-{f.key}",
+            statistic="Sum",
+            period=5 * MINUTE,
+            evaluation_periods=1,
+            datapoints=1,
+        )
+        for f in CIS_FILTERS
+    ]
+
+
 class HaMonitoring(pulumi.ComponentResource):
     """Alarms with actions on an encrypted topic for every tier, a dashboard, and an audit trail."""
 
@@ -594,19 +745,22 @@ class HaMonitoring(pulumi.ComponentResource):
             specs += cache_alarms(p, list(args["cache_member_ids"]))
         if "distribution_id" in args:
             specs += edge_alarms(args["distribution_id"], args.get("health_check_id"), args.get("web_acl_name"))
+        if p.enable_cloudtrail:
+            specs += audit_alarms(p)
         return specs
 
     def _key(self, region: str | None = None) -> aws.kms.Key:
         """A rotating key CloudWatch (to publish alarms) and CloudTrail (to write logs) may use."""
         suffix = "-global" if region else ""
         values = pulumi.Output.all(account=self._account, partition=self._partition)
+        audit = self._plan if region is None and self._plan.enable_cloudtrail else None
         return aws.kms.Key(
             f"{self._name}-key{suffix}",
             description=f"{self._name}: alarm topic and audit trail",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             region=region,
-            policy=values.apply(lambda v: _key_policy(v["account"], v["partition"])),
+            policy=values.apply(lambda v: _key_policy(v["account"], v["partition"], audit)),
             tags=self._tags(f"{self._name}-key{suffix}"),
             opts=self._child,
         )
@@ -713,7 +867,7 @@ class HaMonitoring(pulumi.ComponentResource):
             self._child,
         )
         trail_arn = pulumi.Output.concat(
-            "arn:", self._partition, ":cloudtrail:", p.region, ":", self._account, ":trail/", f"{p.name_prefix}-audit"
+            "arn:", self._partition, ":cloudtrail:", p.region, ":", self._account, ":trail/", p.trail_name
         )
         policy = bucket_policy(
             f"{name}-trail",
@@ -722,17 +876,75 @@ class HaMonitoring(pulumi.ComponentResource):
             statements=_cloudtrail_writes,
             statement_inputs={"account": self._account, "trail": trail_arn},
         )
-        return aws.cloudtrail.Trail(
+        logs, role, role_policy = self._trail_logs(key)
+        trail = aws.cloudtrail.Trail(
             f"{name}-trail",
-            name=f"{p.name_prefix}-audit",
+            name=p.trail_name,
             s3_bucket_name=bucket.bucket,
             is_multi_region_trail=True,
             include_global_service_events=True,
             enable_log_file_validation=True,
             kms_key_id=key.arn,
+            cloud_watch_logs_group_arn=pulumi.Output.concat(logs.arn, ":*"),
+            cloud_watch_logs_role_arn=role.arn,
             tags=self._tags(f"{name}-trail"),
-            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[policy])),
+            # CloudTrail checks the bucket policy and the role's permissions when the trail is created.
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[policy, role_policy])),
         )
+        self._cis_filters(logs)
+        return trail
+
+    def _trail_logs(self, key: aws.kms.Key) -> tuple[aws.cloudwatch.LogGroup, aws.iam.Role, aws.iam.RolePolicy]:
+        """An encrypted log group for the trail, and the role CloudTrail assumes to write this account's streams.
+
+        CloudTrail names its streams <account>_CloudTrail_<trail region>[_n], so the role may create and write
+        those streams of this log group and nothing else (CloudTrail user guide, "Sending events to CloudWatch Logs").
+        """
+        name, p = f"{self._name}-trail-logs", self._plan
+        logs = aws.cloudwatch.LogGroup(
+            name,
+            name=p.trail_log_group,
+            kms_key_id=key.arn,
+            retention_in_days=p.trail_log_retention_days,
+            tags=self._tags(name),
+            opts=self._child,
+        )
+        role = aws.iam.Role(
+            name,
+            description="CloudTrail writes the audit trail to its CloudWatch Logs group",
+            assume_role_policy=assume_role_policy("cloudtrail.amazonaws.com"),
+            tags=self._tags(name),
+            opts=self._child,
+        )
+        streams = pulumi.Output.concat(logs.arn, ":log-stream:", self._account, "_CloudTrail_", p.region, "*")
+        policy = aws.iam.RolePolicy(
+            name,
+            role=role.id,
+            policy=streams.apply(
+                lambda arn: policy_document(
+                    {"Sid": "CreateTrailStreams", "Effect": "Allow", "Action": "logs:CreateLogStream", "Resource": arn},
+                    {"Sid": "WriteTrailEvents", "Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": arn},
+                )
+            ),
+            opts=self._child,
+        )
+        return logs, role, policy
+
+    def _cis_filters(self, logs: aws.cloudwatch.LogGroup) -> None:
+        """The CIS metric filters on the trail's log group; audit_alarms() watches their metrics."""
+        for f in CIS_FILTERS:
+            aws.cloudwatch.LogMetricFilter(
+                f"{self._name}-{f.key}",
+                log_group_name=logs.name,
+                pattern=f.pattern,
+                metric_transformation={
+                    "name": f"{self._plan.name_prefix}-{f.key}",
+                    "namespace": CIS_NAMESPACE,
+                    "value": "1",
+                    "default_value": "0",
+                },
+                opts=self._child,
+            )
 
 
 def _widget_input(spec: AlarmSpec) -> pulumi.Output[Any]:
@@ -769,7 +981,7 @@ def _dashboard_body(resolved: list[tuple[AlarmSpec, Any]], region: str) -> str:
                         if not spec.threshold_metric_id
                         else {},
                         "period": spec.period,
-                        "stat": spec.statistic,
+                        **({} if spec.queries else {"stat": spec.statistic}),
                     },
                 }
             )
@@ -789,15 +1001,30 @@ def _widget_metrics(spec: AlarmSpec, value: Any) -> list[list[Any]]:
                 [{"expression": query["expression"], "label": query.get("label", query["id"]), "id": query["id"]}]
             )
         else:
-            metric = query["metric"]
-            dims = [part for pair in sorted(metric["dimensions"].items()) for part in pair]
-            rows.append([metric["namespace"], metric["metric_name"], *dims, {"id": query["id"], "visible": False}])
+            rows.append(_math_input_row(query))
     return rows
 
 
-def _key_policy(account: str, partition: str) -> str:
-    """The account administers the key; CloudWatch and CloudTrail may use it for what they do, nothing else."""
-    return policy_document(
+def _math_input_row(query: dict[str, Any]) -> list[Any]:
+    """A metric that a math expression uses, with the alarm's own statistic and period.
+
+    A dashboard row without "stat" takes the widget's, and Average of a per-request count is always 1: the 5xx
+    rate would read 100% whenever any 5xx exists. The alarm queries sum their counts, so the graph does too.
+    """
+    metric = query["metric"]
+    dims = [part for pair in sorted(metric["dimensions"].items()) for part in pair]
+    options = {
+        "id": query["id"],
+        "stat": metric["stat"],
+        "period": metric["period"],
+        "visible": bool(query.get("return_data", False)),
+    }
+    return [metric["namespace"], metric["metric_name"], *dims, options]
+
+
+def _key_policy(account: str, partition: str, audit: MonitoringPlan | None) -> str:
+    """The account administers the key; CloudWatch, and with a trail CloudTrail and CloudWatch Logs, may use it."""
+    statements: list[Statement] = [
         {
             "Sid": "AccountAdministers",
             "Effect": "Allow",
@@ -813,20 +1040,51 @@ def _key_policy(account: str, partition: str) -> str:
             "Resource": "*",
             "Condition": {"StringEquals": {"aws:SourceAccount": account}},
         },
+    ]
+    if audit is not None:
+        statements += _audit_key_statements(account, partition, audit)
+    return policy_document(*statements)
+
+
+def _audit_key_statements(account: str, partition: str, p: MonitoringPlan) -> list[Statement]:
+    """CloudTrail encrypts this trail's files and describes the key; CloudWatch Logs encrypts the trail's log group.
+
+    CloudTrail user guide, "Configure AWS KMS key policies for CloudTrail": DescribeKey is its own statement
+    (DescribeKey carries no encryption context), and aws:SourceArn names the trail.
+    """
+    trail = f"arn:{partition}:cloudtrail:{p.region}:{account}:trail/{p.trail_name}"
+    log_group = f"arn:{partition}:logs:{p.region}:{account}:log-group:{p.trail_log_group}"
+    return [
         {
             "Sid": "CloudTrailEncryptsLogs",
             "Effect": "Allow",
             "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Action": "kms:GenerateDataKey*",
             "Resource": "*",
             "Condition": {
+                "StringEquals": {"aws:SourceArn": trail},
                 "StringLike": {
                     "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{partition}:cloudtrail:*:{account}:trail/*"
                 },
-                "StringEquals": {"aws:SourceAccount": account},
             },
         },
-    )
+        {
+            "Sid": "CloudTrailDescribesKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceArn": trail}},
+        },
+        {
+            "Sid": "CloudWatchLogsEncryptsTrailLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{p.region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group}},
+        },
+    ]
 
 
 def _cloudtrail_writes(v: dict[str, str]) -> list[Statement]:
