@@ -180,7 +180,7 @@ runtime_config = RuntimeConfig(
     ),
     Grants(
         role_name=web.instance_role_name,
-        secret_arns=[database.secret_arn, cache.auth_secret_arn],
+        secret_arns=[database.secret_arn, database.app_secret_arn, cache.auth_secret_arn],
         key_arns=[database.kms_key_arn],
     ),
     tags,
@@ -269,6 +269,7 @@ pulumi.export("release_key", web.release_key)
 pulumi.export("database_writer_endpoint", database.writer_endpoint)
 pulumi.export("database_reader_endpoint", database.reader_endpoint)
 pulumi.export("database_secret_arn", database.secret_arn)
+pulumi.export("database_app_secret_arn", database.app_secret_arn)
 pulumi.export("cache_primary_endpoint", cache.primary_endpoint)
 pulumi.export("site_url", site.site_url if site else web.origin_url)
 pulumi.export("alarm_topic_arn", watch.topic_arn)

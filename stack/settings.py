@@ -269,11 +269,11 @@ def _database(raw: object, problems: Problems) -> DatabaseSettings:
     storage = s.integer("allocated_storage_gib", 100, 20, 65536, " GiB")
     result = DatabaseSettings(
         engine=engine,
-        engine_version=_version(s, "engine_version", "16.4", POSTGRES_MAJOR_VERSIONS),
+        engine_version=_version(s, "engine_version", "16", POSTGRES_MAJOR_VERSIONS),
         instance_class=s.text(
             "instance_class", "db.r6g.large", DB_INSTANCE_CLASS, "an RDS instance class such as db.r6g.large"
         ),
-        reader_count=s.integer("reader_count", 2, 0, 15),
+        reader_count=s.integer("reader_count", 2 if engine == "aurora-postgresql" else 0, 0, 15),
         reader_autoscaling_max=s.optional_integer("reader_autoscaling_max", 1, 15),
         multi_az=s.boolean("multi_az", True),
         allocated_storage_gib=storage,
@@ -299,25 +299,32 @@ def _database(raw: object, problems: Problems) -> DatabaseSettings:
     if result.reader_autoscaling_max is not None and s.ok("reader_autoscaling_max", "reader_count", "engine"):
         if engine != "aurora-postgresql":
             s.problem("reader_autoscaling_max", "reader auto scaling needs engine aurora-postgresql")
-        elif result.reader_autoscaling_max < result.reader_count:
+        elif result.reader_autoscaling_max <= result.reader_count:
             s.problem(
                 "reader_autoscaling_max",
-                f"must be >= reader_count ({result.reader_count}), got {result.reader_autoscaling_max}",
+                f"must be > reader_count ({result.reader_count}) so auto scaling can add a reader, "
+                f"got {result.reader_autoscaling_max}",
             )
     s.finish()
     return result
 
 
 def _database_engine_rules(s: Section, db: DatabaseSettings) -> None:
-    """What Aurora or read replicas need: at least a day of backups, and a class Aurora offers."""
-    if s.ok("backup_retention_days", "engine", "reader_count") and db.backup_retention_days == 0:
-        if db.engine == "aurora-postgresql":
-            s.problem("backup_retention_days", "aurora-postgresql keeps at least 1 day of backups, got 0")
-        elif db.reader_count:
-            s.problem(
-                "backup_retention_days",
-                f"read replicas need backups on the primary (>= 1 day), got 0 with reader_count {db.reader_count}",
-            )
+    """What each engine needs: a major version only, a day of backups and a class (Aurora), no replicas (RDS)."""
+    if s.ok("engine_version") and "." in db.engine_version:
+        s.problem(
+            "engine_version",
+            f"must be the major version only (e.g. {db.engine_version.split('.')[0]!r}): AWS picks and upgrades "
+            f"the minor, and a pinned one fails the next deploy after it does, got {db.engine_version!r}",
+        )
+    if s.ok("backup_retention_days", "engine") and db.backup_retention_days == 0 and db.engine == "aurora-postgresql":
+        s.problem("backup_retention_days", "aurora-postgresql keeps at least 1 day of backups, got 0")
+    if s.ok("reader_count", "engine") and db.engine == "postgres" and db.reader_count:
+        s.problem(
+            "reader_count",
+            "engine postgres takes 0: AWS refuses read replicas of a primary whose master password Secrets Manager "
+            f"manages; use aurora-postgresql for readers, got {db.reader_count}",
+        )
     if (
         s.ok("instance_class", "engine")
         and db.engine == "aurora-postgresql"

@@ -126,8 +126,8 @@ BAD_CONFIGS = [
         "ha-stack:database.multi_az: prod needs true for engine postgres",
     ),
     (
-        {"database": {"reader_autoscaling_max": 1}},
-        "ha-stack:database.reader_autoscaling_max: must be >= reader_count (2), got 1",
+        {"database": {"reader_autoscaling_max": 2}},
+        "ha-stack:database.reader_autoscaling_max: must be > reader_count (2) so auto scaling can add a reader, got 2",
     ),
     (
         {"cache": {"node_count": 1}},
@@ -201,10 +201,15 @@ def test_backups_stay_on_where_aurora_or_replicas_need_them():
     assert problems_of(
         {**aurora, "ha-stack:database": {**aurora["ha-stack:database"], "backup_retention_days": 0}}
     ) == ["ha-stack:database.backup_retention_days: aurora-postgresql keeps at least 1 day of backups, got 0"]
-    replicas = stack_config("dev", database={"reader_count": 1, "backup_retention_days": 0})
+    replicas = stack_config("dev", database={"reader_count": 1})
     assert problems_of(replicas) == [
-        "ha-stack:database.backup_retention_days: read replicas need backups on the primary (>= 1 day), "
-        "got 0 with reader_count 1"
+        "ha-stack:database.reader_count: engine postgres takes 0: AWS refuses read replicas of a primary whose "
+        "master password Secrets Manager manages; use aurora-postgresql for readers, got 1"
+    ]
+    pinned = stack_config("dev", database={"engine_version": "16.4"})
+    assert problems_of(pinned) == [
+        "ha-stack:database.engine_version: must be the major version only (e.g. '16'): AWS picks and upgrades the "
+        "minor, and a pinned one fails the next deploy after it does, got '16.4'"
     ]
 
 

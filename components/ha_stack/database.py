@@ -17,6 +17,10 @@ from ha_stack.parameters import publish_parameters
 from ha_stack.security import client_only_security_group
 
 POSTGRES_MAJOR_VERSIONS = ("13", "14", "15", "16", "17")
+DEFAULT_MAJOR_VERSION = "16"
+"""Major versions only: AWS picks the minor at creation and auto minor upgrades move it in the maintenance window.
+The AWS provider keeps `engine_version` "16" as long as the running version starts with "16." (its
+compareActualEngineVersion), so an upgrade AWS made is never undone by the next deploy."""
 INSTANCE_CLASS = r"db\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
 AURORA_TOO_SMALL = r"db\.t\d+g?\.(micro|small)"
 """Aurora PostgreSQL starts at db.t3.medium / db.t4g.medium."""
@@ -29,6 +33,21 @@ MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
 ENHANCED_MONITORING_SECONDS = 60
 PERFORMANCE_INSIGHTS_DAYS = 7
 """The free tier of Performance Insights retention."""
+APP_PASSWORD_LENGTH = 40
+"""Letters and digits only, so the password needs no escaping in a connection string."""
+POSTGRES_RESERVED_WORDS = frozenset(
+    "all analyse analyze and any array as asc asymmetric both case cast check collate column constraint "  # noqa: SIM905
+    "create current_catalog current_date current_role current_time current_timestamp current_user "
+    "default deferrable desc distinct do else end except false fetch for foreign from grant group having "
+    "in initially intersect into lateral leading limit localtime localtimestamp not null offset on only "
+    "or order placing primary references returning select session_user some symmetric table then to "
+    "trailing true union unique user using variadic when where window with".split()
+)
+"""PostgreSQL's reserved key words (`SELECT word FROM pg_get_keywords() WHERE catcode = 'R'` on PostgreSQL 15)."""
+RESERVED_ROLE_NAMES = frozenset({"public", "none", "rdsadmin"})
+"""Names CREATE ROLE refuses ("role name ... is reserved"), and the RDS administrator role every instance has."""
+RESERVED_ROLE_PREFIXES = ("pg_", "rds_")
+"""pg_ roles are reserved by PostgreSQL; rds_ roles (rds_superuser, ...) are RDS's own."""
 
 
 class DatabaseEngine(str, Enum):
@@ -54,13 +73,17 @@ class HaDatabaseArgs(TypedDict):
     engine: NotRequired[DatabaseEngine]
     """Aurora PostgreSQL or RDS PostgreSQL. Default aurora-postgresql."""
     engine_version: NotRequired[str]
-    """PostgreSQL version, major 13 to 17, e.g. "16.4". Default 16.4."""
+    """PostgreSQL major version, 13 to 17, e.g. "16". No minor: AWS picks it and upgrades it in the maintenance
+    window; a pinned minor fails the next deploy after such an upgrade ("Cannot upgrade ... from 16.8 to 16.4").
+    A major upgrade is a deliberate step (README). Default 16."""
     instance_class: NotRequired[str]
     """Instance class of the writer and readers, e.g. db.r6g.large. Default db.r6g.large."""
     reader_count: NotRequired[int]
-    """Readers (Aurora) or read replicas (RDS), each in its own AZ after the writer's. Default 1."""
+    """Aurora only: readers, each in its own AZ after the writer's. RDS PostgreSQL takes 0: AWS refuses read replicas
+    of a primary whose master password Secrets Manager manages. Default 1 (Aurora), 0 (RDS)."""
     reader_autoscaling_max: NotRequired[int]
-    """Aurora only: let Application Auto Scaling add readers up to this many on CPU. Default off."""
+    """Aurora only: let Application Auto Scaling add readers on CPU up to this many, more than reader_count.
+    Default off."""
     multi_az: NotRequired[bool]
     """RDS only: a synchronous standby in another AZ with automatic failover. Default true."""
     allocated_storage_gib: NotRequired[int]
@@ -71,10 +94,17 @@ class HaDatabaseArgs(TypedDict):
     """Database created at launch. Default app."""
     master_username: NotRequired[str]
     """Master user; RDS generates its password and keeps it in Secrets Manager. Default app_admin."""
+    app_username: NotRequired[str]
+    """The service's own login role: a lower-case PostgreSQL identifier, not a reserved word, not pg_* / rds_*, not
+    the master user. Its generated password is kept in a Secrets Manager secret (JSON username and password) that
+    the service creates the role with. Default ha_app."""
     port: NotRequired[int]
     """Port the database listens on. Default 5432."""
     backup_retention_days: NotRequired[int]
     """Days of automated backups and point-in-time recovery, 0 to 35 (Aurora and replicas need >= 1). Default 14."""
+    apply_immediately: NotRequired[bool]
+    """Apply modifications now instead of in the weekly maintenance window (a restart may follow at once).
+    Default false."""
     enable_deletion_protection: NotRequired[bool]
     """Deletion protection, a final snapshot, and Pulumi protect on the database and its key. Default true."""
     enable_customer_managed_key: NotRequired[bool]
@@ -103,8 +133,10 @@ class DatabasePlan:
     max_allocated_storage_gib: int
     database_name: str
     master_username: str
+    app_username: str
     port: int
     backup_retention_days: int
+    apply_immediately: bool
     enable_deletion_protection: bool
     enable_customer_managed_key: bool
     parameter_path: str | None
@@ -118,7 +150,7 @@ class DatabasePlan:
     @property
     def family(self) -> str:
         """Parameter group family, e.g. aurora-postgresql16."""
-        return f"{self.engine.value}{self.engine_version.split('.')[0]}"
+        return f"{self.engine.value}{self.engine_version}"
 
     def reader_zones(self) -> list[str]:
         """The zones of the readers: the ones after the writer's, one each."""
@@ -131,13 +163,17 @@ _int = partial(checks.integer, COMPONENT)
 
 
 def _version(value: object) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"\d+(\.\d+)?", value):
-        raise _fail("engine_version", f"must be a version such as 16.4, got {value!r}")
-    if value.split(".")[0] not in POSTGRES_MAJOR_VERSIONS:
+    """A major version only: a pinned minor breaks the first deploy after AWS's automatic minor upgrade."""
+    allowed = ", ".join(POSTGRES_MAJOR_VERSIONS)
+    major = value.split(".")[0] if isinstance(value, str) else value
+    if major not in POSTGRES_MAJOR_VERSIONS:
+        raise _fail("engine_version", f"major version must be one of {allowed}, got {value!r}")
+    if value != major:
         raise _fail(
-            "engine_version", f"major version must be one of {', '.join(POSTGRES_MAJOR_VERSIONS)}, got {value!r}"
+            "engine_version",
+            f"must be the major version only ({major!r}): AWS picks and upgrades the minor, got {value!r}",
         )
-    return value
+    return str(major)
 
 
 def _instance_class(value: object, engine: DatabaseEngine) -> str:
@@ -149,7 +185,15 @@ def _instance_class(value: object, engine: DatabaseEngine) -> str:
 
 
 def _readers(args: HaDatabaseArgs, zones: list[str], engine: DatabaseEngine) -> tuple[int, int | None]:
-    readers = _int(args, "reader_count", 1, 0, 15)
+    """Aurora readers in their own zones; RDS takes none (replicas of a managed-password primary are refused)."""
+    aurora = engine is DatabaseEngine.AURORA_POSTGRESQL
+    readers = _int(args, "reader_count", 1 if aurora else 0, 0, 15)
+    if readers and not aurora:
+        raise _fail(
+            "reader_count",
+            "engine postgres takes 0: AWS refuses read replicas of a primary whose master password Secrets Manager "
+            f"manages; use engine aurora-postgresql for readers, got {readers}",
+        )
     if readers >= len(zones):
         raise _fail(
             "reader_count",
@@ -159,20 +203,28 @@ def _readers(args: HaDatabaseArgs, zones: list[str], engine: DatabaseEngine) -> 
     if ceiling is not None:
         if engine is not DatabaseEngine.AURORA_POSTGRESQL:
             raise _fail("reader_autoscaling_max", "reader auto scaling needs engine aurora-postgresql")
-        if not isinstance(ceiling, int) or not readers <= ceiling <= 15:
-            raise _fail("reader_autoscaling_max", f"must be from reader_count ({readers}) to 15, got {ceiling!r}")
+        if not isinstance(ceiling, int) or isinstance(ceiling, bool) or not readers < ceiling <= 15:
+            raise _fail(
+                "reader_autoscaling_max",
+                f"must be more than reader_count ({readers}) and at most 15, or auto scaling could add no reader, "
+                f"got {ceiling!r}",
+            )
     return readers, ceiling
 
 
-def _backups(args: HaDatabaseArgs, engine: DatabaseEngine, readers: int) -> int:
+def _backups(args: HaDatabaseArgs, engine: DatabaseEngine) -> int:
+    """Days of backups; Aurora always keeps at least one."""
     days = _int(args, "backup_retention_days", 14, 0, 35)
     if days == 0 and engine is DatabaseEngine.AURORA_POSTGRESQL:
         raise _fail("backup_retention_days", "Aurora keeps at least 1 day of backups, got 0")
-    if days == 0 and readers:
-        raise _fail(
-            "backup_retention_days", f"read replicas need backups on the primary (>= 1 day), got 0 with {readers}"
-        )
     return days
+
+
+def _flag(args: HaDatabaseArgs, field: str, *, default: bool) -> bool:
+    value = args.get(field, default)
+    if not isinstance(value, bool):
+        raise _fail(field, f"must be true or false, got {value!r}")
+    return value
 
 
 def _text(args: HaDatabaseArgs, field: str, default: str) -> str:
@@ -180,6 +232,21 @@ def _text(args: HaDatabaseArgs, field: str, default: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", value):
         raise _fail(field, f"must be a lower-case identifier of up to 63 characters, got {value!r}")
     return value
+
+
+def _app_username(args: HaDatabaseArgs, master: str) -> str:
+    """A role name CREATE ROLE accepts unquoted, that is neither RDS's nor the master user's."""
+    name = _text(args, "app_username", "ha_app")
+    if name in POSTGRES_RESERVED_WORDS or name in RESERVED_ROLE_NAMES or name.startswith(RESERVED_ROLE_PREFIXES):
+        raise _fail(
+            "app_username",
+            f"must not be a PostgreSQL reserved word or role (public, none, pg_*, rdsadmin, rds_*), got {name!r}",
+        )
+    if name == master:
+        raise _fail(
+            "app_username", f"must differ from master_username: the service must not log in as it, got {name!r}"
+        )
+    return name
 
 
 def plan(args: HaDatabaseArgs) -> DatabasePlan:
@@ -194,11 +261,12 @@ def plan(args: HaDatabaseArgs) -> DatabasePlan:
     if max_storage < storage:
         raise _fail("max_allocated_storage_gib", f"must be >= allocated_storage_gib ({storage}), got {max_storage}")
     path = args.get("parameter_path")
+    master = _text(args, "master_username", "app_admin")
     return DatabasePlan(
         zones=zones,
         clients=list(args["client_security_group_ids"]),
         engine=engine,
-        engine_version=_version(args.get("engine_version", "16.4")),
+        engine_version=_version(args.get("engine_version", DEFAULT_MAJOR_VERSION)),
         instance_class=_instance_class(args.get("instance_class", "db.r6g.large"), engine),
         reader_count=readers,
         reader_autoscaling_max=ceiling,
@@ -206,9 +274,11 @@ def plan(args: HaDatabaseArgs) -> DatabasePlan:
         allocated_storage_gib=storage,
         max_allocated_storage_gib=max_storage,
         database_name=_text(args, "database_name", "app"),
-        master_username=_text(args, "master_username", "app_admin"),
+        master_username=master,
+        app_username=_app_username(args, master),
         port=_int(args, "port", 5432, 1150, 65535),
-        backup_retention_days=_backups(args, engine, readers),
+        backup_retention_days=_backups(args, engine),
+        apply_immediately=_flag(args, "apply_immediately", default=False),
         enable_deletion_protection=args.get("enable_deletion_protection", True),
         enable_customer_managed_key=args.get("enable_customer_managed_key", True),
         parameter_path=None if path is None else checks.parameter_path(COMPONENT, "parameter_path", path),
@@ -239,6 +309,28 @@ class _Endpoints:
     instance_identifiers: pulumi.Output[list[str]]
 
 
+def replacement_keepers(
+    p: DatabasePlan, subnet_group_name: pulumi.Input[str], key_arn: pulumi.Input[str] | None
+) -> dict[str, pulumi.Input[str]]:
+    """The inputs whose change makes AWS (the provider's ForceNew) replace the cluster or primary.
+
+    The final-snapshot suffix is kept by them: a replacement gets a new suffix, so the replaced database's final
+    snapshot never takes a name an earlier one already holds (DBClusterSnapshotAlreadyExists). Inputs that are
+    updated in place are left out, so they never rename a snapshot for nothing.
+    """
+    keepers: dict[str, pulumi.Input[str]] = {
+        "engine": p.engine.value,
+        "database_name": p.database_name,
+        "master_username": p.master_username,
+        "kms_key_id": key_arn if key_arn is not None else "aws-managed",
+    }
+    if p.aurora:
+        keepers["db_subnet_group_name"] = subnet_group_name
+    elif not p.multi_az:
+        keepers["availability_zone"] = p.zones[0]
+    return keepers
+
+
 class HaDatabase(pulumi.ComponentResource):
     """Encrypted PostgreSQL across AZs with a managed master password, TLS forced and backups kept."""
 
@@ -262,6 +354,8 @@ class HaDatabase(pulumi.ComponentResource):
     """Aurora cluster id: the DBClusterIdentifier dimension of its metrics (empty for RDS)."""
     instance_identifiers: pulumi.Output[list[str]]
     """Writer first, then readers: the DBInstanceIdentifier dimension of their metrics."""
+    app_secret_arn: pulumi.Output[str]
+    """Secrets Manager secret of the service's own role (JSON username and password), encrypted with kms_key_arn."""
 
     def __init__(self, name: str, args: HaDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("HaDatabase"), name, None, opts)
@@ -270,10 +364,11 @@ class HaDatabase(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self._stateful = pulumi.ResourceOptions(parent=self, protect=p.enable_deletion_protection)
         key = self._key() if p.enable_customer_managed_key else None
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets", subnet_ids=args["subnet_ids"], tags=self._tags(f"{name}-subnets"), opts=self._child
+        )
         shared = _Shared(
-            subnet_group=aws.rds.SubnetGroup(
-                f"{name}-subnets", subnet_ids=args["subnet_ids"], tags=self._tags(f"{name}-subnets"), opts=self._child
-            ),
+            subnet_group=subnet_group,
             security_group=client_only_security_group(
                 name,
                 vpc_id=args["vpc_id"],
@@ -285,13 +380,17 @@ class HaDatabase(pulumi.ComponentResource):
             ),
             key_arn=key.arn if key else None,
             monitoring_role_arn=self._monitoring_role(),
-            final_snapshot=random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=self._child).hex.apply(
-                lambda suffix: f"{name}-final-{suffix}"
-            ),
+            final_snapshot=random.RandomId(
+                f"{name}-final-snapshot",
+                byte_length=4,
+                keepers=replacement_keepers(p, subnet_group.name, key.arn if key else None),
+                opts=self._child,
+            ).hex.apply(lambda suffix: f"{name}-final-{suffix}"),
         )
         endpoints = self._aurora(shared) if p.aurora else self._rds(shared)
+        app_secret = self._app_secret(key.arn if key else None)
         if p.parameter_path:
-            self._publish(p.parameter_path, endpoints)
+            self._publish(p.parameter_path, endpoints, app_secret.arn)
 
         self.writer_endpoint = endpoints.writer
         self.reader_endpoint = endpoints.reader
@@ -303,6 +402,7 @@ class HaDatabase(pulumi.ComponentResource):
         self.kms_key_arn = key.arn if key else pulumi.Output.from_input("")
         self.cluster_identifier = endpoints.cluster_identifier
         self.instance_identifiers = endpoints.instance_identifiers
+        self.app_secret_arn = app_secret.arn
         self.register_outputs(
             {
                 "writer_endpoint": self.writer_endpoint,
@@ -315,6 +415,7 @@ class HaDatabase(pulumi.ComponentResource):
                 "kms_key_arn": self.kms_key_arn,
                 "cluster_identifier": self.cluster_identifier,
                 "instance_identifiers": self.instance_identifiers,
+                "app_secret_arn": self.app_secret_arn,
             }
         )
 
@@ -331,6 +432,32 @@ class HaDatabase(pulumi.ComponentResource):
             tags=self._tags(f"{self._name}-key"),
             opts=self._stateful,
         )
+
+    def _app_secret(self, key_arn: pulumi.Output[str] | None) -> aws.secretsmanager.Secret:
+        """The service role's generated password, in a secret shaped like RDS's own (username, password).
+
+        The component only generates and stores it; the service creates the role with it (the master user can,
+        the component cannot reach the database). The password stays a Pulumi secret in state.
+        """
+        name, p = f"{self._name}-app", self._plan
+        password = random.RandomPassword(
+            f"{name}-password", length=APP_PASSWORD_LENGTH, special=False, opts=self._child
+        )
+        secret = aws.secretsmanager.Secret(
+            f"{name}-secret",
+            description=f"{self._name}: login of the service's role {p.app_username} (JSON username, password)",
+            kms_key_id=key_arn,
+            recovery_window_in_days=7,
+            tags=self._tags(f"{name}-secret"),
+            opts=self._child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-secret",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.json_dumps({"username": p.app_username, "password": password.result}),
+            opts=self._child,
+        )
+        return secret
 
     def _monitoring_role(self) -> pulumi.Output[str]:
         """The role RDS enhanced monitoring publishes OS metrics with."""
@@ -365,6 +492,7 @@ class HaDatabase(pulumi.ComponentResource):
             "monitoring_role_arn": role_arn,
             "auto_minor_version_upgrade": True,
             "publicly_accessible": False,
+            "apply_immediately": self._plan.apply_immediately,
         }
 
     def _aurora(self, shared: _Shared) -> _Endpoints:
@@ -400,6 +528,7 @@ class HaDatabase(pulumi.ComponentResource):
             skip_final_snapshot=False,
             final_snapshot_identifier=shared.final_snapshot,
             enabled_cloudwatch_logs_exports=["postgresql"],
+            apply_immediately=p.apply_immediately,
             tags=self._tags(f"{name}-cluster"),
             opts=self._stateful,
         )
@@ -411,8 +540,8 @@ class HaDatabase(pulumi.ComponentResource):
                 aws.rds.ClusterInstance(
                     label,
                     cluster_identifier=cluster.id,
+                    # No engine_version: the cluster's is the one AWS upgrades; the instances follow it.
                     engine=aws.rds.EngineType(p.engine.value),
-                    engine_version=p.engine_version,
                     instance_class=p.instance_class,
                     availability_zone=zone,
                     promotion_tier=tier,
@@ -444,7 +573,7 @@ class HaDatabase(pulumi.ComponentResource):
             scalable_dimension="rds:cluster:ReadReplicaCount",
             resource_id=pulumi.Output.concat("cluster:", cluster.cluster_identifier),
             min_capacity=p.reader_count,
-            max_capacity=p.reader_autoscaling_max or p.reader_count,
+            max_capacity=p.reader_autoscaling_max,
             opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=instances)),
         )
         aws.appautoscaling.Policy(
@@ -463,7 +592,11 @@ class HaDatabase(pulumi.ComponentResource):
         )
 
     def _rds(self, shared: _Shared) -> _Endpoints:
-        """A primary (Multi-AZ unless opted out) in the first zone, and a read replica in each next one."""
+        """A primary, Multi-AZ (a synchronous standby AWS places in another zone) unless opted out.
+
+        No read replicas: AWS refuses them for a primary whose master password Secrets Manager manages (RDS user
+        guide, "Limitations for Secrets Manager integration with Amazon RDS"); plan() refuses reader_count > 0.
+        """
         name, p = self._name, self._plan
         parameters = aws.rds.ParameterGroup(
             f"{name}-params",
@@ -507,37 +640,16 @@ class HaDatabase(pulumi.ComponentResource):
             opts=self._stateful,
             **monitoring,
         )
-        replicas = []
-        for zone in p.reader_zones():
-            label = f"{name}-replica-{az_letter(zone)}"
-            replicas.append(
-                aws.rds.Instance(
-                    label,
-                    replicate_source_db=primary.identifier,
-                    instance_class=p.instance_class,
-                    availability_zone=zone,
-                    storage_encrypted=True,
-                    kms_key_id=shared.key_arn,
-                    vpc_security_group_ids=[shared.security_group.id],
-                    parameter_group_name=parameters.name,
-                    deletion_protection=p.enable_deletion_protection,
-                    skip_final_snapshot=True,  # a replica holds no data of its own
-                    tags=self._tags(label),
-                    opts=self._stateful,
-                    **monitoring,
-                )
-            )
-        reader = replicas[0].address if replicas else primary.address
         return _Endpoints(
             writer=primary.address,
-            reader=reader,
-            readers=pulumi.Output.all(*[r.address for r in replicas]),
+            reader=primary.address,
+            readers=pulumi.Output.from_input([]),
             secret_arn=primary.master_user_secrets.apply(lambda s: s[0].secret_arn or ""),
             cluster_identifier=pulumi.Output.from_input(""),
-            instance_identifiers=pulumi.Output.all(primary.identifier, *[r.identifier for r in replicas]),
+            instance_identifiers=pulumi.Output.all(primary.identifier),
         )
 
-    def _publish(self, path: str, endpoints: _Endpoints) -> None:
+    def _publish(self, path: str, endpoints: _Endpoints, app_secret_arn: pulumi.Output[str]) -> None:
         """The service's database settings under the stack's path (docs/runtime-config.md): no secret values."""
         p = self._plan
         values: dict[str, pulumi.Input[str]] = {
@@ -546,6 +658,7 @@ class HaDatabase(pulumi.ComponentResource):
             "port": str(p.port),
             "name": p.database_name,
             "secret_arn": endpoints.secret_arn,
+            "app_secret_arn": app_secret_arn,
             "sslmode": "require",  # the parameter group refuses plain connections, in dev too
         }
         publish_parameters(
