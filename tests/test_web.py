@@ -2,6 +2,8 @@
 
 import asyncio
 import base64
+import importlib
+import inspect
 import json
 import re
 import shutil
@@ -587,7 +589,41 @@ def test_fewer_zones_offering_the_types_than_az_count_is_one_clear_line(zone_lac
         run_stack("prod", config)
 
 
-# 8. Outputs
+# 8. Tags
+
+
+def takes_tags(typ: str) -> bool:
+    """Whether the installed SDK's resource for this type token accepts tags (what AWS lets us tag)."""
+    package, module_path, kind = typ.split(":")
+    module = importlib.import_module(f"pulumi_{package}.{module_path.split('/')[0]}")
+    return "tags" in inspect.signature(getattr(module, f"{kind}Args").__init__).parameters
+
+
+def tag_map(resource: RecordedResource) -> dict[str, str]:
+    tags = resource.inputs.get("tags") or {}
+    if isinstance(tags, list):  # an Auto Scaling group's tags are propagated key/value entries
+        return {t["key"]: t["value"] for t in tags}
+    return tags
+
+
+@pytest.mark.parametrize("component", ["ha-stack:index:HaWebTier", "ha-stack:index:HaWebFleet"])
+def test_every_taggable_web_resource_carries_the_stacks_tags(prod, component):
+    stack_tags = {"project": "ha-stack", "stack": "prod", "environment": "prod"}
+    resources = inside(prod, component)
+    taggable = [r for r in resources if r.typ.startswith("aws:") and takes_tags(r.typ)]
+    assert {INGRESS, EGRESS} <= {r.typ for r in taggable} or component.endswith("Fleet")
+    untagged = [(r.typ, r.name) for r in taggable if stack_tags.items() - tag_map(r).items()]
+    assert untagged == []
+
+
+def test_scaling_policies_cannot_be_tagged():
+    # Checked against the SDK, so the test above is not silently skipping something AWS would let us tag.
+    assert not takes_tags("aws:autoscaling/policy:Policy")
+    assert takes_tags(INGRESS)
+    assert takes_tags("aws:s3/bucketObjectv2:BucketObjectv2")
+
+
+# 9. Outputs
 
 
 def test_stack_exports_the_web_tiers_entry_points(prod):

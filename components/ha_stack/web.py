@@ -318,6 +318,7 @@ class HaWebTier(pulumi.ComponentResource):
             from_port=p.app_port,
             to_port=p.app_port,
             description="health checks and requests to the service",
+            tags=self._tags(f"{name}-alb-to-instances"),
             opts=self._child,
         )
         self._ingress(f"{name}-instances-from-alb", instance_sg, p.app_port, referenced_security_group_id=alb_sg.id)
@@ -329,6 +330,7 @@ class HaWebTier(pulumi.ComponentResource):
             from_port=443,
             to_port=443,
             description="AWS APIs (SSM, S3, CloudWatch, Secrets Manager) and package repositories",
+            tags=self._tags(f"{name}-instances-to-https"),
             opts=self._child,
         )
         return alb_sg, instance_sg
@@ -353,6 +355,7 @@ class HaWebTier(pulumi.ComponentResource):
             cidr_ipv4=cidr_ipv4,
             prefix_list_id=prefix_list_id,
             referenced_security_group_id=referenced_security_group_id,
+            tags=self._tags(label),
             opts=self._child,
         )
 
