@@ -395,14 +395,15 @@ def _archive_before_expiry(s: Section, glacier: int, expire: int) -> None:
         s.problem("log_expire_days", f"must be after log_glacier_days ({glacier}), got {expire}")
 
 
-def _monitoring(raw: object, problems: Problems) -> MonitoringSettings:
+def _monitoring(raw: object, problems: Problems, prod: bool) -> MonitoringSettings:
+    """CloudTrail is opt-in outside prod: a multi-region trail per stack pays again for the same account's calls."""
     s = Section(_key("monitoring"), raw, problems)
     result = MonitoringSettings(
         alarm_emails=s.strings("alarm_emails", [], lambda v: re.fullmatch(EMAIL, v) is not None, "an e-mail address"),
         cpu_alarm_percent=s.integer("cpu_alarm_percent", 80, 1, 100, " percent"),
         alb_5xx_rate_percent=s.number("alb_5xx_rate_percent", 5.0, 0.1, 100.0),
         p99_latency_seconds=s.number("p99_latency_seconds", 1.0, 0.01, 60.0),
-        enable_cloudtrail=s.boolean("enable_cloudtrail", True),
+        enable_cloudtrail=s.boolean("enable_cloudtrail", prod),
         log_glacier_days=s.integer("log_glacier_days", 90, 1, 3650, " days"),
         log_expire_days=s.integer("log_expire_days", 365, 1, 3650, " days"),
     )
@@ -495,7 +496,7 @@ def parse_settings(config: Mapping[str, Any], *, stack: str) -> Settings:
         database=_database(raw.get("database"), problems),
         cache=_cache(raw.get("cache"), problems),
         edge=_edge(raw.get("edge"), problems),
-        monitoring=_monitoring(raw.get("monitoring"), problems),
+        monitoring=_monitoring(raw.get("monitoring"), problems, environment == "prod"),
     )
     _cross_tier(settings, problems)
     if problems.lines:

@@ -15,6 +15,7 @@ from ha_stack.monitoring import plan
 from ha_stack.release import Launch, render_agent_config
 from stack.ha_summary import alarms_by_tier
 from stack.mock_cloud import Recording
+from stack.settings import parse_settings
 from tests.conftest import build, parented_children, run_stack, stack_config
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -388,7 +389,8 @@ def test_the_disk_alarm_watches_what_the_instances_agent_publishes():
     CloudWatch agent docs: a measurement "used_percent" of "disk" is published as disk_used_percent, and
     aggregation_dimensions [["AutoScalingGroupName"]] publishes each instance's points under that dimension alone.
     """
-    launch = Launch(**{f.name: 30 if f.type in (int, "int") else f"/{f.name}/" for f in fields(Launch)})
+    values: dict[str, Any] = {f.name: 30 if f.type in (int, "int") else f"/{f.name}/" for f in fields(Launch)}
+    launch = Launch(**values)
     metrics = json.loads(render_agent_config(launch))["metrics"]
     assert metrics["namespace"] == "ha-stack/instances"  # what test_the_fullest_root_disk_of_the_group_alarms reads
     assert ["AutoScalingGroupName"] in metrics["aggregation_dimensions"]
@@ -584,3 +586,12 @@ def test_every_taggable_child_carries_the_callers_tags():
 def test_new_arguments_are_checked_before_anything_is_declared(overrides, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         plan({"region": "us-east-1", **overrides})  # type: ignore[typeddict-item]
+
+
+@pytest.mark.parametrize(("stack", "trail"), [("dev", False), ("prod", True)])
+def test_the_trail_is_opt_in_outside_prod(stack, trail):
+    """Each stack's multi-region trail records the whole account again: dev turns it on only when asked."""
+    config = stack_config(stack)
+    config["ha-stack:monitoring"] = {k: v for k, v in config["ha-stack:monitoring"].items() if k != "enable_cloudtrail"}
+    assert parse_settings(config, stack=stack).monitoring.enable_cloudtrail is trail
+    assert plan({"region": "us-east-1"}).enable_cloudtrail is True  # the component's own default stays secure
