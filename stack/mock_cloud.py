@@ -98,6 +98,7 @@ AUTONAMED = (
     "aws:cloudfront/cachePolicy:CachePolicy",
     "aws:cloudfront/originAccessControl:OriginAccessControl",
     "aws:ec2/launchTemplate:LaunchTemplate",
+    "aws:lambda/function:Function",
 )
 
 
@@ -322,6 +323,9 @@ class MockCloud(pulumi.runtime.Mocks):
             },
             "aws:acm/certificateValidation:CertificateValidation": lambda: {"certificateArn": inputs["certificateArn"]},
             "aws:route53/record:Record": lambda: {"fqdn": str(inputs.get("name", "")).rstrip(".")},
+            "aws:lambda/functionUrl:FunctionUrl": lambda: {
+                "functionUrl": f"https://{_digest(name, 'url', size=32)}.lambda-url.{self.region}.on.aws/"
+            },
             "random:index/randomPassword:RandomPassword": lambda: {"result": _digest(name, "secret", size=40)},
         }
         if typ in extra:
