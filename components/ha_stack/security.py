@@ -3,6 +3,8 @@
 import pulumi
 import pulumi_aws as aws
 
+from ha_stack.naming import merge_tags
+
 
 def client_only_security_group(
     name: str,
@@ -17,7 +19,8 @@ def client_only_security_group(
     """A group admitting `port` from each client group and nothing else, with no egress of its own.
 
     Each client group also gets an egress rule to this group on the port, so clients whose egress is
-    locked down (the web tier's is) can connect. Rules are named by role: `{name}-from-{role}`.
+    locked down (the web tier's is) can connect. Rules are named by role: `{name}-from-{role}`. Every rule
+    carries the group's tags (rules are taggable resources of their own), with its own Name.
     """
     group = aws.ec2.SecurityGroup(
         f"{name}-sg",
@@ -35,6 +38,7 @@ def client_only_security_group(
             from_port=port,
             to_port=port,
             description=f"{service} from {role}",
+            tags=merge_tags(tags, None, name=f"{name}-from-{role}"),
             opts=opts,
         )
         aws.vpc.SecurityGroupEgressRule(
@@ -45,6 +49,7 @@ def client_only_security_group(
             from_port=port,
             to_port=port,
             description=f"{role} to {service}",
+            tags=merge_tags(tags, None, name=f"{name}-egress-from-{role}"),
             opts=opts,
         )
     return group
