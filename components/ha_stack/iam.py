@@ -73,15 +73,15 @@ def caller_account(parent: pulumi.Resource) -> Account:
     )
 
 
-def log_group_key_policy(account: str, partition: str, region: str) -> str:
+def log_group_key_policy(account: str, partition: str, region: str, log_group: str = "*") -> str:
     """Key policy of a customer-managed key for CloudWatch Logs log groups.
 
     The account administers the key (without that statement nobody could manage it); CloudWatch Logs in this
-    region may use it only for log groups of this account and region, checked on the encryption context
-    `kms:EncryptionContext:aws:logs:arn` that CloudWatch Logs sends (CloudWatch Logs user guide, "Encrypt log
-    data in CloudWatch Logs using AWS Key Management Service").
+    region may use it only for log groups of this account and region (only the group named `log_group` when a
+    name is given), checked on the encryption context `kms:EncryptionContext:aws:logs:arn` that CloudWatch Logs
+    sends (CloudWatch Logs user guide, "Encrypt log data in CloudWatch Logs using AWS Key Management Service").
     """
-    log_groups = f"arn:{partition}:logs:{region}:{account}:log-group:*"
+    log_groups = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group}"
     return policy_document(
         {
             "Sid": "AccountAdministers",
