@@ -481,7 +481,9 @@ def test_cloudtrail_may_describe_the_key_without_an_encryption_context(alone):
     (describe,) = [s for s in statements if "kms:DescribeKey" in json.dumps(s["Action"])]
     assert describe["Action"] == "kms:DescribeKey"
     assert describe["Condition"] == {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}
-    (encrypt,) = [s for s in statements if s is not describe]
+    (decrypt,) = [s for s in statements if s["Action"] == "kms:Decrypt"]  # the trail bucket has an S3 Bucket Key
+    assert decrypt["Condition"] == {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}
+    (encrypt,) = [s for s in statements if s not in (describe, decrypt)]
     assert encrypt["Action"] == "kms:GenerateDataKey*"
     assert encrypt["Condition"]["StringEquals"] == {"aws:SourceArn": TRAIL_ARN}
     assert encrypt["Condition"]["StringLike"] == {

@@ -1069,6 +1069,16 @@ def _audit_key_statements(account: str, partition: str, p: MonitoringPlan) -> li
             },
         },
         {
+            # "If you are using an existing S3 bucket with an S3 Bucket Key, kms:Decrypt permissions are required to
+            # create or update a trail with SSE-KMS encryption enabled": the trail bucket uses a bucket key.
+            "Sid": "CloudTrailDecryptsWithBucketKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceArn": trail}},
+        },
+        {
             "Sid": "CloudTrailDescribesKey",
             "Effect": "Allow",
             "Principal": {"Service": "cloudtrail.amazonaws.com"},
