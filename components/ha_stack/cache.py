@@ -11,12 +11,12 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from ha_stack import checks
+from ha_stack.iam import caller_account, log_group_key_policy
 from ha_stack.naming import component_tags, type_token
 from ha_stack.parameters import publish_parameters
 from ha_stack.security import client_only_security_group
 
 NODE_TYPE = r"cache\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
-MAJOR_VERSIONS = {"redis": ("6", "7"), "valkey": ("7", "8")}
 EVICTION_POLICY = "allkeys-lru"
 """A cache evicts the least recently used key when full, whether or not it has a TTL."""
 SNAPSHOT_WINDOW = "02:00-03:00"
@@ -35,6 +35,49 @@ class CacheEngine(str, Enum):
     """Valkey, the Linux Foundation fork of Redis; same protocol, lower ElastiCache price."""
 
 
+@dataclass(frozen=True)
+class EngineRelease:
+    """What HaCache sends to ElastiCache for one accepted engine_version."""
+
+    version: str
+    """engine_version at creation: major.minor (ElastiCache manages the patch), or 6.x (the newest 6 then)."""
+    family: str
+    """Parameter group family: AWS's names, not derived from the version (Redis 6 is redis6.x, not redis6)."""
+    transit_encryption_mode: bool
+    """Whether the engine takes TransitEncryptionMode (Redis OSS 7.0.5 and later, Valkey); older engines with TLS
+    on are TLS-only and get no mode."""
+
+
+_REDIS6 = partial(EngineRelease, family="redis6.x", transit_encryption_mode=False)
+_REDIS7 = partial(EngineRelease, family="redis7", transit_encryption_mode=True)
+_VALKEY7 = partial(EngineRelease, family="valkey7", transit_encryption_mode=True)
+_VALKEY8 = partial(EngineRelease, family="valkey8", transit_encryption_mode=True)
+ENGINE_VERSIONS: dict[str, dict[str, EngineRelease]] = {
+    "redis": {
+        "6": _REDIS6("6.2"),
+        "6.x": _REDIS6("6.x"),
+        "6.0": _REDIS6("6.0"),
+        "6.2": _REDIS6("6.2"),
+        "7": _REDIS7("7.1"),
+        "7.0": _REDIS7("7.0"),
+        "7.1": _REDIS7("7.1"),
+    },
+    "valkey": {
+        "7": _VALKEY7("7.2"),
+        "7.2": _VALKEY7("7.2"),
+        "8": _VALKEY8("8.2"),
+        "8.0": _VALKEY8("8.0"),
+        "8.1": _VALKEY8("8.1"),
+        "8.2": _VALKEY8("8.2"),
+    },
+}
+"""The engine versions ElastiCache offers node-based clusters (ElastiCache user guide, "Supported engines and
+versions"; families from "Engine specific parameters"), keyed by what a caller may write. A major alone means
+its newest minor. Redis OSS 4 and 5 (extended support only) and versions not listed here are refused."""
+DEFAULT_VERSIONS = {"redis": "7", "valkey": "8"}
+"""engine_version when none is given: the newest major of each engine."""
+
+
 class HaCacheArgs(TypedDict):
     """Inputs for HaCache."""
 
@@ -49,7 +92,12 @@ class HaCacheArgs(TypedDict):
     engine: NotRequired[CacheEngine]
     """redis or valkey. Default redis."""
     engine_version: NotRequired[str]
-    """Engine version, e.g. 7.1 (redis 6-7, valkey 7-8). Default 7.1."""
+    """Engine version at creation: a major (7: its newest minor) or major.minor; redis 6, 6.x, 6.0, 6.2, 7, 7.0,
+    7.1; valkey 7, 7.2, 8, 8.0, 8.1, 8.2. Default: redis 7 (7.1), valkey 8 (8.2). AWS then applies newer minors
+    in the maintenance window (auto minor version upgrade) and the component never asks for the version again
+    (ignore_changes), so an upgraded cache is not "downgraded" by replacement. To move to another version
+    (a new major, or redis to valkey): modify the replication group with the AWS CLI (engine, engine version and
+    a parameter group of the new family), then set engine and engine_version here and run `pulumi up --refresh`."""
     node_type: NotRequired[str]
     """Node type, e.g. cache.r7g.large. Default cache.r7g.large."""
     node_count: NotRequired[int]
@@ -62,8 +110,16 @@ class HaCacheArgs(TypedDict):
     """Days of daily snapshots, 0 to 35 (0: none). Default 7."""
     kms_key_arn: NotRequired[pulumi.Input[str]]
     """KMS key for encryption at rest and the AUTH token secret. Default: AWS's managed keys."""
+    log_kms_key_arn: NotRequired[pulumi.Input[str]]
+    """KMS key of the slow log and engine log groups; its key policy must let CloudWatch Logs in this region use
+    it. Default: a rotating customer-managed key made for them, usable by CloudWatch Logs for this account's log
+    groups in this region only."""
     log_retention_days: NotRequired[int]
     """Days to keep the slow log and engine log in CloudWatch Logs. Default 30."""
+    apply_immediately: NotRequired[bool]
+    """Apply changes to the replication group (node type, parameter group, snapshots...) at once rather than in
+    the next maintenance window (sun 05:30-06:30 UTC). Default false: a production cache changes during the
+    window."""
     parameter_path: NotRequired[str]
     """Publish endpoints, port, TLS flag and the token secret's ARN under this Parameter Store path.
     Default: not published."""
@@ -77,20 +133,16 @@ class CachePlan:
 
     zones: list[str]
     engine: CacheEngine
-    engine_version: str
+    release: EngineRelease
     node_type: str
     node_count: int
     automatic_failover: bool
     port: int
     snapshot_retention_days: int
     log_retention_days: int
+    apply_immediately: bool
     parameter_path: str | None
     tags: dict[str, str]
-
-    @property
-    def family(self) -> str:
-        """Parameter group family, e.g. redis7 or valkey8."""
-        return f"{self.engine.value}{self.engine_version.split('.')[0]}"
 
     def node_zones(self) -> list[str]:
         """The zone of each node, primary first."""
@@ -102,12 +154,24 @@ _fail = partial(checks.fail, COMPONENT)
 _int = partial(checks.integer, COMPONENT)
 
 
-def _version(value: object, engine: CacheEngine) -> str:
-    majors = MAJOR_VERSIONS[engine.value]
-    if not isinstance(value, str) or not re.fullmatch(r"\d+\.\d+", value) or value.split(".")[0] not in majors:
-        raise _fail(
-            "engine_version", f"must be a {engine.value} version {' or '.join(majors)}.x such as 7.1, got {value!r}"
-        )
+def engine_release(engine: str, value: object) -> EngineRelease | None:
+    """The release ElastiCache runs for engine_version `value` of `engine`, or None if it offers none."""
+    releases = ENGINE_VERSIONS.get(engine, {})
+    return releases.get(value) if isinstance(value, str) else None
+
+
+def _release(value: object, engine: CacheEngine) -> EngineRelease:
+    release = engine_release(engine.value, value)
+    if release is None:
+        allowed = ", ".join(ENGINE_VERSIONS[engine.value])
+        raise _fail("engine_version", f"must be a {engine.value} version ElastiCache offers ({allowed}), got {value!r}")
+    return release
+
+
+def _flag(args: HaCacheArgs, field: str, default: bool) -> bool:
+    value = args.get(field, default)
+    if not isinstance(value, bool):
+        raise _fail(field, f"must be true or false, got {value!r}")
     return value
 
 
@@ -125,7 +189,7 @@ def plan(args: HaCacheArgs) -> CachePlan:
         raise _fail(
             "node_count", f"must be <= the number of zones ({len(zones)}) so each node gets its own AZ, got {nodes}"
         )
-    failover = args.get("automatic_failover", True)
+    failover = _flag(args, "automatic_failover", True)
     if failover and nodes < 2:
         raise _fail(
             "automatic_failover",
@@ -135,13 +199,14 @@ def plan(args: HaCacheArgs) -> CachePlan:
     return CachePlan(
         zones=zones,
         engine=engine,
-        engine_version=_version(args.get("engine_version", "7.1"), engine),
+        release=_release(args.get("engine_version", DEFAULT_VERSIONS[engine.value]), engine),
         node_type=node_type,
         node_count=nodes,
         automatic_failover=failover,
         port=_int(args, "port", 6379, 1024, 65535),
         snapshot_retention_days=_int(args, "snapshot_retention_days", 7, 0, 35),
         log_retention_days=_int(args, "log_retention_days", 30, 1, 3653),
+        apply_immediately=_flag(args, "apply_immediately", False),
         parameter_path=None if path is None else checks.parameter_path(COMPONENT, "parameter_path", path),
         tags=dict(args.get("tags") or {}),
     )
@@ -188,7 +253,8 @@ class HaCache(pulumi.ComponentResource):
             opts=self._child,
         )
         token, secret = self._auth_token(key)
-        replication_group = self._replication_group(group, subnets, token, key)
+        logs = self._log_groups(args.get("log_kms_key_arn") or self._log_key().arn)
+        replication_group = self._replication_group(group, subnets, token, key, logs)
         if p.parameter_path:
             self._publish(p.parameter_path, replication_group, secret)
 
@@ -231,37 +297,64 @@ class HaCache(pulumi.ComponentResource):
         )
         return token, secret
 
+    def _log_key(self) -> aws.kms.Key:
+        """A rotating key CloudWatch Logs may use for this account's log groups in this region, and nothing else."""
+        name = f"{self._name}-logs-key"
+        account = caller_account(self)
+        policy = pulumi.Output.all(account.account_id, account.partition, account.region).apply(
+            lambda v: log_group_key_policy(account=v[0], partition=v[1], region=v[2])
+        )
+        return aws.kms.Key(
+            name,
+            description=f"{self._name}: slow log and engine log of the cache",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=policy,
+            tags=self._tags(name),
+            opts=self._child,
+        )
+
+    def _log_groups(self, key_arn: pulumi.Input[str]) -> dict[str, aws.cloudwatch.LogGroup]:
+        """The slow log and engine log groups, encrypted with the customer-managed key."""
+        return {
+            kind: aws.cloudwatch.LogGroup(
+                f"{self._name}-{kind}",
+                retention_in_days=self._plan.log_retention_days,
+                kms_key_id=key_arn,
+                tags=self._tags(f"{self._name}-{kind}"),
+                opts=self._child,
+            )
+            for kind in ("slow-log", "engine-log")
+        }
+
     def _replication_group(
         self,
         group: aws.ec2.SecurityGroup,
         subnets: aws.elasticache.SubnetGroup,
         token: random.RandomPassword,
         key: pulumi.Input[str] | None,
+        logs: dict[str, aws.cloudwatch.LogGroup],
     ) -> aws.elasticache.ReplicationGroup:
-        """Cluster mode off: one shard, a node per zone; failover and Multi-AZ whenever there is a replica."""
+        """Cluster mode off: one shard, a node per zone; failover and Multi-AZ whenever there is a replica.
+
+        The version is AWS's after creation (see HaCacheArgs.engine_version): with automatic minor upgrades on,
+        asking again for the creation version would read as a downgrade, which the provider plans as a
+        replacement (an empty cache).
+        """
         name, p = self._name, self._plan
         parameters = aws.elasticache.ParameterGroup(
             f"{name}-params",
-            family=p.family,
+            family=p.release.family,
             description=f"{name}: evict least recently used keys when full",
             parameters=[{"name": "maxmemory-policy", "value": EVICTION_POLICY}],
             tags=self._tags(f"{name}-params"),
             opts=self._child,
         )
-        logs = {
-            kind: aws.cloudwatch.LogGroup(
-                f"{name}-{kind}",
-                retention_in_days=p.log_retention_days,
-                tags=self._tags(f"{name}-{kind}"),
-                opts=self._child,
-            )
-            for kind in ("slow-log", "engine-log")
-        }
         return aws.elasticache.ReplicationGroup(
             f"{name}-redis",
             description=f"{name}: {p.engine.value} cache, one node per AZ",
             engine=p.engine.value,
-            engine_version=p.engine_version,
+            engine_version=p.release.version,
             node_type=p.node_type,
             num_cache_clusters=p.node_count,
             preferred_cache_cluster_azs=p.node_zones(),
@@ -274,12 +367,13 @@ class HaCache(pulumi.ComponentResource):
             at_rest_encryption_enabled=True,
             kms_key_id=key,
             transit_encryption_enabled=True,
-            transit_encryption_mode="required",
+            transit_encryption_mode="required" if p.release.transit_encryption_mode else None,
             auth_token=token.result,
             snapshot_retention_limit=p.snapshot_retention_days,
             snapshot_window=SNAPSHOT_WINDOW,
             maintenance_window=MAINTENANCE_WINDOW,
             auto_minor_version_upgrade=True,
+            apply_immediately=p.apply_immediately,
             log_delivery_configurations=[
                 {
                     "destination": group_.name,
@@ -290,7 +384,7 @@ class HaCache(pulumi.ComponentResource):
                 for kind, group_ in logs.items()
             ],
             tags=self._tags(f"{name}-redis"),
-            opts=self._child,
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(ignore_changes=["engineVersion"])),
         )
 
     def _publish(
