@@ -332,9 +332,17 @@ def monitoring_summary(rec: Recording) -> TierSummary:
     emails = sorted({str(s.inputs["endpoint"]) for s in subscriptions})
     summary.facts.append(f"notifies: {', '.join(emails) or 'nobody (no alarm_emails): subscribe to the topic'}")
     trails = rec.of_type("aws:cloudtrail/trail:Trail")
-    summary.facts.append(
-        "CloudTrail: " + (", ".join(f"{t.inputs['name']} (multi-region, validated, KMS)" for t in trails) or "off")
-    )
+    logs = {
+        str(g.outputs.get("arn")): str(g.outputs.get("name", g.name))
+        for g in rec.of_type("aws:cloudwatch/logGroup:LogGroup")
+    }
+    described = [
+        f"{t.inputs['name']} (multi-region, validated, KMS; CloudWatch Logs "
+        f"{logs.get(str(t.inputs.get('cloudWatchLogsGroupArn', '')).removesuffix(':*'), 'none')})"
+        for t in trails
+    ]
+    off = "off (opt-in outside prod; an AWS Organizations trail may already record this account)"
+    summary.facts.append("CloudTrail: " + (", ".join(described) or off))
     return summary
 
 

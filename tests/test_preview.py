@@ -64,6 +64,9 @@ def test_dev_preview_says_the_web_tier_is_http_only(dev_out):
 def test_preview_lists_alarms_per_tier_and_every_tiers_ha_facts(prod_out):
     out = prod_out
     assert "    - instances alarms (3): instances-below-min, instances-cpu, instances-disk" in out
+    assert "    - audit alarms (3): iam-policy-changes, root-usage, unauthorized-api-calls" in out
+    assert "CloudTrail: ha-stack-prod-audit (multi-region, validated, KMS; CloudWatch Logs " in out
+    assert "/ha-stack/ha-stack-prod/cloudtrail)" in out
     assert "    - edge alarms (3): cdn-5xx-rate, site-health-check, waf-blocks-above-normal" in out
     assert "  database: 3 AZs (us-east-1a, us-east-1b, us-east-1c)" in out
     assert "aurora-postgresql: writer in us-east-1a; 2 reader(s) in us-east-1b, us-east-1c" in out
