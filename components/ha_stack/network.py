@@ -13,7 +13,7 @@ import pulumi_aws as aws
 
 from ha_stack import checks
 from ha_stack.cidr import SubnetPlan, Tier, plan_subnets
-from ha_stack.iam import Account, Statement, caller_account, policy_document
+from ha_stack.iam import Account, Statement, caller_account, log_group_key_policy, policy_document
 from ha_stack.naming import az_letter, component_tags, type_token
 
 FLOW_LOG_RETENTION_DAYS = (
@@ -433,7 +433,9 @@ class HaNetwork(pulumi.ComponentResource):
             description=f"{name}: VPC flow log group",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=values.apply(_flow_log_key_policy),
+            policy=values.apply(
+                lambda v: log_group_key_policy(v["account"], v["partition"], v["region"], log_group=v["group"])
+            ),
             tags=self._tags(f"{name}-flow-logs"),
             opts=self._child,
         )
@@ -468,35 +470,6 @@ class HaNetwork(pulumi.ComponentResource):
             tags=self._tags(f"{name}-flow-log"),
             opts=self._child,
         )
-
-
-def _log_group_arn(v: dict[str, str]) -> str:
-    return f"arn:{v['partition']}:logs:{v['region']}:{v['account']}:log-group:{v['group']}"
-
-
-def _flow_log_key_policy(v: dict[str, str]) -> str:
-    """The account administers the key; CloudWatch Logs may use it for the flow log group only.
-
-    CloudWatch Logs user guide, "Encrypt log data in CloudWatch Logs using AWS KMS": the regional logs
-    principal, with the log group's ARN as the kms:EncryptionContext:aws:logs:arn condition.
-    """
-    return policy_document(
-        {
-            "Sid": "AccountAdministers",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:{v['partition']}:iam::{v['account']}:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
-        {
-            "Sid": "CloudWatchLogsEncryptsTheFlowLogGroup",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{v['region']}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": _log_group_arn(v)}},
-        },
-    )
 
 
 def _flow_log_trust_policy(v: dict[str, str]) -> str:
