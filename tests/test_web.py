@@ -318,6 +318,16 @@ def test_pinning_ami_id_rolls_the_fleet_onto_that_image_and_only_then():
     assert new.outputs["latestVersion"] != old.outputs["latestVersion"]
 
 
+def test_moving_to_graviton_gets_a_template_with_an_arm64_image_not_the_kept_x86_one():
+    before = build(lambda: HaWebTier("web", args(instance_type="t3.small")))
+    after = build(lambda: HaWebTier("web", args(instance_type="t4g.small")))
+    (old,), (new,) = before.of_type(LAUNCH_TEMPLATE), after.of_type(LAUNCH_TEMPLATE)
+    # A new resource, so the x86 template's kept image (ignore_changes) does not carry over to arm64 instances.
+    assert (old.name, new.name) == ("web-instances", "web-instances-arm64")
+    assert new.inputs["imageId"] != old.inputs["imageId"]
+    assert new.inputs["instanceType"] == "t4g.small"
+
+
 def test_the_stack_pins_the_image_from_its_stack_file():
     rec = run_stack("dev", stack_config("dev", web={"ami_id": PINNED_IMAGE}))
     (template,) = rec.of_type(LAUNCH_TEMPLATE)

@@ -594,8 +594,10 @@ class HaWebTier(pulumi.ComponentResource):
             )
         )
         instance_tags = {**self._tags(f"{name}-instance"), "ha-stack:release": p.release.digest[:20]}
+        # One template per CPU architecture: the kept image of one architecture cannot boot the other's
+        # instance types, so changing the family (t3 -> t4g) makes a new template with that architecture's image.
         return aws.ec2.LaunchTemplate(
-            f"{name}-instances",
+            f"{name}-instances" if p.arch == "x86_64" else f"{name}-instances-{p.arch}",
             image_id=image_id,
             instance_type=p.instance_type,
             iam_instance_profile={"arn": profile.arn},
