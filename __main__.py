@@ -164,6 +164,7 @@ cache_args: HaCacheArgs = {
     "automatic_failover": settings.cache.automatic_failover,
     "port": settings.cache.port,
     "snapshot_retention_days": settings.cache.snapshot_retention_days,
+    "apply_immediately": settings.cache.apply_immediately,
     "parameter_path": runtime_config_path,
     "tags": tags,
 }

@@ -15,6 +15,9 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
+from ha_stack.cache import DEFAULT_VERSIONS as CACHE_DEFAULT_VERSIONS
+from ha_stack.cache import ENGINE_VERSIONS as CACHE_VERSIONS
+from ha_stack.cache import engine_release
 from ha_stack.database import AURORA_TOO_SMALL
 from ha_stack.database import INSTANCE_CLASS as DB_INSTANCE_CLASS
 from ha_stack.web import AMI_ID, INSTANCE_TYPE
@@ -28,7 +31,6 @@ NAT_MODES = ("none", "single", "one_per_az")
 DATABASE_ENGINES = ("aurora-postgresql", "postgres")
 POSTGRES_MAJOR_VERSIONS = ("13", "14", "15", "16", "17")
 CACHE_ENGINES = ("redis", "valkey")
-CACHE_MAJOR_VERSIONS = {"redis": ("6", "7"), "valkey": ("7", "8")}
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 LOG_RETENTION_DAYS = (
     1,
@@ -131,6 +133,7 @@ class CacheSettings:
     port: int
     snapshot_retention_days: int
     product_ttl_seconds: int
+    apply_immediately: bool
 
 
 @dataclass(frozen=True)
@@ -336,12 +339,22 @@ def _database_engine_rules(s: Section, db: DatabaseSettings) -> None:
         )
 
 
+def _cache_version(s: Section, engine: str) -> str:
+    """A version HaCache's table has for the engine (what ElastiCache offers): checked here so it is a line, not
+    a traceback from the component."""
+    value = s.text("engine_version", CACHE_DEFAULT_VERSIONS[engine], r"\d+(\.(\d+|x))?", "a version such as 7 or 7.1")
+    if s.ok("engine_version") and engine_release(engine, value) is None:
+        allowed = ", ".join(CACHE_VERSIONS[engine])
+        s.problem("engine_version", f"must be a {engine} version ElastiCache offers ({allowed}), got {value!r}")
+    return value
+
+
 def _cache(raw: object, problems: Problems) -> CacheSettings:
     s = Section(_key("cache"), raw, problems)
     engine = s.choice("engine", "redis", CACHE_ENGINES)
     result = CacheSettings(
         engine=engine,
-        engine_version=_version(s, "engine_version", "7.1", CACHE_MAJOR_VERSIONS[engine]),
+        engine_version=_cache_version(s, engine),
         node_type=s.text(
             "node_type", "cache.r7g.large", CACHE_NODE_TYPE, "an ElastiCache node type such as cache.r7g.large"
         ),
@@ -350,6 +363,7 @@ def _cache(raw: object, problems: Problems) -> CacheSettings:
         port=s.integer("port", 6379, 1024, 65535),
         snapshot_retention_days=s.integer("snapshot_retention_days", 7, 0, 35, " days"),
         product_ttl_seconds=s.integer("product_ttl_seconds", 3600, 1, 86400, " seconds"),
+        apply_immediately=s.boolean("apply_immediately", False),
     )
     if s.ok("automatic_failover", "node_count") and result.automatic_failover and result.node_count < 2:
         s.problem(

@@ -24,6 +24,7 @@ def test_prod_file_takes_the_seeds_numbers():
         14,
     )
     assert (s.cache.node_count, s.cache.automatic_failover, s.cache.product_ttl_seconds) == (3, True, 3600)
+    assert s.cache.apply_immediately is False  # prod's cache changes in its maintenance window
     assert (s.edge.static_ttl_seconds, s.edge.domain, s.edge.hosted_zone) == (604800, "shop.example.com", "example.com")
     assert s.monitoring.alarm_emails
 
@@ -33,6 +34,7 @@ def test_dev_file_is_cheap_and_says_so():
     assert (s.network.az_count, s.network.nat_gateways) == (2, "single")
     assert (s.database.engine, s.database.multi_az, s.database.reader_count) == ("postgres", False, 0)
     assert (s.cache.node_count, s.cache.automatic_failover) == (1, False)
+    assert s.cache.apply_immediately is True
     assert s.edge.domain is None
     assert s.monitoring.alarm_emails == []
 
@@ -134,6 +136,16 @@ BAD_CONFIGS = [
         "ha-stack:cache.automatic_failover: needs node_count >= 2 (a replica to fail over to), got node_count 1",
     ),
     ({"cache": {"engine": "memcached"}}, "ha-stack:cache.engine: must be one of redis, valkey, got 'memcached'"),
+    (
+        {"cache": {"engine_version": "7.5"}},
+        "ha-stack:cache.engine_version: must be a redis version ElastiCache offers (6, 6.x, 6.0, 6.2, 7, 7.0, 7.1), "
+        "got '7.5'",
+    ),
+    (
+        {"cache": {"engine": "valkey", "engine_version": "7.1"}},
+        "ha-stack:cache.engine_version: must be a valkey version ElastiCache offers (7, 7.2, 8, 8.0, 8.1, 8.2), "
+        "got '7.1'",
+    ),
     (
         {"cache": {"node_type": "r7g.large"}},
         "ha-stack:cache.node_type: must be an ElastiCache node type such as cache.r7g.large, got 'r7g.large'",
