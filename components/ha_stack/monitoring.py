@@ -475,9 +475,13 @@ def database_alarms(
     if aurora is not None:
         return alarms + aurora_cluster_alarms(p, aurora, readers)
     storage = _Check(
-        "db-free-storage", "under 10% storage free", p.database_storage_gib * 1024**3 // 10, lt, "FreeStorageSpace",
-        "Minimum",
-    )  # fmt: skip
+        key="db-free-storage",
+        description="under 10% storage free",
+        threshold=p.database_storage_gib * 1024**3 // 10,
+        comparison=lt,
+        metric="FreeStorageSpace",
+        statistic="Minimum",
+    )
     return alarms + _checks("database", "AWS/RDS", where, [storage]) + rds_replica_alarms(instances[1:])
 
 
@@ -492,22 +496,35 @@ def aurora_cluster_alarms(p: MonitoringPlan, cluster: pulumi.Input[str], readers
     gt, lt = "GreaterThanThreshold", "LessThanThreshold"
     cluster_only: dict[str, pulumi.Input[str]] = {"DBClusterIdentifier": cluster}
     local = p.database_local_storage_alarm_gib * 1024**3
-    alarms = _checks(
-        "database", "AWS/RDS", cluster_only,
-        [_Check("db-volume", "cluster volume near Aurora's limit", AURORA_VOLUME_ALARM_BYTES, gt, "VolumeBytesUsed",
-                "Maximum")],
-    )  # fmt: skip
+    volume = _Check(
+        key="db-volume",
+        description="cluster volume near Aurora's limit",
+        threshold=AURORA_VOLUME_ALARM_BYTES,
+        comparison=gt,
+        metric="VolumeBytesUsed",
+        statistic="Maximum",
+    )
+    alarms = _checks("database", "AWS/RDS", cluster_only, [volume])
     roles = {"writer": "WRITER", "readers": "READER"} if readers else {"writer": "WRITER"}
     for label, role in roles.items():
         check = _Check(
-            f"db-local-storage-{label}",
-            f"{label}: under {p.database_local_storage_alarm_gib} GiB local storage for temporary tables and logs",
-            local, lt, "FreeLocalStorage", "Minimum",
-        )  # fmt: skip
+            key=f"db-local-storage-{label}",
+            description=f"{label}: under {p.database_local_storage_alarm_gib} GiB for temporary tables and logs",
+            threshold=local,
+            comparison=lt,
+            metric="FreeLocalStorage",
+            statistic="Minimum",
+        )
         alarms += _checks("database", "AWS/RDS", {"DBClusterIdentifier": cluster, "Role": role}, [check])
     if readers:
-        lag = _Check("db-replica-lag", "the slowest reader lags the writer by over 1 s", 1000.0, gt,
-                     "AuroraReplicaLagMaximum", "Maximum")  # fmt: skip
+        lag = _Check(
+            key="db-replica-lag",
+            description="the slowest reader lags the writer by over 1 s",
+            threshold=1000.0,  # milliseconds
+            comparison=gt,
+            metric="AuroraReplicaLagMaximum",
+            statistic="Maximum",
+        )
         alarms += _checks("database", "AWS/RDS", cluster_only, [lag])
     return alarms
 
@@ -517,9 +534,13 @@ def rds_replica_alarms(replicas: list[pulumi.Input[str]]) -> list[AlarmSpec]:
     alarms: list[AlarmSpec] = []
     for index, replica in enumerate(replicas, start=1):
         check = _Check(
-            f"db-replica-lag-{index}", f"replica {index} lags the primary by over 30 s", 30.0, "GreaterThanThreshold",
-            "ReplicaLag", "Maximum",
-        )  # fmt: skip
+            key=f"db-replica-lag-{index}",
+            description=f"replica {index} lags the primary by over 30 s",
+            threshold=30.0,  # seconds
+            comparison="GreaterThanThreshold",
+            metric="ReplicaLag",
+            statistic="Maximum",
+        )
         alarms += _checks("database", "AWS/RDS", {"DBInstanceIdentifier": replica}, [check])
     return alarms
 
