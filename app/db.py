@@ -2,14 +2,15 @@
 
 The writer pool connects with ``target_session_attrs=read-write`` across every writer host, so after a
 failover it lands on the promoted node; the reader pool prefers standbys and falls back to the writer.
-Only idempotent work is retried (reads, and writes made idempotent by a key).
+Only idempotent work is retried (reads, and writes made idempotent by a key). Both pools log in with the
+app role's Credentials: a connection refused for its password re-reads the secret and connects again.
 """
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors
@@ -17,10 +18,12 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from app.config import AppSettings, Endpoint
+from app.credentials import Credentials, Login
 
 log = logging.getLogger("app.db")
 T = TypeVar("T")
-Work = Callable[[psycopg.AsyncConnection[dict[str, object]]], Awaitable[T]]
+Row = dict[str, object]
+Work = Callable[[psycopg.AsyncConnection[Row]], Awaitable[T]]
 
 RETRY_BUDGET_SECONDS = 15.0
 """How long idempotent work keeps retrying: Aurora fails over in about 30 s, RDS Multi-AZ in 60-120 s; the
@@ -34,13 +37,11 @@ FAILOVER_ERRORS: tuple[type[Exception], ...] = (
 
 
 def conninfo(settings: AppSettings, hosts: tuple[Endpoint, ...], session_attrs: str) -> str:
-    """A libpq multi-host conninfo."""
+    """A libpq multi-host conninfo without a login: Credentials add the user and password per connection."""
     return psycopg.conninfo.make_conninfo(
         host=",".join(h.host for h in hosts),
         port=",".join(str(h.port) for h in hosts),
         dbname=settings.db_name,
-        user=settings.db_user,
-        password=settings.db_password,
         sslmode=settings.db_sslmode,
         connect_timeout=2,
         target_session_attrs=session_attrs,
@@ -49,27 +50,53 @@ def conninfo(settings: AppSettings, hosts: tuple[Endpoint, ...], session_attrs: 
     )
 
 
-class Database:
-    """The writer and reader pools of one process."""
+async def connect_as(credentials: Credentials, info: str, **kwargs: Any) -> psycopg.AsyncConnection[Any]:
+    """One connection to ``info`` with the credentials' login, retried with a fresher one after a rejection."""
 
-    def __init__(self, settings: AppSettings, max_size: int = 10) -> None:
-        self.writer: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]] = self._pool(
+    async def attempt(login: Login) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(info, user=login.user, password=login.password, **kwargs)
+
+    return await credentials.connect(attempt)
+
+
+class RotatingConnection(psycopg.AsyncConnection[Row]):
+    """The pools' connection class: ``connect`` goes through the Credentials named by the ``credentials``
+    keyword the pool passes (psycopg_pool calls ``connection_class.connect(conninfo, **kwargs)``)."""
+
+    @classmethod
+    async def connect(cls, conninfo: str = "", **kwargs: Any) -> "RotatingConnection":
+        credentials: Credentials = kwargs.pop("credentials")
+
+        async def attempt(login: Login) -> RotatingConnection:
+            return await super(RotatingConnection, cls).connect(
+                conninfo, user=login.user, password=login.password, **kwargs
+            )
+
+        return await credentials.connect(attempt)
+
+
+class Database:
+    """The writer and reader pools of one process, both logged in as the app role."""
+
+    def __init__(self, settings: AppSettings, credentials: Credentials, max_size: int = 10) -> None:
+        self.credentials = credentials
+        self.writer: AsyncConnectionPool[RotatingConnection] = self._pool(
             "writer", conninfo(settings, settings.db_writers, "read-write"), max_size
         )
-        self.reader: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]] = self._pool(
+        self.reader: AsyncConnectionPool[RotatingConnection] = self._pool(
             "reader", conninfo(settings, settings.db_readers + settings.db_writers, "prefer-standby"), max_size
         )
 
-    @staticmethod
-    def _pool(name: str, info: str, max_size: int) -> AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]]:
+    def _pool(self, name: str, info: str, max_size: int) -> AsyncConnectionPool[RotatingConnection]:
         return AsyncConnectionPool(
             info,
             name=name,
+            connection_class=RotatingConnection,
             min_size=1,
             max_size=max_size,
             timeout=5.0,
             open=False,
-            kwargs={"row_factory": dict_row},
+            kwargs={"row_factory": dict_row, "credentials": self.credentials},
             check=AsyncConnectionPool.check_connection,
             reconnect_timeout=RETRY_BUDGET_SECONDS * 4,
         )
@@ -97,9 +124,7 @@ class Database:
         async with asyncio.timeout(timeout), pool.connection(timeout=timeout) as conn:
             await conn.execute("SELECT 1")
 
-    async def _run(
-        self, pool: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, object]]], work: Work[T], retry: bool
-    ) -> T:
+    async def _run(self, pool: AsyncConnectionPool[RotatingConnection], work: Work[T], retry: bool) -> T:
         async def attempt() -> T:
             async with pool.connection() as conn, conn.transaction():
                 return await work(conn)

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import config, logs, metrics, migrations
 from app.cache import ProductCache
 from app.config import AppSettings
+from app.credentials import Credentials, Login
 from app.db import FAILOVER_ERRORS, RETRY_BUDGET_SECONDS, Database, conninfo, retry_failover
 from app.routes import router
 
@@ -22,12 +23,31 @@ log = logging.getLogger("app")
 MAX_BODY_BYTES = 64 * 1024
 
 
-async def _migrate_with_retry(settings: AppSettings) -> None:
-    """Migrate before serving; a database that is briefly away (a failover) is waited for, then we fail."""
+def logins(settings: AppSettings, secrets: Any = None) -> tuple[Credentials, Credentials]:
+    """The master login (migrations and the app role's upkeep) and the app role's login (request pools), each
+    re-readable from its secret when ``secrets`` (a Secrets Manager client) is given.
+
+    Without an app role (allowed only in dev, see config.parse) the pools use the master login, with a warning.
+    """
+    master = Credentials(
+        Login(settings.db_user, settings.db_password), secret_arn=settings.db_secret_arn, secrets=secrets
+    )
+    if not settings.db_app_user:
+        log.warning("no app role configured (HA_DB_APP_USER): serving requests as the master user, dev only")
+        return master, master
+    app = Credentials(
+        Login(settings.db_app_user, settings.db_app_password), secret_arn=settings.db_app_secret_arn, secrets=secrets
+    )
+    return master, app
+
+
+async def _migrate_with_retry(settings: AppSettings, master: Credentials, app: Credentials) -> None:
+    """Migrate and set up the app role before serving; a database that is briefly away (a failover) is waited
+    for, then we fail."""
     info = conninfo(settings, settings.db_writers, "read-write")
 
     async def attempt() -> list[int]:
-        return await migrations.migrate(info)
+        return await migrations.migrate(info, master=master, app=app.login if app is not master else None)
 
     applied = await retry_failover(attempt, budget=RETRY_BUDGET_SECONDS * 4, first_delay=1.0, max_delay=1.0)
     log.info("database schema ready", extra={"applied": applied})
@@ -67,13 +87,17 @@ class RejectLargeBodies:
         return JSONResponse({"error": f"request body over {self.max_bytes} bytes"}, status_code=413)
 
 
-def create_app(settings: AppSettings) -> FastAPI:
-    """One service instance: pools, cache, migrations at start-up, routes and JSON error handling."""
+def create_app(settings: AppSettings, secrets: Any = None) -> FastAPI:
+    """One service instance: pools, cache, migrations at start-up, routes and JSON error handling.
+
+    ``secrets`` is the Secrets Manager client that rotated logins are re-read with (None: logins are fixed).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await _migrate_with_retry(settings)
-        app.state.db = Database(settings)
+        master, app_login = app.state.logins = logins(settings, secrets)
+        await _migrate_with_retry(settings, master, app_login)
+        app.state.db = Database(settings, app_login)
         app.state.cache = ProductCache(settings)
         await app.state.db.open()
         emitter = asyncio.create_task(metrics.emit_forever(app.state.cache.counters, "shop"))
@@ -121,7 +145,8 @@ def _error_handlers(app: FastAPI) -> None:
 def app_from_environment() -> FastAPI:
     """Factory for uvicorn workers: configuration is read once per process at start-up."""
     logs.configure()
-    return create_app(config.load())
+    settings = config.load()
+    return create_app(settings, config.secrets_client())
 
 
 def run(host: str = "0.0.0.0", **uvicorn_options: Any) -> None:

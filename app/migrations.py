@@ -1,13 +1,18 @@
 """Versioned SQL migrations, applied at start-up by whichever instance takes the advisory lock first.
 
 Files are ``migrations/NNN_name.sql``, applied in order, each once, all in one transaction: an instance
-that starts while another migrates waits on the lock, then finds nothing left to do.
+that starts while another migrates waits on the lock, then finds nothing left to do. The same transaction
+brings the application role up to date (app.roles), so it always matches the schema it was granted on.
 """
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import psycopg
+
+from app.credentials import Credentials, Login
+from app.roles import ensure_app_role
 
 log = logging.getLogger("app.migrations")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -20,9 +25,16 @@ def pending(applied: set[int]) -> list[tuple[int, Path]]:
     return [(v, p) for v, p in files if v not in applied]
 
 
-async def migrate(conninfo: str) -> list[int]:
-    """Apply pending migrations on the writer; return the versions applied by this call."""
-    async with await psycopg.AsyncConnection.connect(conninfo) as conn, conn.transaction():
+async def migrate(conninfo: str, *, master: Credentials | None = None, app: Login | None = None) -> list[int]:
+    """Apply pending migrations on the writer, then create or update the ``app`` role; return the versions
+    applied by this call. ``master`` logs in (re-read from its secret after a rejection); without it the
+    conninfo carries the login."""
+
+    async def attempt(login: Login) -> psycopg.AsyncConnection[tuple[Any, ...]]:
+        return await psycopg.AsyncConnection.connect(conninfo, user=login.user, password=login.password)
+
+    opened = await (master.connect(attempt) if master else psycopg.AsyncConnection.connect(conninfo))
+    async with opened as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -35,4 +47,6 @@ async def migrate(conninfo: str) -> list[int]:
             await conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
             log.info("migration applied", extra={"version": version, "file": path.name})
             done.append(version)
+        if app is not None:
+            await ensure_app_role(conn, app, master_user=conn.info.user)
         return done

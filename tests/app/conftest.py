@@ -1,17 +1,33 @@
-"""Service test fixtures: real PostgreSQL (primary + synchronous standby) and Redis from the lab."""
+"""Service test fixtures: real PostgreSQL (primary + synchronous standby) and Redis from the lab, made to
+log in like RDS: passwords are checked, and the master (the lab's ``app`` owner) may create roles but is no
+superuser. The service serves as the application role ``ha_app``.
+"""
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from typing import Any
 
+import boto3  # type: ignore[import-untyped]
 import httpx
+import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from moto.server import ThreadedMotoServer
 
 from app.config import AppSettings, from_env
 from app.main import create_app
-from lab.servers import Lab, running_lab
+from lab.servers import Lab, free_port, running_lab
+
+APP_USER, APP_PASSWORD = "ha_app", "lab-app-password"
+PASSWORD_CHECKED_HBA = """\
+local all all trust
+host all postgres 127.0.0.1/32 trust
+host replication all 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+"""
+"""The lab's own tools keep logging in as postgres; every other role must present its password, as on RDS."""
 
 pytestmark = pytest.mark.servers
 
@@ -21,16 +37,78 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def like_rds(lab: Lab) -> Lab:
+    """Check passwords on both servers and let the master create roles (RDS's master has CREATEROLE)."""
+    for server, datadir in ((lab.primary, "primary"), (lab.standby, "standby")):
+        (lab.root / datadir / "pg_hba.conf").write_text(PASSWORD_CHECKED_HBA)
+        with psycopg.connect(lab.dsn(server, user="postgres", dbname="postgres"), autocommit=True) as conn:
+            if server is lab.primary:
+                conn.execute("ALTER ROLE app CREATEROLE")
+            conn.execute("SELECT pg_reload_conf()")
+    return lab
+
+
+@contextlib.contextmanager
+def rds_lab(cache: bool = True) -> Iterator[Lab]:
+    """A lab of its own (for drills that break it) that logs in like RDS."""
+    with running_lab(cache=cache) as own:
+        yield like_rds(own)
+
+
+def app_env(lab: Lab) -> dict[str, str]:
+    """The lab's HA_* variables plus the application role the service serves as."""
+    return {**lab.app_env(), "HA_DB_APP_USER": APP_USER, "HA_DB_APP_PASSWORD": APP_PASSWORD}
+
+
+def set_password(lab: Lab, user: str, password: str) -> None:
+    """What a rotation does to the database: the role's password changes under the running service."""
+    with psycopg.connect(lab.dsn(lab.primary, user="postgres"), autocommit=True) as conn:
+        conn.execute(
+            psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                psycopg.sql.Identifier(user), psycopg.sql.Literal(password)
+            )
+        )
+
+
+def drop_sessions(lab: Lab, user: str) -> int:
+    """End every session of ``user`` (as a failover or a pool recycle would), so the next query reconnects."""
+    with psycopg.connect(lab.dsn(lab.primary, user="postgres"), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (user,)
+        ).fetchall()
+    with psycopg.connect(lab.dsn(lab.standby, user="postgres"), autocommit=True) as conn:
+        rows += conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (user,)
+        ).fetchall()
+    return len(rows)
+
+
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     """Shared servers for tests that do not break them."""
-    with running_lab() as shared:
+    with rds_lab() as shared:
         yield shared
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[dict[str, Any]]:
+    """moto's HTTP server: the real AWS APIs emulated, reached through boto3 like on an instance."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    endpoint = f"http://127.0.0.1:{port}"
+    yield {
+        "ssm": session.client("ssm", endpoint_url=endpoint),
+        "secrets": session.client("secretsmanager", endpoint_url=endpoint),
+        "endpoint": endpoint,
+    }
+    server.stop()
 
 
 @pytest.fixture
 def settings(lab: Lab) -> AppSettings:
-    return from_env(lab.app_env())
+    return from_env(app_env(lab))
 
 
 class ShopClient(httpx.AsyncClient):
@@ -42,9 +120,9 @@ class ShopClient(httpx.AsyncClient):
 
 
 @contextlib.asynccontextmanager
-async def client_for(settings: AppSettings) -> AsyncIterator[ShopClient]:
+async def client_for(settings: AppSettings, secrets: Any = None) -> AsyncIterator[ShopClient]:
     """An in-process client of a freshly built app, with its start-up and shutdown run."""
-    app = create_app(settings)
+    app = create_app(settings, secrets)
     async with LifespanManager(app), ShopClient(app) as client:
         yield client
 
