@@ -294,3 +294,19 @@ def test_every_taggable_child_carries_the_callers_tags():
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     }
     assert [r.name for r in taggable if (r.inputs.get("tags") or {}).get("team") != "shop"] == []
+
+
+@pytest.mark.parametrize(("stack", "immediately"), [("dev", True), ("prod", False)])
+def test_dev_applies_cache_changes_at_once_and_prod_in_its_window(stack, immediately, request):
+    group = request.getfixturevalue(stack).named("cache-redis", GROUP)
+    assert group.inputs["applyImmediately"] is immediately
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_cache_logs_are_encrypted_and_tagged_with_the_stack(stack, request):
+    rec = request.getfixturevalue(stack)
+    key = rec.named("cache-logs-key", KEY)
+    for kind in ("slow-log", "engine-log"):
+        group = rec.named(f"cache-{kind}", LOG_GROUP)
+        assert group.inputs["kmsKeyId"] == key.outputs["arn"]
+        assert group.inputs["tags"]["stack"] == stack
