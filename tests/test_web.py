@@ -640,6 +640,7 @@ def test_stack_exports_the_web_tiers_entry_points(prod):
     assert prod.exports["alb_dns_name"].endswith(".us-east-1.elb.amazonaws.com")
     assert prod.exports["origin_url"] == "https://origin.shop.example.com"
     assert prod.exports["asg_name"] == prod.named("web-instances", GROUP).id
+    assert prod.exports["image_id"] == prod.named("web-instances", LAUNCH_TEMPLATE).inputs["imageId"]
 
 
 def test_every_child_is_parented_to_the_component():
