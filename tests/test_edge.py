@@ -1,14 +1,19 @@
-"""HaEdge: CloudFront, the static bucket, WAF, certificates and DNS failover in prod and dev."""
+"""HaEdge: CloudFront, the static bucket, WAF, certificates, origin failover and the health check in prod and dev."""
 
+import fnmatch
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any, cast
 
+import pulumi
 import pytest
 
 from ha_stack import HaEdge, HaEdgeArgs
+from ha_stack import edge as edge_module
 from ha_stack.edge import plan, static_files
-from stack.ha_summary import edge_facts
+from stack.mock_cloud import Recording
 from tests.conftest import ROOT, build, parented_children
 
 CDN = "aws:cloudfront/distribution:Distribution"
@@ -31,6 +36,38 @@ def args(**overrides: Any) -> HaEdgeArgs:
 def cdn(rec):
     (distribution,) = rec.of_type(CDN)
     return distribution.inputs
+
+
+@pytest.fixture(scope="module")
+def site() -> Recording:
+    """HaEdge on its own, with a domain, as a reusing project would build it."""
+    return build(lambda: HaEdge("edge", args(domain_name="shop.example.com", hosted_zone_id="Z1")))
+
+
+def origins(rec: Recording) -> dict[str, dict[str, Any]]:
+    """The distribution's origins by id (the list is secret: it carries the origin secret)."""
+    value = cdn(rec)["origins"]
+    return {o["originId"]: o for o in (value["secret"] if isinstance(value, dict) else value)}
+
+
+def behaviours(rec: Recording) -> dict[str, dict[str, Any]]:
+    """Cache behaviours by path pattern; "*" is the default behaviour."""
+    distribution = cdn(rec)
+    return {
+        "*": distribution["defaultCacheBehavior"],
+        **{b["pathPattern"]: b for b in distribution["orderedCacheBehaviors"]},
+    }
+
+
+def cloudfront_route(rec: Recording, path: str) -> dict[str, Any]:
+    """The behaviour CloudFront picks for a path: the first ordered pattern that matches, else the default.
+
+    CloudFront path patterns are case-sensitive; * matches 0 or more characters, ? exactly one.
+    """
+    for behaviour in cdn(rec)["orderedCacheBehaviors"]:
+        if fnmatch.fnmatchcase(path, behaviour["pathPattern"]):
+            return cast(dict[str, Any], behaviour)
+    return cast(dict[str, Any], cdn(rec)["defaultCacheBehavior"])
 
 
 # 1. Static bucket
@@ -86,18 +123,19 @@ def test_every_file_of_the_static_directory_is_found(tmp_path):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_default_behaviour_goes_to_the_alb_uncached_with_what_the_service_needs(stack, request):
+def test_api_paths_go_to_the_alb_uncached_with_every_method_and_what_the_service_needs(stack, request):
     rec = request.getfixturevalue(stack)
-    default = cdn(rec)["defaultCacheBehavior"]
-    assert default["targetOriginId"] == "alb"
-    assert default["viewerProtocolPolicy"] == "redirect-to-https"
-    assert default["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
-    assert default["originRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # AllViewerExceptHostHeader
-    assert sorted(default["allowedMethods"]) == sorted(["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"])
+    for path in ("/products", "/products/7", "/orders", "/orders/9", "/health", "/ready", "/metrics"):
+        api = cloudfront_route(rec, path)
+        assert api["targetOriginId"] == "alb", path
+        assert api["viewerProtocolPolicy"] == "redirect-to-https"
+        assert api["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
+        assert api["originRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # AllViewerExceptHostHeader
+        assert sorted(api["allowedMethods"]) == sorted(["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"])
 
 
 def test_static_paths_come_from_the_bucket_cached_7_days_and_compressed(prod):
-    (static,) = cdn(prod)["orderedCacheBehaviors"]
+    static = behaviours(prod)["/static/*"]
     assert static["pathPattern"] == "/static/*"
     assert static["targetOriginId"] == "static"
     assert static["viewerProtocolPolicy"] == "redirect-to-https"
@@ -112,7 +150,7 @@ def test_static_paths_come_from_the_bucket_cached_7_days_and_compressed(prod):
 
 def test_prod_origin_is_the_albs_https_name_and_carries_the_web_tiers_secret(prod):
     # The origins carry the secret, so Pulumi keeps the whole list encrypted in state.
-    alb_origin, static_origin = cdn(prod)["origins"]["secret"]
+    alb_origin, static_origin = origins(prod)["alb"], origins(prod)["static"]
     assert alb_origin["domainName"] == "origin.shop.example.com"
     assert alb_origin["customOriginConfig"]["originProtocolPolicy"] == "https-only"
     assert alb_origin["customOriginConfig"]["originSslProtocols"] == ["TLSv1.2"]
@@ -123,7 +161,7 @@ def test_prod_origin_is_the_albs_https_name_and_carries_the_web_tiers_secret(pro
 
 
 def test_dev_origin_is_the_albs_dns_name_over_http(dev):
-    alb_origin = cdn(dev)["origins"]["secret"][0]
+    alb_origin = origins(dev)["alb"]
     assert alb_origin["domainName"] == dev.named("web-alb", "aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"]
     assert alb_origin["customOriginConfig"]["originProtocolPolicy"] == "http-only"
 
@@ -165,12 +203,73 @@ def test_access_logs_go_to_a_log_bucket_that_archives_then_expires(prod):
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerPreferred"}  # CloudFront delivers through an ACL
 
 
-def test_origin_failures_are_answered_with_the_maintenance_page(prod):
-    responses = {r["errorCode"]: r for r in cdn(prod)["customErrorResponses"]}
-    assert sorted(responses) == [502, 503, 504]
-    for response in responses.values():
-        assert response["responsePagePath"] == "/static/maintenance.html"
-        assert response["responseCode"] == 503
+def test_pages_fail_over_to_the_maintenance_origin_and_api_errors_pass_through(site):
+    """Item 17: an API 502/503/504 reaches the client as the service sent it (JSON, Retry-After)."""
+    distribution = cdn(site)
+    # Custom error responses are a distribution setting: any would also rewrite the API's errors.
+    assert not distribution.get("customErrorResponses")
+    (group,) = distribution["originGroups"]
+    assert [m["originId"] for m in group["members"]] == ["alb", "maintenance"]
+    assert {502, 503, 504} <= set(group["failoverCriteria"]["statusCodes"])
+    page = cloudfront_route(site, "/checkout")
+    assert page["targetOriginId"] == group["originId"]
+    # CloudFront refuses POST, PUT, PATCH, DELETE on a behaviour whose target is an origin group.
+    assert sorted(page["allowedMethods"]) == ["GET", "HEAD", "OPTIONS"]
+    for path in ("/orders", "/products/3", "/health"):
+        assert cloudfront_route(site, path)["targetOriginId"] == "alb"
+    assert cloudfront_route(site, "/static/styles.css")["targetOriginId"] == "static"
+
+
+def test_every_route_of_the_service_is_an_api_path_at_the_edge(site):
+    """A route left out of api_path_patterns would lose POST and get the maintenance page as its error."""
+    from app.routes import router  # noqa: PLC0415 (the service's own route table)
+
+    paths = {re.sub(r"\{[^}]+\}", "1", route.path) for route in router.routes}  # type: ignore[attr-defined]
+    assert paths
+    assert {p: cloudfront_route(site, p)["targetOriginId"] for p in paths} == dict.fromkeys(paths, "alb")
+
+
+def test_maintenance_origin_is_a_private_function_url_only_this_distribution_may_call(site):
+    maintenance = origins(site)["maintenance"]
+    url = site.named("edge-maintenance", "aws:lambda/functionUrl:FunctionUrl")
+    assert url.inputs["authorizationType"] == "AWS_IAM"
+    assert "https://" + maintenance["domainName"] + "/" == url.outputs["functionUrl"]
+    assert maintenance["customOriginConfig"]["originProtocolPolicy"] == "https-only"
+    access = site.named("edge-maintenance", "aws:cloudfront/originAccessControl:OriginAccessControl")
+    assert maintenance["originAccessControlId"] == access.id
+    assert (access.inputs["originAccessControlOriginType"], access.inputs["signingBehavior"]) == ("lambda", "always")
+    distribution = site.named("edge-cdn", CDN)
+    function = site.named("edge-maintenance", "aws:lambda/function:Function")
+    grants = {
+        r.inputs["action"]: r.inputs
+        for r in site.of_type("aws:lambda/permission:Permission")
+        if r.inputs["function"] == function.outputs["name"]
+    }
+    # Function URLs created since October 2025 need both actions (Lambda guide, "Control access to function URLs").
+    assert sorted(grants) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+    for grant in grants.values():
+        assert (grant["principal"], grant["sourceArn"]) == ("cloudfront.amazonaws.com", distribution.outputs["arn"])
+    assert grants["lambda:InvokeFunction"]["invokedViaFunctionUrl"] is True
+
+
+def test_maintenance_function_answers_any_page_with_the_maintenance_page_503_and_retry_after(site, tmp_path):
+    """Runs the deployed handler source with the page it is shipped with."""
+    function = site.named("edge-maintenance", "aws:lambda/function:Function").inputs
+    assert function["handler"] == "maintenance.handler"
+    archive = function["code"]["archive"]
+    (tmp_path / "maintenance.py").write_text(archive["maintenance.py"]["text"])
+    shutil.copy(archive["maintenance.html"]["file"], tmp_path / "maintenance.html")
+    namespace: dict[str, Any] = {"__file__": str(tmp_path / "maintenance.py")}
+    exec(compile((tmp_path / "maintenance.py").read_text(), "maintenance.py", "exec"), namespace)
+    page = (Path(STATIC) / "maintenance.html").read_text()
+    for path in ("/", "/checkout/step-2"):
+        answer = namespace["handler"]({"rawPath": path, "requestContext": {"http": {"method": "GET"}}}, None)
+        assert answer["statusCode"] == 503
+        assert answer["headers"]["Retry-After"] == "60"
+        assert answer["headers"]["Content-Type"] == "text/html; charset=utf-8"
+        assert answer["body"] == page
+    head = namespace["handler"]({"requestContext": {"http": {"method": "HEAD"}}}, None)
+    assert (head["statusCode"], head["body"]) == (503, "")
 
 
 # 3. WAF
@@ -196,10 +295,54 @@ def test_waf_is_associated_and_holds_the_four_managed_groups_and_the_rate_rule(s
     assert rate["action"] == {"block": {}}
     assert rate["statement"]["rateBasedStatement"]["aggregateKeyType"] == "IP"
     assert rate["statement"]["rateBasedStatement"]["limit"] == 2000
-    assert len({r["priority"] for r in rules.values()}) == 5
+    assert len({r["priority"] for r in rules.values()}) == len(rules) == 6
     for visibility in [acl.inputs["visibilityConfig"], *(r["visibilityConfig"] for r in rules.values())]:
         assert visibility["cloudwatchMetricsEnabled"] is True
         assert visibility["sampledRequestsEnabled"] is True
+
+
+def test_waf_lets_through_exactly_the_bodies_the_service_accepts(site):
+    """Item 18: the common rule set's 8 KB body rule only counts; bodies over 64 KiB get the service's own 413."""
+    from app.main import MAX_BODY_BYTES, RejectLargeBodies  # noqa: PLC0415 (the service's limit and answer)
+
+    (acl,) = site.of_type(ACL)
+    rules = {r["name"]: r for r in acl.inputs["rules"]}
+    common = rules["AWSManagedRulesCommonRuleSet"]["statement"]["managedRuleGroupStatement"]
+    assert common["ruleActionOverrides"] == [{"name": "SizeRestrictions_BODY", "actionToUse": {"count": {}}}]
+    size = rules["body-size-limit"]
+    constraint = size["statement"]["sizeConstraintStatement"]
+    assert (constraint["comparisonOperator"], constraint["size"]) == ("GT", MAX_BODY_BYTES)
+    assert constraint["fieldToMatch"] == {"body": {"oversizeHandling": "MATCH"}}
+    # WAF sees CloudFront bodies whole up to the inspection limit: 64 KB, so "oversize" means over 65536 bytes.
+    (association,) = acl.inputs["associationConfig"]["requestBodies"]
+    assert association == {"cloudfront": {"defaultSizeInspectionLimit": "KB_64"}}
+    assert MAX_BODY_BYTES == 64 * 1024
+    response = size["action"]["block"]["customResponse"]
+    assert response["responseCode"] == 413
+    (body,) = [b for b in acl.inputs["customResponseBodies"] if b["key"] == response["customResponseBodyKey"]]
+    assert body["contentType"] == "APPLICATION_JSON"
+    service_answer = RejectLargeBodies(cast(Any, None), MAX_BODY_BYTES)._too_large()
+    assert json.loads(body["content"]) == json.loads(bytes(service_answer.body))
+    assert rules["body-size-limit"]["priority"] < rules["AWSManagedRulesCommonRuleSet"]["priority"]
+
+
+@pytest.mark.parametrize(("max_body", "limit"), [(1, "KB_16"), (16384, "KB_16"), (16385, "KB_32"), (65536, "KB_64")])
+def test_the_inspection_limit_is_the_smallest_that_sees_the_largest_allowed_body_whole(max_body, limit):
+    assert edge_module.inspection_limit(max_body) == limit
+
+
+def test_waf_logs_to_an_aws_waf_logs_group_in_us_east_1_without_secrets(site):
+    """Item 27: request logs for the web ACL, with credentials, cookies and the origin secret redacted."""
+    (acl,) = site.of_type(ACL)
+    (logging,) = site.of_type("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+    group = site.named("edge-waf-logs", "aws:cloudwatch/logGroup:LogGroup")
+    assert logging.inputs["resourceArn"] == acl.outputs["arn"]
+    assert logging.inputs["logDestinationConfigs"] == [group.outputs["arn"]]
+    assert group.inputs["namePrefix"].startswith("aws-waf-logs-")  # WAF delivers to no other name
+    assert group.inputs["region"] == logging.inputs["region"] == "us-east-1"
+    assert group.inputs["retentionInDays"] == 90
+    redacted = {f["singleHeader"]["name"] for f in logging.inputs["redactedFields"]}
+    assert redacted == {"authorization", "cookie", "x-origin-verify"}
 
 
 def test_without_waf_the_distribution_has_no_web_acl():
@@ -208,46 +351,54 @@ def test_without_waf_the_distribution_has_no_web_acl():
     assert "webAclId" not in cdn(rec)
 
 
-# 4. Domain: certificates, records, health check, failover
+# 4. Domain: certificates, records, health check
 
 
-def test_prod_dns_fails_over_from_the_distribution_to_a_maintenance_site(prod):
-    facts = edge_facts(prod)
-    assert facts.failover_records == ["A PRIMARY", "A SECONDARY"]
-    primary = prod.named("edge-primary", RECORD).inputs
-    secondary = prod.named("edge-secondary", RECORD).inputs
-    health = prod.named("edge-health", "aws:route53/healthCheck:HealthCheck")
-    distribution = prod.named("edge-cdn", CDN)
-    assert primary["healthCheckId"] == health.id
-    assert primary["aliases"] == [
-        {"name": distribution.outputs["domainName"], "zoneId": "Z2FDTNDATAQYW2", "evaluateTargetHealth": False}
+def test_no_public_maintenance_site_and_no_dns_failover_to_it(site):
+    """Item 6: the HTTP-only S3 website secondary and its public bucket are gone; the domain always answers."""
+    assert site.of_type("aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration") == []
+    for policy in site.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        allows = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Effect"] == "Allow"]
+        assert all(s["Principal"] != "*" for s in allows), policy.name
+    for block in site.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
+        assert block.inputs["blockPublicPolicy"], block.name
+        assert block.inputs["restrictPublicBuckets"], block.name
+    records = [r for r in site.of_type(RECORD) if r.inputs["name"] == "shop.example.com"]
+    assert sorted(r.inputs["type"] for r in records) == ["A", "AAAA"]
+    distribution = site.named("edge-cdn", CDN)
+    for record in records:
+        assert record.inputs["name"] == "shop.example.com"
+        assert "healthCheckId" not in record.inputs
+        assert [{**a, "zoneId": "-"} for a in record.inputs["aliases"]] == [
+            {"name": distribution.outputs["domainName"], "zoneId": "-", "evaluateTargetHealth": False}
+        ]
+    failover = [
+        r.inputs["failoverRoutingPolicies"][0]["type"] for r in records if r.inputs.get("failoverRoutingPolicies")
     ]
-    website = prod.named("edge-maintenance", "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration")
-    assert secondary["aliases"][0]["name"] == website.outputs["websiteDomain"]
-    assert secondary["aliases"][0]["zoneId"] == "Z3AQBSTGFYJSTF"  # S3 website endpoints of us-east-1
-    assert primary["name"] == secondary["name"] == "shop.example.com"
-    assert prod.named("edge-ipv6", RECORD).inputs["type"] == "AAAA"
+    assert failover in ([], ["PRIMARY"])  # a lone PRIMARY without health check is always answered
 
 
-def test_the_maintenance_site_exposes_the_maintenance_page_and_nothing_else(prod):
-    bucket = prod.named("edge-maintenance", "aws:s3/bucket:Bucket")
-    assert bucket.inputs["bucket"] == "shop.example.com"  # S3 websites are addressed by bucket name
-    (statement,) = json.loads(prod.named("edge-maintenance", "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])[
-        "Statement"
-    ]
-    assert statement["Action"] == "s3:GetObject"
-    assert statement["Resource"] == f"{bucket.outputs['arn']}/maintenance.html"
-    page = prod.named("edge-maintenance", OBJECT).inputs
-    assert page["key"] == "maintenance.html"
-
-
-@pytest.mark.parametrize(("stack", "fqdn"), [("prod", "shop.example.com"), ("dev", None)])
-def test_health_check_probes_https_health_through_the_whole_path(stack, fqdn, request):
+@pytest.mark.parametrize("stack", ["prod", "dev"])
+def test_health_check_probes_https_health_on_the_distributions_own_name(stack, request):
+    """Not the site's name (whose records it would decide) nor the origin's (which needs the origin secret)."""
     rec = request.getfixturevalue(stack)
-    check = rec.named("edge-health", "aws:route53/healthCheck:HealthCheck").inputs
-    expected = fqdn or rec.named("edge-cdn", CDN).outputs["domainName"]
-    assert (check["type"], check["fqdn"], check["resourcePath"], check["port"]) == ("HTTPS", expected, "/health", 443)
-    assert check["failureThreshold"] == 3
+    check = rec.named("edge-health", "aws:route53/healthCheck:HealthCheck")
+    expected = rec.named("edge-cdn", CDN).outputs["domainName"]
+    inputs = check.inputs
+    assert (inputs["type"], inputs["fqdn"], inputs["resourcePath"], inputs["port"]) == (
+        "HTTPS",
+        expected,
+        "/health",
+        443,
+    )
+    assert inputs["failureThreshold"] == 3
+    assert cloudfront_route(rec, "/health")["targetOriginId"] == "alb"  # not answered by the maintenance origin
+
+
+def test_health_check_id_output_is_the_probe():
+    """HaMonitoring alarms on HaEdge.health_check_id: it must stay the id of the /health probe."""
+    rec = build(lambda: pulumi.export("health_check_id", HaEdge("edge", args()).health_check_id))
+    assert rec.exports["health_check_id"] == rec.named("edge-health", "aws:route53/healthCheck:HealthCheck").id
 
 
 def test_dev_has_no_records(dev):
@@ -260,6 +411,49 @@ def test_dev_has_no_records(dev):
 def test_site_url_is_exported(prod, dev):
     assert prod.exports["site_url"] == "https://shop.example.com"
     assert re.fullmatch(r"https://d\w+\.cloudfront\.net", dev.exports["site_url"])
+
+
+def test_the_distribution_waits_for_its_log_buckets_acl_setting(site):
+    """Item 23: CloudFront's log delivery adds an ACL grant, refused until ownership allows ACLs."""
+    by_urn = {r.urn: r for r in site.resources}
+    distribution = site.named("edge-cdn", CDN)
+    waits_for, todo = set(), list(distribution.dependencies)
+    while todo:
+        urn = todo.pop()
+        if urn not in waits_for:
+            waits_for.add(urn)
+            todo.extend(by_urn[urn].dependencies if urn in by_urn else [])
+    ownership = site.named("edge-logs", "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerPreferred"}
+    assert ownership.urn in waits_for
+
+
+def test_a_vpc_origin_reaches_an_internal_load_balancer_without_the_internet():
+    """Item 26: with origin_vpc_alb_arn CloudFront reaches the ALB through a VPC origin, not a public name."""
+    alb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/internal-web/0123456789abcdef"
+    rec = build(lambda: HaEdge("edge", args(origin_https=False, origin_vpc_alb_arn=alb)))
+    vpc_origin = rec.named("edge-alb", "aws:cloudfront/vpcOrigin:VpcOrigin")
+    endpoint = vpc_origin.inputs["vpcOriginEndpointConfig"]
+    assert endpoint["arn"] == alb
+    assert vpc_origin.inputs["tags"]["Name"] == "edge-alb"
+    origin = origins(rec)["alb"]
+    assert origin["vpcOriginConfig"]["vpcOriginId"] == vpc_origin.id
+    assert "customOriginConfig" not in origin
+
+
+def test_new_children_carry_the_tags():
+    rec = build(lambda: HaEdge("edge", args(tags={"team": "shop"})))
+    for typ in (
+        "aws:lambda/function:Function",
+        "aws:iam/role:Role",
+        "aws:cloudwatch/logGroup:LogGroup",
+        ACL,
+        CDN,
+        "aws:route53/healthCheck:HealthCheck",
+    ):
+        for resource in rec.of_type(typ):
+            assert resource.inputs["tags"]["team"] == "shop", resource.name
+            assert resource.inputs["tags"]["Name"] == resource.name
 
 
 def test_every_child_is_parented_to_the_component():
@@ -275,6 +469,11 @@ def test_every_child_is_parented_to_the_component():
         ({"domain_name": "shop.example.com"}, "HaEdge.domain_name: domain_name and hosted_zone_id go together"),
         ({"log_glacier_days": 400, "log_expire_days": 365}, "HaEdge.log_expire_days: must be after log_glacier_days"),
         ({"static_directory": str(ROOT / "app")}, "HaEdge.static_directory: "),
+        ({"api_path_patterns": []}, "HaEdge.api_path_patterns: must be a list of 1 to 20 path patterns, got []"),
+        ({"api_path_patterns": ["orders*"]}, "HaEdge.api_path_patterns: 'orders*' is not a path pattern"),
+        ({"api_path_patterns": ["/static/*"]}, "HaEdge.api_path_patterns: '/static/*' would take over"),
+        ({"max_body_bytes": 70000}, "HaEdge.max_body_bytes: must be an integer from 1 to 65536, got 70000"),
+        ({"waf_log_retention_days": 10}, "HaEdge.waf_log_retention_days: must be one of 1, 3, 5"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_declared(overrides, message):

@@ -1,20 +1,22 @@
-"""HaEdge: CloudFront in front of the load balancer and a private static bucket, with WAF, TLS and DNS failover."""
+"""HaEdge: CloudFront in front of the load balancer and a private static bucket, with WAF, TLS and origin failover."""
 
+import json
+import math
 import mimetypes
 import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
 from pathlib import Path
-from typing import NotRequired, TypedDict
+from typing import NotRequired, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from ha_stack import checks
-from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
+from ha_stack.buckets import Archive, BucketSpec, bucket_policy, configured, private_bucket
 from ha_stack.certificates import dns_validated_certificate
-from ha_stack.iam import Statement, policy_document
+from ha_stack.iam import Statement, assume_role_policy, policy_document
 from ha_stack.naming import component_tags, type_token
 
 GLOBAL_REGION = "us-east-1"
@@ -32,13 +34,79 @@ MANAGED_RULE_GROUPS = (
     ("AWSManagedRulesSQLiRuleSet", 40),
 )
 """AWS managed rule groups (name, priority): bad IPs, OWASP common incl. XSS, known exploits, SQL injection."""
+BODY_SIZE_RULE_PRIORITY = 15
+"""After the IP reputation list, before the common rule set (whose own 8 KB body rule only counts)."""
 RATE_RULE_PRIORITY = 50
+COMMON_RULE_SET = "AWSManagedRulesCommonRuleSet"
+COMMON_BODY_SIZE_RULE = "SizeRestrictions_BODY"
+"""The common rule set's rule that blocks bodies over 8 KB; overridden to count, our own size rule decides."""
+TOO_LARGE_BODY_KEY = "body-too-large"
+INSPECTION_STEP_BYTES = 16 * 1024
+"""WAF forwards CloudFront request bodies for inspection in steps of 16 KB, up to 64 KB (KB_16 ... KB_64)."""
+MAX_INSPECTABLE_BYTES = 4 * INSPECTION_STEP_BYTES
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+PAGE_METHODS = ["GET", "HEAD", "OPTIONS"]
+"""CloudFront refuses POST, PUT, PATCH and DELETE on a behaviour whose target is an origin group."""
 MAINTENANCE_PAGE = "maintenance.html"
 STATIC_PREFIX = "static"
 """Static files live under /static/ in the bucket and on the site."""
-ORIGIN_ERRORS = (502, 503, 504)
-"""Origin failures answered with the maintenance page (status 503) instead of CloudFront's error."""
+API_PATH_PATTERNS = ("/products*", "/orders*", "/health", "/ready", "/metrics")
+"""The service's routes (app/routes.py): their errors reach clients as the service sent them."""
+MAX_API_PATTERNS = 20
+"""CloudFront allows 25 cache behaviours per distribution by default; /static/* takes one."""
+FAILOVER_STATUS_CODES = [500, 502, 503, 504]
+"""Primary (load balancer) answers that send a page request to the maintenance origin."""
+RETRY_AFTER_SECONDS = 60
+"""Retry-After of the maintenance answer; the maintenance page itself is cached for as long."""
+WAF_LOG_PREFIX = "aws-waf-logs-"
+"""AWS WAF only delivers logs to CloudWatch Logs log groups whose name starts with this."""
+ALWAYS_REDACTED_HEADERS = ("authorization", "cookie")
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+"""The retention periods CloudWatch Logs accepts."""
+MAINTENANCE_HANDLER = f'''"""Secondary origin of pages: the maintenance page (503, Retry-After) on any path."""
+
+from pathlib import Path
+
+PAGE = (Path(__file__).parent / "{MAINTENANCE_PAGE}").read_text(encoding="utf-8")
+
+
+def handler(event, context):
+    """A Lambda function URL response; HEAD gets the headers only."""
+    method = event.get("requestContext", {{}}).get("http", {{}}).get("method", "GET")
+    return {{
+        "statusCode": 503,
+        "headers": {{
+            "Content-Type": "text/html; charset=utf-8",
+            "Retry-After": "{RETRY_AFTER_SECONDS}",
+            "Cache-Control": "no-store",
+        }},
+        "body": "" if method == "HEAD" else PAGE,
+    }}
+'''
+"""Source of the maintenance function (module maintenance, handler `handler`), shipped with the page beside it."""
 
 
 class PriceClass(str, Enum):
@@ -59,6 +127,10 @@ class HaEdgeArgs(TypedDict):
     """Hostname CloudFront sends dynamic requests to: the load balancer's (certificate) name or its DNS name."""
     origin_https: bool
     """Reach the origin over HTTPS (it has a certificate for origin_domain_name); else HTTP."""
+    origin_vpc_alb_arn: NotRequired[pulumi.Input[str]]
+    """ARN of an internal load balancer that CloudFront reaches through a VPC origin (AWS's network only, nothing
+    crosses the internet; its security group must admit the CloudFront-VPCOrigins-Service-SG). Default none: the
+    origin is origin_domain_name on the internet, which should then be HTTPS (origin_https)."""
     origin_secret: pulumi.Input[str]
     """Secret value CloudFront adds to every origin request (the web tier's origin_secret)."""
     origin_secret_header: NotRequired[str]
@@ -74,10 +146,21 @@ class HaEdgeArgs(TypedDict):
     """Edge locations used. Default PriceClass_100."""
     static_ttl_seconds: NotRequired[int]
     """How long edges cache /static/*, 0 to 31536000 seconds. Default 604800 (7 days)."""
+    api_path_patterns: NotRequired[list[str]]
+    """CloudFront path patterns of the service's API (all methods, errors passed through as the service sent them,
+    JSON and Retry-After included). Every other path is a page: GET, HEAD and OPTIONS only, answered by the
+    maintenance page (503, Retry-After) when the load balancer fails. Default the service's routes:
+    /products*, /orders*, /health, /ready, /metrics. At most 20."""
+    max_body_bytes: NotRequired[int]
+    """Largest request body, 1 to 65536 bytes, that WAF lets through (larger ones get the service's own JSON 413).
+    Default 65536, the service's limit (app/main.py MAX_BODY_BYTES)."""
     enable_waf: NotRequired[bool]
     """Attach a WAF web ACL with AWS managed rules and a per-IP rate limit. Default true."""
     rate_limit_per_5min: NotRequired[int]
     """Requests one client IP may make in 5 minutes before WAF blocks it, 10 to 2000000000. Default 2000."""
+    waf_log_retention_days: NotRequired[int]
+    """Days the WAF request log (CloudWatch Logs, us-east-1) is kept: a CloudWatch Logs retention period.
+    Default 90."""
     log_glacier_days: NotRequired[int]
     """Days before access logs move to Glacier. Default 30."""
     log_expire_days: NotRequired[int]
@@ -111,8 +194,11 @@ class EdgePlan:
     domain_name: str | None
     price_class: PriceClass
     static_ttl_seconds: int
+    api_path_patterns: list[str]
+    max_body_bytes: int
     enable_waf: bool
     rate_limit_per_5min: int
+    waf_log_retention_days: int
     log_archive: Archive
     tags: dict[str, str]
 
@@ -138,6 +224,29 @@ def static_files(directory: str, ttl_seconds: int) -> list[StaticFile]:
     return files
 
 
+def api_patterns(value: object) -> list[str]:
+    """A non-empty list of distinct CloudFront path patterns (/ first; letters, digits, / _ - . * ? only)."""
+    if not isinstance(value, list) or not value or len(value) > MAX_API_PATTERNS:
+        raise _fail("api_path_patterns", f"must be a list of 1 to {MAX_API_PATTERNS} path patterns, got {value!r}")
+    for pattern in value:
+        if not isinstance(pattern, str) or not re.fullmatch(r"/[A-Za-z0-9/_.*?-]{0,254}", pattern):
+            raise _fail("api_path_patterns", f"{pattern!r} is not a path pattern such as /orders* (starts with /)")
+        if pattern == f"/{STATIC_PREFIX}/*" or pattern in ("/*", "*"):
+            raise _fail("api_path_patterns", f"{pattern!r} would take over static files or every page")
+    if len(set(value)) != len(value):
+        raise _fail("api_path_patterns", f"patterns must be distinct, got {value!r}")
+    return list(value)
+
+
+def inspection_limit(max_body_bytes: int) -> str:
+    """The smallest WAF body inspection limit for CloudFront that sees max_body_bytes whole (KB_16 ... KB_64).
+
+    Bodies up to the limit are inspected entirely; a size rule at max_body_bytes with oversize handling MATCH then
+    catches every larger body exactly (AWS WAF developer guide, "Managing body inspection size limits").
+    """
+    return f"KB_{16 * math.ceil(max_body_bytes / INSPECTION_STEP_BYTES)}"
+
+
 def plan(args: HaEdgeArgs) -> EdgePlan:
     """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
     domain = args.get("domain_name")
@@ -148,6 +257,10 @@ def plan(args: HaEdgeArgs) -> EdgePlan:
     header = args.get("origin_secret_header", "X-Origin-Verify")
     if not re.fullmatch(r"[A-Za-z0-9-]{1,40}", header):
         raise _fail("origin_secret_header", f"must be a header name of up to 40 letters, digits or -, got {header!r}")
+    retention = args.get("waf_log_retention_days", 90)
+    if retention not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise _fail("waf_log_retention_days", f"must be one of {allowed}, got {retention!r}")
     return EdgePlan(
         origin_https=bool(args["origin_https"]),
         origin_secret_header=header,
@@ -157,11 +270,23 @@ def plan(args: HaEdgeArgs) -> EdgePlan:
             COMPONENT, "price_class", args.get("price_class", PriceClass.PRICE_CLASS_100), PriceClass
         ),
         static_ttl_seconds=ttl,
+        api_path_patterns=api_patterns(args.get("api_path_patterns", list(API_PATH_PATTERNS))),
+        max_body_bytes=_int(args, "max_body_bytes", MAX_INSPECTABLE_BYTES, 1, MAX_INSPECTABLE_BYTES),
         enable_waf=args.get("enable_waf", True),
         rate_limit_per_5min=_int(args, "rate_limit_per_5min", 2000, 10, 2_000_000_000),
+        waf_log_retention_days=retention,
         log_archive=Archive(glacier_days=glacier, expire_days=expire),
         tags=dict(args.get("tags") or {}),
     )
+
+
+@dataclass(frozen=True)
+class MaintenanceOrigin:
+    """The function URL that answers page requests while the load balancer fails, and what CloudFront signs it with."""
+
+    function_name: pulumi.Output[str]
+    domain_name: pulumi.Output[str]
+    access_control_id: pulumi.Output[str]
 
 
 class HaEdge(pulumi.ComponentResource):
@@ -181,8 +306,10 @@ class HaEdge(pulumi.ComponentResource):
     """The WAF web ACL's ARN (empty without WAF)."""
     web_acl_name: pulumi.Output[str]
     """The WAF web ACL's name: the WebACL dimension of its metrics (empty without WAF)."""
+    waf_log_group: pulumi.Output[str]
+    """The CloudWatch Logs log group (us-east-1) holding WAF's request log (empty without WAF)."""
     health_check_id: pulumi.Output[str]
-    """Route 53 health check of https://<site>/health."""
+    """Route 53 health check of https://<distribution domain>/health: for alarms, routes no DNS name."""
 
     def __init__(self, name: str, args: HaEdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("HaEdge"), name, None, opts)
@@ -190,6 +317,12 @@ class HaEdge(pulumi.ComponentResource):
         self._name, self._plan = name, p
         self._child = pulumi.ResourceOptions(parent=self)
         zone_id = args.get("hosted_zone_id")
+        if not p.origin_https and "origin_vpc_alb_arn" not in args:
+            pulumi.log.warn(
+                f"{name}: CloudFront reaches the load balancer over plain HTTP on the internet, origin secret "
+                "included; give HaEdge a domain (HTTPS origin) or origin_vpc_alb_arn (VPC origin)",
+                resource=self,
+            )
         static = private_bucket(f"{name}-static", BucketSpec(), self._tags(f"{name}-static"), self._child)
         logs = private_bucket(
             f"{name}-logs",
@@ -197,8 +330,8 @@ class HaEdge(pulumi.ComponentResource):
             self._tags(f"{name}-logs"),
             self._child,
         )
-        bucket_policy(f"{name}-logs", logs, self._child)
-        acl = self._web_acl() if p.enable_waf else None
+        logs_policy = bucket_policy(f"{name}-logs", logs, self._child)
+        acl, waf_log_group = self._web_acl(p.origin_secret_header) if p.enable_waf else (None, None)
         certificate = (
             dns_validated_certificate(
                 f"{name}-certificate",
@@ -211,7 +344,28 @@ class HaEdge(pulumi.ComponentResource):
             if p.domain_name and zone_id is not None
             else None
         )
-        distribution = self._distribution(args, static, logs, acl, certificate)
+        maintenance = self._maintenance_origin()
+        distribution = self._distribution(
+            args, static, logs, acl, certificate, maintenance, self._log_bucket_ready(logs, logs_policy)
+        )
+        aws.lambda_.Permission(
+            f"{name}-maintenance-url",
+            action="lambda:InvokeFunctionUrl",
+            function=maintenance.function_name,
+            principal="cloudfront.amazonaws.com",
+            source_arn=distribution.arn,
+            function_url_auth_type="AWS_IAM",
+            opts=self._child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-maintenance-invoke",
+            action="lambda:InvokeFunction",
+            function=maintenance.function_name,
+            principal="cloudfront.amazonaws.com",
+            source_arn=distribution.arn,
+            invoked_via_function_url=True,
+            opts=self._child,
+        )
         static_policy = bucket_policy(
             f"{name}-static",
             static,
@@ -220,18 +374,18 @@ class HaEdge(pulumi.ComponentResource):
             statement_inputs={"distribution": distribution.arn},
         )
         self._upload(static, static_policy)
-        site = p.domain_name or distribution.domain_name
-        health_check = self._health_check(site)
+        health_check = self._health_check(distribution.domain_name)
         if p.domain_name and zone_id is not None:
-            self._dns(p.domain_name, zone_id, distribution, health_check)
+            self._dns(p.domain_name, zone_id, distribution)
 
         self.distribution_id = distribution.id
         self.distribution_domain = distribution.domain_name
         self.distribution_arn = distribution.arn
-        self.site_url = pulumi.Output.concat("https://", site)
+        self.site_url = pulumi.Output.concat("https://", p.domain_name or distribution.domain_name)
         self.static_bucket = static.bucket
         self.web_acl_arn = acl.arn if acl else pulumi.Output.from_input("")
         self.web_acl_name = acl.name if acl else pulumi.Output.from_input("")
+        self.waf_log_group = waf_log_group.name if waf_log_group else pulumi.Output.from_input("")
         self.health_check_id = health_check.id
         self.register_outputs(
             {
@@ -242,6 +396,7 @@ class HaEdge(pulumi.ComponentResource):
                 "static_bucket": self.static_bucket,
                 "web_acl_arn": self.web_acl_arn,
                 "web_acl_name": self.web_acl_name,
+                "waf_log_group": self.waf_log_group,
                 "health_check_id": self.health_check_id,
             }
         )
@@ -249,19 +404,40 @@ class HaEdge(pulumi.ComponentResource):
     def _tags(self, name: str) -> dict[str, str]:
         return component_tags("HaEdge", self._plan.tags, name=name)
 
-    def _web_acl(self) -> aws.wafv2.WebAcl:
-        """AWS managed rule groups and a per-IP rate limit, scoped to CloudFront (so it lives in us-east-1)."""
+    @staticmethod
+    def _log_bucket_ready(logs: aws.s3.Bucket, policy: aws.s3.BucketPolicy) -> list[pulumi.Resource]:
+        """What the distribution waits for: the log bucket with every guard applied, ACLs enabled, and its policy.
+
+        CloudFront standard logging adds an ACL grant to the bucket when logging is turned on, which S3 refuses
+        while the bucket's object ownership is still BucketOwnerEnforced (CloudFront developer guide, "Configure
+        standard logging (legacy)": the bucket must have ACLs enabled).
+        """
+        return [configured(logs), policy]
+
+    def _web_acl(self, secret_header: str) -> tuple[aws.wafv2.WebAcl, aws.cloudwatch.LogGroup]:
+        """AWS managed rule groups, a body-size rule and a per-IP rate limit, scoped to CloudFront (us-east-1)."""
         name, p = self._name, self._plan
         rules: list[aws.wafv2.WebAclRuleArgsDict] = [
             {
                 "name": group,
                 "priority": priority,
                 "override_action": {"none": {}},
-                "statement": {"managed_rule_group_statement": {"vendor_name": "AWS", "name": group}},
+                "statement": {
+                    "managed_rule_group_statement": {
+                        "vendor_name": "AWS",
+                        "name": group,
+                        "rule_action_overrides": (
+                            [{"name": COMMON_BODY_SIZE_RULE, "action_to_use": {"count": {}}}]
+                            if group == COMMON_RULE_SET
+                            else []
+                        ),
+                    }
+                },
                 "visibility_config": _visibility(group),
             }
             for group, priority in MANAGED_RULE_GROUPS
         ]
+        rules.append(self._body_size_rule())
         rules.append(
             {
                 "name": "rate-limit-per-ip",
@@ -277,27 +453,201 @@ class HaEdge(pulumi.ComponentResource):
                 "visibility_config": _visibility("rate-limit-per-ip"),
             }
         )
-        return aws.wafv2.WebAcl(
+        association: aws.wafv2.WebAclAssociationConfigArgsDict = {
+            "request_bodies": [{"cloudfront": {"default_size_inspection_limit": inspection_limit(p.max_body_bytes)}}]
+        }
+        too_large: aws.wafv2.WebAclCustomResponseBodyArgsDict = {
+            "key": TOO_LARGE_BODY_KEY,
+            "content_type": "APPLICATION_JSON",
+            "content": json.dumps({"error": f"request body over {p.max_body_bytes} bytes"}),
+        }
+        acl = aws.wafv2.WebAcl(
             f"{name}-waf",
             scope="CLOUDFRONT",
             region=GLOBAL_REGION,
-            description=f"{name}: managed rules and a per-IP rate limit in front of the site",
+            description=f"{name}: managed rules, a body size limit and a per-IP rate limit in front of the site",
             default_action={"allow": {}},
             rules=rules,
+            association_config=association,
+            custom_response_bodies=[too_large],
             visibility_config=_visibility(f"{name}-waf"),
             tags=self._tags(f"{name}-waf"),
             opts=self._child,
         )
+        return acl, self._waf_logging(acl, secret_header)
 
-    def _distribution(
+    def _body_size_rule(self) -> aws.wafv2.WebAclRuleArgsDict:
+        """Bodies over max_body_bytes get the service's own answer (413, the same JSON) at the edge.
+
+        With the inspection limit at or above max_body_bytes, a body WAF cannot see whole is larger than
+        max_body_bytes, so oversize handling MATCH is exact.
+        """
+        limit = self._plan.max_body_bytes
+        return {
+            "name": "body-size-limit",
+            "priority": BODY_SIZE_RULE_PRIORITY,
+            "action": {
+                "block": {"custom_response": {"response_code": 413, "custom_response_body_key": TOO_LARGE_BODY_KEY}}
+            },
+            "statement": {
+                "size_constraint_statement": {
+                    "comparison_operator": "GT",
+                    "size": limit,
+                    "field_to_match": {"body": {"oversize_handling": "MATCH"}},
+                    "text_transformations": [{"priority": 0, "type": "NONE"}],
+                }
+            },
+            "visibility_config": _visibility("body-size-limit"),
+        }
+
+    def _waf_logging(self, acl: aws.wafv2.WebAcl, secret_header: str) -> aws.cloudwatch.LogGroup:
+        """WAF's request log in CloudWatch Logs, without credentials, cookies or the origin secret.
+
+        A CloudFront web ACL logs to us-east-1 and only to a log group named aws-waf-logs-*.
+        """
+        name = f"{self._name}-waf-logs"
+        group = aws.cloudwatch.LogGroup(
+            name,
+            name_prefix=f"{WAF_LOG_PREFIX}{self._name}-",
+            region=GLOBAL_REGION,
+            retention_in_days=self._plan.waf_log_retention_days,
+            tags=self._tags(name),
+            opts=self._child,
+        )
+        redacted = [*ALWAYS_REDACTED_HEADERS, secret_header.lower()]
+        aws.wafv2.WebAclLoggingConfiguration(
+            name,
+            resource_arn=acl.arn,
+            region=GLOBAL_REGION,
+            log_destination_configs=[group.arn],
+            redacted_fields=[{"single_header": {"name": header}} for header in redacted],
+            opts=self._child,
+        )
+        return group
+
+    def _maintenance_origin(self) -> MaintenanceOrigin:
+        """A function URL that answers every page request with the maintenance page (503, Retry-After).
+
+        CloudFront's origin failover retries a failed GET/HEAD/OPTIONS on the secondary origin with the same path,
+        so the secondary must answer any path: a bucket would answer 403 for /checkout. Only CloudFront may call
+        the URL (AWS_IAM and an origin access control that signs every request).
+        """
+        name = f"{self._name}-maintenance"
+        page = next(f for f in self._plan.static_files if f.key == f"{STATIC_PREFIX}/{MAINTENANCE_PAGE}")
+        role = aws.iam.Role(
+            name,
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
+            tags=self._tags(name),
+            opts=self._child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            name, retention_in_days=self._plan.waf_log_retention_days, tags=self._tags(name), opts=self._child
+        )
+        write_logs = aws.iam.RolePolicy(
+            name,
+            role=role.id,
+            policy=log_group.arn.apply(
+                lambda arn: policy_document(
+                    {
+                        "Sid": "WriteOwnLog",
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": f"{arn}:*",
+                    }
+                )
+            ),
+            opts=self._child,
+        )
+        function = aws.lambda_.Function(
+            name,
+            runtime="python3.12",
+            architectures=["arm64"],
+            handler="maintenance.handler",
+            code=pulumi.AssetArchive(
+                {
+                    "maintenance.py": pulumi.StringAsset(MAINTENANCE_HANDLER),
+                    MAINTENANCE_PAGE: pulumi.FileAsset(str(page.path)),
+                }
+            ),
+            role=role.arn,
+            memory_size=128,
+            timeout=3,
+            logging_config={"log_format": "Text", "log_group": log_group.name},
+            tags=self._tags(name),
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[write_logs])),
+        )
+        url = aws.lambda_.FunctionUrl(name, function_name=function.name, authorization_type="AWS_IAM", opts=self._child)
+        access = aws.cloudfront.OriginAccessControl(
+            name,
+            description=f"{self._name}: CloudFront signs its calls to the maintenance function",
+            origin_access_control_origin_type="lambda",
+            signing_behavior="always",
+            signing_protocol="sigv4",
+            opts=self._child,
+        )
+        return MaintenanceOrigin(
+            function_name=function.name,
+            domain_name=url.function_url.apply(lambda u: u.removeprefix("https://").rstrip("/")),
+            access_control_id=access.id,
+        )
+
+    def _alb_origin(self, args: HaEdgeArgs) -> aws.cloudfront.DistributionOriginArgsDict:
+        """The load balancer, with the secret header; through a VPC origin when origin_vpc_alb_arn is given."""
+        p = self._plan
+        origin: aws.cloudfront.DistributionOriginArgsDict = {
+            "origin_id": "alb",
+            "domain_name": args["origin_domain_name"],
+            "connection_timeout": 5,
+            "custom_headers": [{"name": p.origin_secret_header, "value": args["origin_secret"]}],
+        }
+        protocol = "https-only" if p.origin_https else "http-only"
+        alb_arn = args.get("origin_vpc_alb_arn")
+        if alb_arn is None:
+            origin["custom_origin_config"] = {
+                "http_port": 80,
+                "https_port": 443,
+                "origin_protocol_policy": protocol,
+                "origin_ssl_protocols": ["TLSv1.2"],
+                "origin_read_timeout": 30,
+                "origin_keepalive_timeout": 5,
+            }
+            return origin
+        vpc_origin = aws.cloudfront.VpcOrigin(
+            f"{self._name}-alb",
+            vpc_origin_endpoint_config={
+                "name": f"{self._name}-alb",
+                "arn": alb_arn,
+                "http_port": 80,
+                "https_port": 443,
+                "origin_protocol_policy": protocol,
+                "origin_ssl_protocols": {"items": ["TLSv1.2"], "quantity": 1},
+            },
+            tags=self._tags(f"{self._name}-alb"),
+            opts=self._child,
+        )
+        origin["vpc_origin_config"] = {
+            "vpc_origin_id": vpc_origin.id,
+            "origin_read_timeout": 30,
+            "origin_keepalive_timeout": 5,
+        }
+        return origin
+
+    def _distribution(  # noqa: PLR0917
         self,
         args: HaEdgeArgs,
         static: aws.s3.Bucket,
         logs: aws.s3.Bucket,
         acl: aws.wafv2.WebAcl | None,
         certificate: pulumi.Output[str] | None,
+        maintenance: MaintenanceOrigin,
+        log_bucket_ready: list[pulumi.Resource],
     ) -> aws.cloudfront.Distribution:
-        """The ALB by default (no caching, the viewer's headers, cookies and query), /static/* from the bucket."""
+        """Pages fail over to the maintenance origin; the API and /static/* go straight to their origins.
+
+        Custom error responses would apply to the whole distribution (they are a distribution setting, not a cache
+        behaviour's), API answers included, so there are none: an API 502/503/504 reaches the client as the origin
+        sent it.
+        """
         name, p = self._name, self._plan
         access = aws.cloudfront.OriginAccessControl(
             f"{name}-static",
@@ -316,6 +666,21 @@ class HaEdge(pulumi.ComponentResource):
             if certificate is not None
             else {"cloudfront_default_certificate": True}
         )
+        dynamic: dict[str, object] = {
+            "viewer_protocol_policy": "redirect-to-https",
+            "cached_methods": ["GET", "HEAD"],
+            "cache_policy_id": CACHING_DISABLED,
+            "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER,
+            "response_headers_policy_id": SECURITY_HEADERS,
+            "compress": True,
+        }
+        api: list[aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict] = [
+            cast(
+                aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict,
+                {"path_pattern": pattern, "target_origin_id": "alb", "allowed_methods": ALL_METHODS, **dynamic},
+            )
+            for pattern in p.api_path_patterns
+        ]
         return aws.cloudfront.Distribution(
             f"{name}-cdn",
             enabled=True,
@@ -326,35 +691,35 @@ class HaEdge(pulumi.ComponentResource):
             price_class=p.price_class.value,
             web_acl_id=acl.arn if acl else None,
             origins=[
-                {
-                    "origin_id": "alb",
-                    "domain_name": args["origin_domain_name"],
-                    "custom_origin_config": {
-                        "http_port": 80,
-                        "https_port": 443,
-                        "origin_protocol_policy": "https-only" if p.origin_https else "http-only",
-                        "origin_ssl_protocols": ["TLSv1.2"],
-                        "origin_read_timeout": 30,
-                        "origin_keepalive_timeout": 5,
-                    },
-                    "custom_headers": [{"name": p.origin_secret_header, "value": args["origin_secret"]}],
-                },
+                self._alb_origin(args),
                 {
                     "origin_id": "static",
                     "domain_name": static.bucket_regional_domain_name,
                     "origin_access_control_id": access.id,
                 },
+                {
+                    "origin_id": "maintenance",
+                    "domain_name": maintenance.domain_name,
+                    "origin_access_control_id": maintenance.access_control_id,
+                    "custom_origin_config": {
+                        "http_port": 80,
+                        "https_port": 443,
+                        "origin_protocol_policy": "https-only",
+                        "origin_ssl_protocols": ["TLSv1.2"],
+                    },
+                },
             ],
-            default_cache_behavior={
-                "target_origin_id": "alb",
-                "viewer_protocol_policy": "redirect-to-https",
-                "allowed_methods": ALL_METHODS,
-                "cached_methods": ["GET", "HEAD"],
-                "cache_policy_id": CACHING_DISABLED,
-                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER,
-                "response_headers_policy_id": SECURITY_HEADERS,
-                "compress": True,
-            },
+            origin_groups=[
+                {
+                    "origin_id": "pages",
+                    "failover_criteria": {"status_codes": FAILOVER_STATUS_CODES},
+                    "members": [{"origin_id": "alb"}, {"origin_id": "maintenance"}],
+                }
+            ],
+            default_cache_behavior=cast(
+                aws.cloudfront.DistributionDefaultCacheBehaviorArgsDict,
+                {"target_origin_id": "pages", "allowed_methods": PAGE_METHODS, **dynamic},
+            ),
             ordered_cache_behaviors=[
                 {
                     "path_pattern": f"/{STATIC_PREFIX}/*",
@@ -365,22 +730,14 @@ class HaEdge(pulumi.ComponentResource):
                     "cache_policy_id": self._static_cache_policy(),
                     "response_headers_policy_id": SECURITY_HEADERS,
                     "compress": True,
-                }
-            ],
-            custom_error_responses=[
-                {
-                    "error_code": code,
-                    "response_code": 503,
-                    "response_page_path": f"/{STATIC_PREFIX}/{MAINTENANCE_PAGE}",
-                    "error_caching_min_ttl": 10,
-                }
-                for code in ORIGIN_ERRORS
+                },
+                *api,
             ],
             logging_config={"bucket": logs.bucket_domain_name, "include_cookies": False, "prefix": "cloudfront/"},
             restrictions={"geo_restriction": {"restriction_type": "none"}},
             viewer_certificate=viewer_certificate,
             tags=self._tags(f"{name}-cdn"),
-            opts=self._child,
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=log_bucket_ready)),
         )
 
     def _static_cache_policy(self) -> pulumi.Input[str]:
@@ -418,12 +775,17 @@ class HaEdge(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[policy])),
             )
 
-    def _health_check(self, site: pulumi.Input[str]) -> aws.route53.HealthCheck:
-        """HTTPS /health through the whole path (edge, WAF, load balancer, instances), from several regions."""
+    def _health_check(self, distribution_domain: pulumi.Input[str]) -> aws.route53.HealthCheck:
+        """HTTPS /health through the whole path (edge, WAF, load balancer, instances), from several regions.
+
+        It probes the distribution's own cloudfront.net name, which no record of ours routes on: a health check
+        on the name of the record it decides makes Route 53's answers unpredictable, and the load balancer's
+        own name refuses requests without the origin secret. It feeds the edge alarms only.
+        """
         return aws.route53.HealthCheck(
             f"{self._name}-health",
             type="HTTPS",
-            fqdn=site,
+            fqdn=distribution_domain,
             port=443,
             resource_path="/health",
             enable_sni=True,
@@ -434,14 +796,13 @@ class HaEdge(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _dns(
-        self,
-        domain: str,
-        zone_id: pulumi.Input[str],
-        distribution: aws.cloudfront.Distribution,
-        health_check: aws.route53.HealthCheck,
-    ) -> None:
-        """A failover pair for A (the distribution while healthy, else a static maintenance site) and AAAA."""
+    def _dns(self, domain: str, zone_id: pulumi.Input[str], distribution: aws.cloudfront.Distribution) -> None:
+        """A and AAAA aliases of the domain to the distribution, with no health check of their own.
+
+        A stays a failover PRIMARY record (no secondary, no health check, so always answered): stacks deployed
+        with the former S3-website secondary update it in place, where a plain record could not be created
+        beside the failover pair; the standby region of the disaster-recovery issue becomes its secondary.
+        """
         name = self._name
         to_distribution: list[aws.route53.RecordAliasArgsDict] = [
             {"name": distribution.domain_name, "zone_id": distribution.hosted_zone_id, "evaluate_target_health": False}
@@ -453,77 +814,12 @@ class HaEdge(pulumi.ComponentResource):
             type="A",
             set_identifier="primary",
             failover_routing_policies=[{"type": "PRIMARY"}],
-            health_check_id=health_check.id,
             aliases=to_distribution,
             opts=self._child,
         )
         aws.route53.Record(
             f"{name}-ipv6", zone_id=zone_id, name=domain, type="AAAA", aliases=to_distribution, opts=self._child
         )
-        bucket, website = self._maintenance_site(domain)
-        aws.route53.Record(
-            f"{name}-secondary",
-            zone_id=zone_id,
-            name=domain,
-            type="A",
-            set_identifier="secondary",
-            failover_routing_policies=[{"type": "SECONDARY"}],
-            aliases=[
-                {"name": website.website_domain, "zone_id": bucket.hosted_zone_id, "evaluate_target_health": False}
-            ],
-            opts=self._child,
-        )
-
-    def _maintenance_site(self, domain: str) -> tuple[aws.s3.Bucket, aws.s3.BucketWebsiteConfiguration]:
-        """An S3 website named after the domain, serving only the maintenance page, for DNS failover.
-
-        S3 websites answer plain HTTP only and need their one object to be public: this bucket holds nothing else.
-        """
-        name = f"{self._name}-maintenance"
-        bucket = aws.s3.Bucket(name, bucket=domain, force_destroy=True, tags=self._tags(name), opts=self._child)
-        access = aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=bucket.id,
-            block_public_acls=True,
-            ignore_public_acls=True,
-            block_public_policy=False,
-            restrict_public_buckets=False,
-            opts=self._child,
-        )
-        website = aws.s3.BucketWebsiteConfiguration(
-            name,
-            bucket=bucket.id,
-            index_document={"suffix": MAINTENANCE_PAGE},
-            error_document={"key": MAINTENANCE_PAGE},
-            opts=self._child,
-        )
-        aws.s3.BucketPolicy(
-            name,
-            bucket=bucket.id,
-            policy=bucket.arn.apply(
-                lambda arn: policy_document(
-                    {
-                        "Sid": "PublicReadOfTheMaintenancePageOnly",
-                        "Effect": "Allow",
-                        "Principal": "*",
-                        "Action": "s3:GetObject",
-                        "Resource": f"{arn}/{MAINTENANCE_PAGE}",
-                    }
-                )
-            ),
-            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[access])),
-        )
-        page = next(f for f in self._plan.static_files if f.key.endswith(MAINTENANCE_PAGE))
-        aws.s3.BucketObjectv2(
-            name,
-            bucket=bucket.id,
-            key=MAINTENANCE_PAGE,
-            source=pulumi.FileAsset(str(page.path)),
-            content_type=page.content_type,
-            cache_control="no-cache",
-            opts=self._child,
-        )
-        return bucket, website
 
 
 def _visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgsDict:
