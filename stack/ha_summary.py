@@ -272,19 +272,20 @@ class EdgeFacts:
     viewer_policy: str
     minimum_tls: str
     waf_rules: list[str]
-    failover_records: list[str]
+    origin_failover: list[str]
+    api_paths: list[str]
     health_check: str
 
 
 def edge_facts(rec: Recording) -> EdgeFacts:
-    """Read the distribution, its web ACL, the failover records and the health check."""
+    """Read the distribution (origin groups, API behaviours), its web ACL and the health check."""
     (cdn,) = rec.of_type("aws:cloudfront/distribution:Distribution")
     acls = rec.of_type("aws:wafv2/webAcl:WebAcl")
     (check,) = rec.of_type("aws:route53/healthCheck:HealthCheck")
-    records = [
-        f"{r.inputs['type']} {r.inputs['failoverRoutingPolicies'][0]['type']}"
-        for r in rec.of_type("aws:route53/record:Record")
-        if r.inputs.get("failoverRoutingPolicies")
+    failover = [
+        f"{' -> '.join(m['originId'] for m in group['members'])} on "
+        f"{'/'.join(str(int(code)) for code in group['failoverCriteria']['statusCodes'])}"
+        for group in cdn.inputs.get("originGroups") or []
     ]
     certificate = cdn.inputs["viewerCertificate"]
     return EdgeFacts(
@@ -293,20 +294,25 @@ def edge_facts(rec: Recording) -> EdgeFacts:
         viewer_policy=str(cdn.inputs["defaultCacheBehavior"]["viewerProtocolPolicy"]),
         minimum_tls=str(certificate.get("minimumProtocolVersion", "CloudFront default certificate")),
         waf_rules=[str(rule["name"]) for acl in acls for rule in acl.inputs["rules"]],
-        failover_records=sorted(records),
+        origin_failover=failover,
+        api_paths=[
+            str(b["pathPattern"]) for b in cdn.inputs.get("orderedCacheBehaviors") or [] if b["targetOriginId"] == "alb"
+        ],
         health_check=f"{check.inputs['type']} {check.inputs['fqdn']}{check.inputs['resourcePath']}",
     )
 
 
 def edge_summary(rec: Recording) -> TierSummary:
-    """CloudFront, WAF and DNS failover: global, so no AZs of its own."""
+    """CloudFront, WAF and origin failover: global, so no AZs of its own."""
     f = edge_facts(rec)
     summary = TierSummary("edge", [])
     summary.facts += [
         f"CloudFront {f.price_class} for {', '.join(f.aliases) or 'its cloudfront.net name'}; viewers "
         f"{f.viewer_policy}, minimum TLS {f.minimum_tls}",
         f"WAF: {', '.join(f.waf_rules) or 'none'}",
-        f"health check {f.health_check}; DNS failover: {', '.join(f.failover_records) or 'none (no domain)'}",
+        f"pages fail over {', '.join(f.origin_failover) or 'nowhere'}; API paths straight to the origin: "
+        f"{', '.join(f.api_paths) or 'none'}",
+        f"health check (alarms only) {f.health_check}",
     ]
     if not f.waf_rules:
         summary.facts.append("no WAF: SQL injection, XSS and floods reach the load balancer")

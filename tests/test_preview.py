@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import re
 
 import pytest
 import yaml
@@ -71,7 +72,8 @@ def test_preview_lists_alarms_per_tier_and_every_tiers_ha_facts(prod_out):
     assert "  database: 3 AZs (us-east-1a, us-east-1b, us-east-1c)" in out
     assert "aurora-postgresql: writer in us-east-1a; 2 reader(s) in us-east-1b, us-east-1c" in out
     assert "  cache: 3 AZs (us-east-1a, us-east-1b, us-east-1c)" in out
-    assert "health check HTTPS shop.example.com/health; DNS failover: A PRIMARY, A SECONDARY" in out
+    assert "pages fail over alb -> maintenance on 500/502/503/504; API paths straight to the origin: /products*" in out
+    assert re.search(r"health check \(alarms only\) HTTPS d\w+\.cloudfront\.net/health", out)
 
 
 def test_dev_preview_names_the_single_az_data_tier(dev_out):
