@@ -473,7 +473,7 @@ def test_every_child_is_parented_to_the_component():
         ({"api_path_patterns": ["orders*"]}, "HaEdge.api_path_patterns: 'orders*' is not a path pattern"),
         ({"api_path_patterns": ["/static/*"]}, "HaEdge.api_path_patterns: '/static/*' would take over"),
         ({"max_body_bytes": 70000}, "HaEdge.max_body_bytes: must be an integer from 1 to 65536, got 70000"),
-        ({"waf_log_retention_days": 10}, "HaEdge.waf_log_retention_days: must be one of 1, 3, 5"),
+        ({"log_retention_days": 10}, "HaEdge.log_retention_days: must be one of 1, 3, 5"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_declared(overrides, message):

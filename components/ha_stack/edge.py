@@ -128,9 +128,10 @@ class HaEdgeArgs(TypedDict):
     origin_https: bool
     """Reach the origin over HTTPS (it has a certificate for origin_domain_name); else HTTP."""
     origin_vpc_alb_arn: NotRequired[pulumi.Input[str]]
-    """ARN of an internal load balancer that CloudFront reaches through a VPC origin (AWS's network only, nothing
-    crosses the internet; its security group must admit the CloudFront-VPCOrigins-Service-SG). Default none: the
-    origin is origin_domain_name on the internet, which should then be HTTPS (origin_https)."""
+    """ARN of an internal load balancer in private subnets that CloudFront reaches through a VPC origin (CloudFront
+    developer guide, "Restrict access with VPC origins"): nothing crosses the internet, origin secret included.
+    Its security group must admit CloudFront's VPC-origin traffic. Default none: the origin is origin_domain_name
+    on the internet, which should then be HTTPS (origin_https)."""
     origin_secret: pulumi.Input[str]
     """Secret value CloudFront adds to every origin request (the web tier's origin_secret)."""
     origin_secret_header: NotRequired[str]
@@ -158,9 +159,9 @@ class HaEdgeArgs(TypedDict):
     """Attach a WAF web ACL with AWS managed rules and a per-IP rate limit. Default true."""
     rate_limit_per_5min: NotRequired[int]
     """Requests one client IP may make in 5 minutes before WAF blocks it, 10 to 2000000000. Default 2000."""
-    waf_log_retention_days: NotRequired[int]
-    """Days the WAF request log (CloudWatch Logs, us-east-1) is kept: a CloudWatch Logs retention period.
-    Default 90."""
+    log_retention_days: NotRequired[int]
+    """Days the edge's CloudWatch logs are kept (WAF's request log in us-east-1, the maintenance function's log):
+    a CloudWatch Logs retention period. Default 90."""
     log_glacier_days: NotRequired[int]
     """Days before access logs move to Glacier. Default 30."""
     log_expire_days: NotRequired[int]
@@ -198,7 +199,7 @@ class EdgePlan:
     max_body_bytes: int
     enable_waf: bool
     rate_limit_per_5min: int
-    waf_log_retention_days: int
+    log_retention_days: int
     log_archive: Archive
     tags: dict[str, str]
 
@@ -257,10 +258,10 @@ def plan(args: HaEdgeArgs) -> EdgePlan:
     header = args.get("origin_secret_header", "X-Origin-Verify")
     if not re.fullmatch(r"[A-Za-z0-9-]{1,40}", header):
         raise _fail("origin_secret_header", f"must be a header name of up to 40 letters, digits or -, got {header!r}")
-    retention = args.get("waf_log_retention_days", 90)
+    retention = args.get("log_retention_days", 90)
     if retention not in LOG_RETENTION_DAYS:
         allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-        raise _fail("waf_log_retention_days", f"must be one of {allowed}, got {retention!r}")
+        raise _fail("log_retention_days", f"must be one of {allowed}, got {retention!r}")
     return EdgePlan(
         origin_https=bool(args["origin_https"]),
         origin_secret_header=header,
@@ -274,7 +275,7 @@ def plan(args: HaEdgeArgs) -> EdgePlan:
         max_body_bytes=_int(args, "max_body_bytes", MAX_INSPECTABLE_BYTES, 1, MAX_INSPECTABLE_BYTES),
         enable_waf=args.get("enable_waf", True),
         rate_limit_per_5min=_int(args, "rate_limit_per_5min", 2000, 10, 2_000_000_000),
-        waf_log_retention_days=retention,
+        log_retention_days=retention,
         log_archive=Archive(glacier_days=glacier, expire_days=expire),
         tags=dict(args.get("tags") or {}),
     )
@@ -510,7 +511,7 @@ class HaEdge(pulumi.ComponentResource):
             name,
             name_prefix=f"{WAF_LOG_PREFIX}{self._name}-",
             region=GLOBAL_REGION,
-            retention_in_days=self._plan.waf_log_retention_days,
+            retention_in_days=self._plan.log_retention_days,
             tags=self._tags(name),
             opts=self._child,
         )
@@ -541,7 +542,7 @@ class HaEdge(pulumi.ComponentResource):
             opts=self._child,
         )
         log_group = aws.cloudwatch.LogGroup(
-            name, retention_in_days=self._plan.waf_log_retention_days, tags=self._tags(name), opts=self._child
+            name, retention_in_days=self._plan.log_retention_days, tags=self._tags(name), opts=self._child
         )
         write_logs = aws.iam.RolePolicy(
             name,
