@@ -2,6 +2,7 @@
 
 import fnmatch
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -439,6 +440,18 @@ def test_a_vpc_origin_reaches_an_internal_load_balancer_without_the_internet():
     origin = origins(rec)["alb"]
     assert origin["vpcOriginConfig"]["vpcOriginId"] == vpc_origin.id
     assert "customOriginConfig" not in origin
+
+
+def test_a_plain_http_origin_on_the_internet_is_called_out(caplog):
+    """Item 26: without a domain or a VPC origin the origin secret travels in clear; the deploy says so."""
+    with caplog.at_level(logging.WARNING):
+        build(lambda: HaEdge("edge", args(origin_https=False)))
+    assert any("plain HTTP on the internet, origin secret included" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        build(lambda: HaEdge("edge", args()))
+        build(lambda: HaEdge("edge", args(origin_https=False, origin_vpc_alb_arn="arn:aws:elasticloadbalancing:x")))
+    assert not [r for r in caplog.records if "plain HTTP" in r.getMessage()]
 
 
 def test_new_children_carry_the_tags():
