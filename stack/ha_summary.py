@@ -80,10 +80,21 @@ def network_summary(rec: Recording) -> TierSummary:
         summary.single_points_of_failure.append("the whole network is in one AZ")
     if not f.nat_zones:
         summary.facts.append("no NAT gateways: app subnets have no internet egress")
+    if services := _interface_services(rec):
+        summary.facts.append(f"AWS APIs reached through interface endpoints: {', '.join(services)}")
     for zone, nat in sorted(f.app_egress.items()):
         if nat is not None and nat != zone:
             summary.single_points_of_failure.append(f"app egress in {zone} depends on the NAT in {nat}")
     return summary
+
+
+def _interface_services(rec: Recording) -> list[str]:
+    """Services with an interface endpoint ("com.amazonaws.us-east-1.ecr.api" -> "ecr.api")."""
+    return sorted(
+        str(e.inputs["serviceName"]).split(".", 3)[3]
+        for e in rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs.get("vpcEndpointType") == "Interface"
+    )
 
 
 def _subnet_zones(rec: Recording, subnet_ids: list[str]) -> list[str]:
