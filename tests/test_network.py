@@ -8,7 +8,7 @@ import pytest
 
 from ha_stack import HaNetwork, HaNetworkArgs, NatGateways
 from ha_stack.network import INSTANCE_ENDPOINTS, plan
-from stack.ha_summary import network_facts
+from stack.ha_summary import network_facts, network_summary
 from stack.mock_cloud import ACCOUNT_ID
 from tests.conftest import ZONES3, build, parented_children, run_stack, stack_config
 
@@ -169,6 +169,15 @@ def test_without_nat_instances_reach_every_aws_service_they_call_in_every_zone()
         assert sorted(endpoint.inputs["subnetIds"]) == app_subnets
         assert endpoint.inputs["privateDnsEnabled"] is True
         assert endpoint.inputs["securityGroupIds"] == [group.id]
+
+
+def test_the_preview_says_how_instances_reach_aws_without_nat():
+    facts = network_summary(build(lambda: HaNetwork("net", args(nat_gateways="none")))).facts
+    assert "no NAT gateways: app subnets have no internet egress" in facts
+    assert (
+        "AWS APIs reached through interface endpoints: ec2, ec2messages, logs, monitoring, secretsmanager, ssm, "
+        "ssmmessages" in facts
+    )
 
 
 def test_interface_endpoints_admit_https_from_the_vpc_only():
