@@ -32,6 +32,21 @@ def number(component: str, args: Mapping[str, object], field: str, default: floa
     return float(value)
 
 
+LOG_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096)
+LOG_RETENTION_DAYS += (1827, 2192, 2557, 2922, 3288, 3653)
+"""The retention periods CloudWatch Logs accepts (PutRetentionPolicy; 0, "never expire", is left out on purpose)."""
+
+
+def log_retention_days(component: str, args: Mapping[str, object], field: str, default: int) -> int:
+    """args[field] (or the default), a retention period CloudWatch Logs accepts; any other fails at deploy."""
+    value = args.get(field, default)
+    if isinstance(value, bool) or value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise fail(component, field, f"must be a CloudWatch Logs retention ({allowed} days), got {value!r}")
+    assert isinstance(value, int)
+    return value
+
+
 def archive_days(
     component: str, args: Mapping[str, object], glacier_default: int, expire_default: int
 ) -> tuple[int, int]:
