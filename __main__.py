@@ -181,7 +181,7 @@ runtime_config = RuntimeConfig(
     ),
     Grants(
         role_name=web.instance_role_name,
-        secret_arns=[database.secret_arn, cache.auth_secret_arn],
+        secret_arns=[database.secret_arn, database.app_secret_arn, cache.auth_secret_arn],
         key_arns=[database.kms_key_arn],
     ),
     tags,

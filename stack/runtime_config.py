@@ -1,8 +1,10 @@
 """The runtime-config step: the service's own settings, and its grants to the data tier's secrets.
 
 HaDatabase and HaCache publish their endpoints under the stack's path themselves. This step adds the
-app's settings and lets the web tier's instance role read exactly the two secrets (and decrypt them
-through Secrets Manager only). It runs after the data tier, so the instances never wait on it.
+app's settings and lets the web tier's instance role read exactly the data tier's secrets it is given
+(the RDS-managed master secret for migrations, the app role's secret for requests, the cache's AUTH
+token; re-read by the service after a rotation) and decrypt them through Secrets Manager only. It runs
+after the data tier, so the instances never wait on it.
 """
 
 from dataclasses import dataclass
@@ -34,7 +36,8 @@ class ServiceSettings:
 
 @dataclass(frozen=True)
 class Grants:
-    """The instance role and the secrets (with their keys) it must read."""
+    """The instance role and the secrets (with their keys) it must read: every one, since the service re-reads
+    each secret's AWSCURRENT and AWSPREVIOUS versions after a rotation (same GetSecretValue action)."""
 
     role_name: pulumi.Input[str]
     secret_arns: list[pulumi.Input[str]]

@@ -10,6 +10,13 @@ from stack.mock_cloud import Recording
 from tests.conftest import published
 
 SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+
+
+def app_login(rec: Recording) -> str:
+    """The JSON HaDatabase stores in the app role's secret (recorded as a Pulumi secret)."""
+    value = rec.named("database-app-secret", SECRET_VERSION).inputs["secretString"]
+    return str(value["secret"] if isinstance(value, dict) else value)
 
 
 class PublishedParameters:
@@ -28,12 +35,13 @@ class PublishedParameters:
 
 
 class StoredSecrets:
-    """Secrets Manager as RDS and the stack would fill it."""
+    """Secrets Manager as RDS and the stack would fill it: the app role's secret holds what HaDatabase wrote."""
 
     def __init__(self, rec: Recording) -> None:
         cache_secret = rec.named("cache-auth-token", SECRET).outputs["arn"]
         db_secret = rec.exports["database_secret_arn"]
         self.values = {db_secret: json.dumps({"username": "app_admin", "password": "generated-by-rds"})}
+        self.values[rec.named("database-app-secret", SECRET).outputs["arn"]] = app_login(rec)
         self.values[cache_secret] = "generated-auth-token"
 
     def get_secret_value(self, SecretId: str) -> dict[str, str]:  # noqa: N803 (boto3 names)
@@ -49,6 +57,10 @@ def test_the_service_starts_from_what_the_stack_publishes(stack, request):
     assert [r.host for r in settings.db_readers] == [rec.exports["database_reader_endpoint"]]
     assert settings.db_name == "shop"
     assert (settings.db_user, settings.db_password) == ("app_admin", "generated-by-rds")
+    assert settings.db_app_user == "ha_app"  # requests run as the app role, never as the master
+    assert settings.db_app_password == json.loads(app_login(rec))["password"]
+    assert settings.db_secret_arn == rec.exports["database_secret_arn"]  # re-read after a rotation
+    assert settings.db_app_secret_arn == rec.exports["database_app_secret_arn"]
     assert settings.db_sslmode == "require"  # the parameter group refuses plain connections
     assert settings.redis.host == rec.exports["cache_primary_endpoint"]
     assert settings.redis_tls is True
@@ -70,11 +82,16 @@ def _grant(rec: Recording) -> dict[str, Any]:
     return dict(json.loads(policy.inputs["policy"]))
 
 
-def test_prod_instances_read_exactly_the_two_secrets_and_decrypt_only_through_secrets_manager(prod):
+def test_prod_instances_read_exactly_the_three_secrets_and_decrypt_only_through_secrets_manager(prod):
+    """The master secret (migrations), the app role's secret (requests) and the cache's AUTH token."""
     read, decrypt = _grant(prod)["Statement"]
     assert read["Action"] == "secretsmanager:GetSecretValue"
     assert sorted(read["Resource"]) == sorted(
-        [prod.exports["database_secret_arn"], prod.named("cache-auth-token", SECRET).outputs["arn"]]
+        [
+            prod.exports["database_secret_arn"],
+            prod.exports["database_app_secret_arn"],
+            prod.named("cache-auth-token", SECRET).outputs["arn"],
+        ]
     )
     assert decrypt["Action"] == "kms:Decrypt"
     assert decrypt["Resource"] == [prod.named("database-key", "aws:kms/key:Key").outputs["arn"]]
@@ -83,4 +100,4 @@ def test_prod_instances_read_exactly_the_two_secrets_and_decrypt_only_through_se
 
 def test_dev_needs_no_key_grant_with_aws_managed_keys(dev):
     (read,) = _grant(dev)["Statement"]
-    assert len(read["Resource"]) == 2
+    assert len(read["Resource"]) == 3
