@@ -175,6 +175,7 @@ def test_every_child_is_parented_to_the_component():
         ),
         ({"engine": "valkey", "engine_version": "9.0"}, "HaCache.engine_version: must be a valkey version"),
         ({"apply_immediately": "yes"}, "HaCache.apply_immediately: must be true or false, got 'yes'"),
+        ({"log_retention_days": 2}, "HaCache.log_retention_days: must be a CloudWatch Logs retention (1, 3, 5, 7,"),
         ({"node_count": 4}, "HaCache.node_count: must be <= the number of zones (3)"),
         ({"client_security_group_ids": {}}, "HaCache.client_security_group_ids: need at least one client"),
     ],

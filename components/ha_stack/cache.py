@@ -115,7 +115,8 @@ class HaCacheArgs(TypedDict):
     it. Default: a rotating customer-managed key made for them, usable by CloudWatch Logs for this account's log
     groups in this region only."""
     log_retention_days: NotRequired[int]
-    """Days to keep the slow log and engine log in CloudWatch Logs. Default 30."""
+    """Days to keep the slow log and engine log in CloudWatch Logs: one of the periods CloudWatch Logs accepts
+    (1, 3, 5, 7, 14, 30, 60, 90, ... 3653). Default 30."""
     apply_immediately: NotRequired[bool]
     """Apply changes to the replication group (node type, parameter group, snapshots...) at once rather than in
     the next maintenance window (sun 05:30-06:30 UTC). Default false: a production cache changes during the
@@ -205,7 +206,7 @@ def plan(args: HaCacheArgs) -> CachePlan:
         automatic_failover=failover,
         port=_int(args, "port", 6379, 1024, 65535),
         snapshot_retention_days=_int(args, "snapshot_retention_days", 7, 0, 35),
-        log_retention_days=_int(args, "log_retention_days", 30, 1, 3653),
+        log_retention_days=checks.log_retention_days(COMPONENT, args, "log_retention_days", 30),
         apply_immediately=_flag(args, "apply_immediately", False),
         parameter_path=None if path is None else checks.parameter_path(COMPONENT, "parameter_path", path),
         tags=dict(args.get("tags") or {}),
