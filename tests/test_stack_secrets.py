@@ -22,15 +22,16 @@ def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 def test_no_password_or_secret_value_is_a_plain_input_anywhere(stack, request):
     rec = request.getfixturevalue(stack)
     generated = {str(r.outputs["result"]["secret"]) for r in rec.of_type("random:index/randomPassword:RandomPassword")}
-    assert len(generated) == 2  # the origin secret and the cache's AUTH token
+    assert len(generated) == 3  # the origin secret, the cache's AUTH token, the database app role's password
     carried = 0
     for resource in rec.resources:
         for path, value in _walk(resource.inputs):
             secret_input = ".secret" in path  # {"secret": ...}: Pulumi encrypts it in state
             if re.search(r"(?i)password|authtoken", path) and not path.lower().endswith("managemasteruserpassword"):
                 assert secret_input, f"{resource.name}{path} is a plain-text credential input"
-            if isinstance(value, str) and value in generated:
+            if isinstance(value, str) and any(secret in value for secret in generated):  # also inside JSON
                 assert secret_input, f"{resource.name}{path} holds a generated secret in plain text"
                 carried += 1
-    # The origin secret in the listener rule and CloudFront's origins; the AUTH token in the group and secret version.
-    assert carried == 4
+    # The origin secret in the listener rule and CloudFront's origins; the AUTH token in the group and secret version;
+    # the app role's password in its secret version's JSON.
+    assert carried == 5
