@@ -254,7 +254,9 @@ def cache_facts(rec: Recording) -> CacheFacts:
         automatic_failover=bool(i.get("automaticFailoverEnabled")),
         multi_az=bool(i.get("multiAzEnabled")),
         encrypted_at_rest=bool(i.get("atRestEncryptionEnabled")),
-        tls_required=bool(i.get("transitEncryptionEnabled")) and i.get("transitEncryptionMode") == "required",
+        # Without a mode (Redis OSS 6, which takes none) TLS set at creation is the only way in.
+        tls_required=bool(i.get("transitEncryptionEnabled"))
+        and i.get("transitEncryptionMode", "required") == "required",
     )
 
 
