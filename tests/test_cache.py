@@ -311,3 +311,8 @@ def test_stack_cache_logs_are_encrypted_and_tagged_with_the_stack(stack, request
         group = rec.named(f"cache-{kind}", LOG_GROUP)
         assert group.inputs["kmsKeyId"] == key.outputs["arn"]
         assert group.inputs["tags"]["stack"] == stack
+
+
+@pytest.mark.parametrize(("version", "required"), [("6.2", True), ("7.1", True)])
+def test_summary_reports_tls_required_for_engines_with_and_without_a_mode(version, required):
+    assert cache_facts(build(lambda: HaCache("cache", args(engine_version=version)))).tls_required is required
