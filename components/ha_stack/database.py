@@ -483,7 +483,7 @@ class HaDatabase(pulumi.ComponentResource):
         ]
 
     def _monitoring(self, key_arn: pulumi.Output[str] | None, role_arn: pulumi.Output[str]) -> dict[str, Any]:
-        """Performance Insights and enhanced monitoring settings shared by every instance."""
+        """What every instance shares: Performance Insights, enhanced monitoring, minor upgrades, apply timing."""
         return {
             "performance_insights_enabled": True,
             "performance_insights_kms_key_id": key_arn,
