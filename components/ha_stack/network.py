@@ -68,7 +68,7 @@ class NatGateways(str, Enum):
     """How the app subnets reach the internet."""
 
     NONE = "none"
-    """No NAT: app subnets have no internet route (use VPC endpoints)."""
+    """No NAT: app subnets have no internet route; AWS APIs through interface endpoints, S3 through its gateway."""
     SINGLE = "single"
     """One NAT in the first AZ: cheap, but a single point of failure for egress."""
     ONE_PER_AZ = "one_per_az"
