@@ -579,7 +579,10 @@ def test_every_taggable_child_carries_the_callers_tags():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"trail_log_retention_days": 10}, "HaMonitoring.trail_log_retention_days: must be one of 1, 3, 5"),
+        (
+            {"trail_log_retention_days": 10},
+            "HaMonitoring.trail_log_retention_days: must be a CloudWatch Logs retention (1, 3, 5",
+        ),
         ({"instance_disk_alarm_percent": 100}, "HaMonitoring.instance_disk_alarm_percent: must be an integer from 50"),
         ({"database_local_storage_alarm_gib": 0}, "HaMonitoring.database_local_storage_alarm_gib: must be an integer"),
         ({"enable_cloudtrail": "yes"}, "HaMonitoring.enable_cloudtrail: must be true or false, got 'yes'"),

@@ -30,8 +30,6 @@ AGENT_NAMESPACE = "ha-stack/instances"
 """Namespace of the CloudWatch agent's metrics (release.py's agent config), aggregated by AutoScalingGroupName."""
 CIS_NAMESPACE = "LogMetrics"
 """Namespace of the CIS metric filters, as Security Hub's CloudWatch.1/.2/.4 remediation names it."""
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922)
-"""The retention values CloudWatch Logs accepts (pulumi-aws LogGroup.retention_in_days), 0 (forever) left out."""
 
 
 @dataclass(frozen=True)
@@ -210,10 +208,7 @@ def plan(args: HaMonitoringArgs, name: str = "monitoring") -> MonitoringPlan:
         if not re.fullmatch(EMAIL, email):
             raise _fail("alarm_emails", f"must be e-mail addresses, got {email!r}")
     glacier, expire = checks.archive_days(COMPONENT, args, 90, 365)
-    retention = args.get("trail_log_retention_days", 365)
-    if retention not in LOG_RETENTION_DAYS or isinstance(retention, bool):
-        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-        raise _fail("trail_log_retention_days", f"must be one of {allowed}, got {retention!r}")
+    retention = checks.log_retention_days(COMPONENT, args, "trail_log_retention_days", 365)
     prefix = args.get("name_prefix", name)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{2,60}", prefix):
         raise _fail("name_prefix", f"must be 3 to 61 letters, digits, '_' or '-', got {prefix!r}")
