@@ -409,9 +409,10 @@ class HaEdge(pulumi.ComponentResource):
     def _log_bucket_ready(logs: aws.s3.Bucket, policy: aws.s3.BucketPolicy) -> list[pulumi.Resource]:
         """What the distribution waits for: the log bucket with every guard applied, ACLs enabled, and its policy.
 
-        CloudFront standard logging adds an ACL grant to the bucket when logging is turned on, which S3 refuses
-        while the bucket's object ownership is still BucketOwnerEnforced (CloudFront developer guide, "Configure
-        standard logging (legacy)": the bucket must have ACLs enabled).
+        "When you create or update a distribution and enable logging, CloudFront uses these permissions to update
+        the ACL for the bucket to give the awslogsdelivery account FULL_CONTROL", and a bucket owner enforced
+        ownership "disables ACLs ... which prevents CloudFront from delivering log files" (CloudFront developer
+        guide, standard logging): the ownership setting must be applied before the distribution.
         """
         return [configured(logs), policy]
 
