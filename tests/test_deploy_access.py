@@ -57,10 +57,9 @@ def allows(actions: set[str], action: str) -> bool:
 
 
 def iam_prefix(token: str) -> str:
-    module, resource = token.split(":")[1], token.split(":")[2]
-    return IAM_PREFIX_OF_MODULE.get(f"{module}/{resource[0].lower()}{resource[1:]}") or IAM_PREFIX_OF_MODULE.get(
-        module, module
-    )
+    """The IAM service prefix of a resource type token such as `aws:cloudwatch/logGroup:LogGroup`."""
+    module, resource = token.split(":")[1].split("/")
+    return IAM_PREFIX_OF_MODULE.get(f"{module}/{resource}") or IAM_PREFIX_OF_MODULE.get(module, module)
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,27 @@ DEPLOY_SERVICES: dict[str, tuple[str, ...]] = {
     "elasticache": ("elasticache:*",),
     "elasticloadbalancing": ("elasticloadbalancing:*",),
     "logs": ("logs:*",),
+    "lambda": (
+        "lambda:CreateFunction",
+        "lambda:DeleteFunction",
+        "lambda:GetFunction",
+        "lambda:GetFunctionConfiguration",
+        "lambda:GetFunctionCodeSigningConfig",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:ListVersionsByFunction",
+        "lambda:PublishVersion",
+        "lambda:CreateFunctionUrlConfig",
+        "lambda:GetFunctionUrlConfig",
+        "lambda:UpdateFunctionUrlConfig",
+        "lambda:DeleteFunctionUrlConfig",
+        "lambda:AddPermission",
+        "lambda:RemovePermission",
+        "lambda:GetPolicy",
+        "lambda:ListTags",
+        "lambda:TagResource",
+        "lambda:UntagResource",
+    ),
     "rds": ("rds:*",),
     "route53": ("route53:*",),
     "s3": ("s3:*",),
@@ -123,7 +144,8 @@ DEPLOY_SERVICES: dict[str, tuple[str, ...]] = {
 Whole services where the program creates, tags, updates and deletes many resource types of that service and the
 provider calls dozens of Describe/Modify actions for them: an exact list could not be proven complete without a real
 deploy. Narrow lists where a whole service would reach data or hosts the stack does not own: Secrets Manager and
-Parameter Store (no reading of other applications' secrets in bulk, no `ssm:SendCommand` shell on instances), KMS
+Parameter Store (no reading of other applications' secrets in bulk, no `ssm:SendCommand` shell on instances), Lambda
+(no invoking of other functions), KMS
 (no key administration beyond what the stack's own keys need), IAM (roles and instance profiles only; see
 `PASSED_TO_SERVICES`), STS (identity only). `tests/test_deploy_access.py` checks that every resource type both stacks
 declare falls under one of these prefixes.
@@ -136,6 +158,7 @@ PASSED_TO_SERVICES = (
     "cloudtrail.amazonaws.com",
     "delivery.logs.amazonaws.com",
     "application-autoscaling.amazonaws.com",
+    "lambda.amazonaws.com",
 )
 """The services the stack's roles are handed to (iam:PassRole is refused for any other)."""
 
