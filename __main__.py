@@ -55,15 +55,30 @@ def lacking(zones: list[str]) -> dict[str, list[str]]:
     return missing
 
 
-def pick_zones(count: int) -> list[str]:
-    """The first `count` default zones (no opt-in Local or Wavelength Zones) that offer the web tier's instance
-    type and the database's instance class: an Auto Scaling group or RDS cannot place them anywhere else."""
+def pick_zones(count: int, pinned: list[str]) -> list[str]:
+    """The pinned zones, or the first `count` default zones (no opt-in Local or Wavelength Zones), that offer the
+    web tier's instance type and the database's instance class: an Auto Scaling group or RDS cannot place them
+    anywhere else. Unpinned, a zone that starts offering a type would shift the choice (and replace subnets), so
+    a deployed stack pins its zones in network.availability_zones."""
     zones = aws.get_availability_zones(
         state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
     )
     names = sorted(zones.names)
     missing = lacking(names)
     usable = [zone for zone in names if zone not in missing]
+    if pinned:
+        wrong = [
+            f"{z} {'lacks ' + ', '.join(missing[z]) if z in missing else 'is not a usable zone'}"
+            for z in pinned
+            if z not in usable
+        ]
+        if wrong:
+            raise pulumi.RunError(
+                f"ha-stack:network.availability_zones: {'; '.join(wrong)}; zones of {settings.region} offering "
+                f"web.instance_type {settings.web.instance_type} and database.instance_class "
+                f"{settings.database.instance_class}: {', '.join(usable) or 'none'}"
+            )
+        return pinned
     if len(usable) < count:
         gaps = "; ".join(f"{zone} lacks {', '.join(kinds)}" for zone, kinds in missing.items())
         raise pulumi.RunError(
@@ -74,7 +89,7 @@ def pick_zones(count: int) -> list[str]:
     return usable[:count]
 
 
-zones = pick_zones(settings.network.az_count)
+zones = pick_zones(settings.network.az_count, settings.network.availability_zones)
 network = HaNetwork(
     "network",
     {

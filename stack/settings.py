@@ -61,6 +61,7 @@ CACHE_NODE_TYPE = r"cache\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d
 HOSTNAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 EMAIL = r"[^@\s]+@[^@\s]+\.[a-z]{2,63}"
 REGION = r"[a-z]{2}(-[a-z]+)+-\d"
+ZONE = r"[a-z]{2}(-[a-z]+)+-\d[a-z]"
 
 
 class SettingsError(ValueError):
@@ -77,6 +78,8 @@ class NetworkSettings:
 
     cidr: str
     az_count: int
+    availability_zones: list[str]
+    """Zones pinned by name (empty: the first az_count zones offering the instance type and DB class)."""
     nat_gateways: str
     enable_flow_logs: bool
     flow_log_retention_days: int
@@ -205,10 +208,19 @@ def _network(raw: object, problems: Problems) -> NetworkSettings:
     result = NetworkSettings(
         cidr=cidr,
         az_count=s.integer("az_count", 3, 2, 6),
+        availability_zones=s.strings(
+            "availability_zones", [], lambda z: re.fullmatch(ZONE, z) is not None, "a zone name such as us-east-1a"
+        ),
         nat_gateways=s.choice("nat_gateways", "one_per_az", NAT_MODES),
         enable_flow_logs=s.boolean("enable_flow_logs", True),
         flow_log_retention_days=_retention(s, "flow_log_retention_days", 90),
     )
+    pinned = result.availability_zones
+    if pinned and s.ok("az_count", "availability_zones"):
+        if len(set(pinned)) != len(pinned):
+            s.problem("availability_zones", f"must not repeat a zone, got {pinned}")
+        elif len(pinned) != result.az_count:
+            s.problem("availability_zones", f"must list az_count ({result.az_count}) zones, got {len(pinned)}")
     s.finish()
     return result
 

@@ -599,6 +599,36 @@ def test_fewer_zones_offering_the_types_than_az_count_is_one_clear_line(zone_lac
         run_stack("prod", config)
 
 
+def test_a_zone_that_starts_offering_the_type_shifts_unpinned_zones_but_never_pinned_ones(zone_lacks):
+    instance_type, _ = PROD_TYPES
+    pinned = stack_config("prod", network={"availability_zones": ["us-east-1a", "us-east-1c", "us-east-1d"]})
+    zone_lacks("us-east-1b", instance_type)
+    first = run_stack("prod")
+    zone_lacks("us-east-1b")  # AWS now offers the type in us-east-1b too
+    assert first.exports["availability_zones"] == ["us-east-1a", "us-east-1c", "us-east-1d"]
+    assert run_stack("prod").exports["availability_zones"] == ZONES3  # unpinned: subnets would move
+    assert run_stack("prod", pinned).exports["availability_zones"] == ["us-east-1a", "us-east-1c", "us-east-1d"]
+
+
+def test_a_pinned_zone_without_the_types_is_one_clear_line(zone_lacks):
+    instance_type, db_class = PROD_TYPES
+    zone_lacks("us-east-1c", db_class)
+    config = stack_config("prod", network={"availability_zones": ["us-east-1a", "us-east-1b", "us-east-1c"]})
+    line = (
+        f"ha-stack:network.availability_zones: us-east-1c lacks {db_class}; zones of us-east-1 offering "
+        f"web.instance_type {instance_type} and database.instance_class {db_class}: "
+        "us-east-1a, us-east-1b, us-east-1d, us-east-1e, us-east-1f"
+    )
+    with pytest.raises(Exception, match=re.escape(line)):
+        run_stack("prod", config)
+
+
+def test_pinned_zones_must_match_az_count():
+    config = stack_config("prod", network={"availability_zones": ["us-east-1a", "us-east-1b"]})
+    with pytest.raises(Exception, match=re.escape("ha-stack:network.availability_zones: must list az_count (3)")):
+        run_stack("prod", config)
+
+
 # 8. Tags
 
 
