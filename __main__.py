@@ -160,6 +160,7 @@ database_args: HaDatabaseArgs = {
     "backup_retention_days": db.backup_retention_days,
     "enable_deletion_protection": db.deletion_protection,
     "enable_customer_managed_key": db.customer_managed_key,
+    "apply_immediately": db.apply_immediately,
     "parameter_path": runtime_config_path,
     "tags": tags,
 }

@@ -122,6 +122,7 @@ class DatabaseSettings:
     backup_retention_days: int
     deletion_protection: bool
     customer_managed_key: bool
+    apply_immediately: bool
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,7 @@ def _database(raw: object, problems: Problems) -> DatabaseSettings:
         backup_retention_days=s.integer("backup_retention_days", 14, 0, 35, " days"),
         deletion_protection=s.boolean("deletion_protection", True),
         customer_managed_key=s.boolean("customer_managed_key", True),
+        apply_immediately=s.boolean("apply_immediately", False),
     )
     if (
         s.ok("max_allocated_storage_gib", "allocated_storage_gib")

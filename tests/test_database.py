@@ -402,11 +402,12 @@ def test_a_single_az_primary_gets_a_new_snapshot_name_when_its_zone_forces_a_rep
 # Item 20: changes wait for the maintenance window unless asked
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_changes_wait_for_the_maintenance_window_by_default(stack, request):
+@pytest.mark.parametrize(("stack", "immediately"), [("dev", True), ("prod", False)])
+def test_prod_changes_wait_for_the_maintenance_window_and_dev_changes_apply_at_once(stack, immediately, request):
     rec = request.getfixturevalue(stack)
-    for resource in rec.of_type(CLUSTER) + rec.of_type(MEMBER) + rec.of_type(INSTANCE):
-        assert resource.inputs["applyImmediately"] is False
+    databases = rec.of_type(CLUSTER) + rec.of_type(MEMBER) + rec.of_type(INSTANCE)
+    assert databases
+    assert {resource.inputs["applyImmediately"] for resource in databases} == {immediately}
 
 
 def test_apply_immediately_reaches_the_cluster_and_every_instance():
