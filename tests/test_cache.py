@@ -11,7 +11,7 @@ import pytest
 from ha_stack import CacheEngine, HaCache, HaCacheArgs
 from ha_stack.cache import plan
 from stack.ha_summary import cache_facts
-from tests.conftest import DATA_TIER, ZONES3, build, parented_children, published
+from tests.conftest import DATA_TIER, ZONES3, build, parented_children, published, run_stack, stack_config
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -316,3 +316,11 @@ def test_stack_cache_logs_are_encrypted_and_tagged_with_the_stack(stack, request
 @pytest.mark.parametrize(("version", "required"), [("6.2", True), ("7.1", True)])
 def test_summary_reports_tls_required_for_engines_with_and_without_a_mode(version, required):
     assert cache_facts(build(lambda: HaCache("cache", args(engine_version=version)))).tls_required is required
+
+
+def test_a_stack_may_name_valkeys_major_only():
+    """Settings take a major alone on purpose (it used to pass the settings and end in the component's traceback)."""
+    rec = run_stack("prod", stack_config("prod", cache={"engine": "valkey", "engine_version": "8"}))
+    group = rec.named("cache-redis", GROUP)
+    assert (group.inputs["engine"], group.inputs["engineVersion"]) == ("valkey", "8.2")
+    assert rec.named("cache-params", PARAMS).inputs["family"] == "valkey8"
