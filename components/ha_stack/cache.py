@@ -73,7 +73,8 @@ ENGINE_VERSIONS: dict[str, dict[str, EngineRelease]] = {
 }
 """The engine versions ElastiCache offers node-based clusters (ElastiCache user guide, "Supported engines and
 versions"; families from "Engine specific parameters"), keyed by what a caller may write. A major alone means
-its newest minor. Redis OSS 4 and 5 (extended support only) and versions not listed here are refused."""
+its newest minor. Redis OSS 4 and 5 are refused: they take no automatic minor upgrades (6.0 and later only),
+which the version policy relies on; so are versions not listed here (Valkey 9 until its family is checked)."""
 DEFAULT_VERSIONS = {"redis": "7", "valkey": "8"}
 """engine_version when none is given: the newest major of each engine."""
 
