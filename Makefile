@@ -1,7 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make preview STACK=prod   offline preview of a stack (JSON=1 for machine-readable output)
 #   make test                 lint, type check and the whole test suite (installs PostgreSQL and Redis)
-# Also: make run (the service against local servers), make bench (the service benchmark).
+# Also: make run (the service against local servers), make bench (the service benchmark),
+#   make lab (the whole architecture on loopback), make drill (failure drills under load -> docs/resilience.md).
 STACK ?= prod
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: preview test lint typecheck pytest servers run bench clean
+.PHONY: preview test lint typecheck pytest servers run bench lab drill clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt components/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,11 +31,12 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy components/__main__.py
 	$(VENV)/bin/mypy deploy-access/__main__.py
 
-# Real PostgreSQL and Redis for the service tests, from Debian's packages (started by the tests themselves).
+# Real PostgreSQL, Redis and HAProxy for the service tests and the drills, from Debian's packages (started by the tests themselves).
 servers:
-	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then \
-		echo "installing PostgreSQL and Redis (Debian packages)"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql redis-server >/dev/null; \
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v redis-server >/dev/null \
+			|| ! command -v haproxy >/dev/null; then \
+		echo "installing PostgreSQL, Redis and HAProxy (Debian packages)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql redis-server haproxy >/dev/null; \
 	fi
 
 pytest: $(STAMP) servers
@@ -45,6 +47,14 @@ run: $(STAMP) servers
 
 bench: $(STAMP) servers
 	$(PY) -m bench.service
+
+# The architecture on loopback (HAProxy as the ALB, three instances, PostgreSQL + standby, Redis + sentinels).
+lab: $(STAMP) servers
+	$(PY) -m lab.cluster
+
+# Every failure drill under load; writes docs/resilience.md and its timeline plots.
+drill: $(STAMP) servers
+	$(PY) -m drills.run
 
 test: lint typecheck pytest
 
