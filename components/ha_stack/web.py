@@ -30,8 +30,9 @@ ORIGIN_HEADER = "X-Origin-Verify"
 """Header CloudFront adds to every origin request; the ALB forwards only requests that carry its secret."""
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
-"""The service that writes ALB access logs. AWS documents it for every region; the older per-region ELB
-accounts (elb.get_service_account) do not exist in regions opened since August 2022."""
+"""The service that writes ALB access logs, in every region. The older grant to a per-region ELB account
+(elb.get_service_account) has no account at all in regions opened since August 2022, and AWS's guide now
+recommends replacing it with this principal where it still exists."""
 AMI_ID = r"ami-([0-9a-f]{8}|[0-9a-f]{17})"
 """EC2 image ids: ami- and 8 or 17 hex digits."""
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
