@@ -479,7 +479,9 @@ def _ensure_event_loop() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
 
 
-def run_program(program: Callable[[], object], *, stack: str, config: Mapping[str, Any]) -> Recording:
+def run_program(
+    program: Callable[[], object], *, stack: str, config: Mapping[str, Any], project: str = "ha-stack"
+) -> Recording:
     """Run a Pulumi program against the mock cloud with this config; return what it registered.
 
     ``config`` maps ``project:key`` to values; objects may be given as data and are passed as JSON,
@@ -490,7 +492,7 @@ def run_program(program: Callable[[], object], *, stack: str, config: Mapping[st
     cloud = MockCloud(region)
     monitor = RecordingMonitor(cloud)
     runtime_settings.ROOT.set(None)  # a fresh root stack per run, so exports never leak between runs
-    pulumi.runtime.set_mocks(cloud, project="ha-stack", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
     recording = monitor.recording
 

@@ -5,6 +5,7 @@ import runpy
 from typing import Any
 
 import pytest
+import yaml
 
 from ha_stack.deploy_access import (
     DEPLOY_SERVICES,
@@ -168,3 +169,37 @@ def test_the_preview_role_may_make_every_lookup_the_program_makes_and_nothing_el
 def test_bad_arguments_get_one_clear_line_before_anything_is_declared(overrides, message):
     with pytest.raises(ValueError, match="^" + message.replace("[", r"\[").replace("]", r"\]")):
         plan({**REPO, **overrides})
+
+
+def run_deploy_access_program(config: dict[str, object]) -> Recording:
+    """deploy-access/__main__.py as `pulumi up` runs it, with its example stack file's config."""
+    return run_program(
+        lambda: runpy.run_path(str(ROOT / "deploy-access" / "__main__.py")),
+        stack="main-account",
+        config=config,
+        project="ha-stack-deploy-access",
+    )
+
+
+def example_config() -> dict[str, object]:
+    return dict(yaml.safe_load((ROOT / "deploy-access" / "Pulumi.example.yaml").read_text())["config"])
+
+
+def test_the_once_per_account_program_builds_the_roles_from_its_example_stack_file():
+    rec = run_deploy_access_program(example_config())
+    assert sorted(r.name for r in rec.of_type("aws:iam/role:Role")) == [
+        "github-dev-deploy",
+        "github-dev-preview",
+        "github-prod-deploy",
+        "github-prod-preview",
+    ]
+    assert set(rec.exports) == {"provider_arn", "deploy_role_arns", "preview_role_arns"}
+    assert set(rec.exports["deploy_role_arns"]) == {"dev", "prod"}
+
+
+def test_the_program_turns_a_bad_config_into_one_line_not_a_traceback():
+    config = {**example_config(), "ha-stack-deploy-access:repository_id": "-4"}
+    with pytest.raises(
+        Exception, match=r"invalid config: HaDeployAccess.repository_id: must be GitHub's positive numeric id, got -4"
+    ):
+        run_deploy_access_program(config)
