@@ -1,8 +1,12 @@
 """The local lab: real PostgreSQL (primary + synchronous streaming standby) and Redis on loopback.
 
-Used by the service tests, ``make run`` and the benchmark. Servers run from the Debian packages on
-free high ports, with their data and sockets under one temporary directory, and can be killed and
-promoted the way an AZ failure and an RDS/Aurora failover would.
+Used by the service tests, ``make run``, the benchmark and the boot test. Servers run from the Debian
+packages on free high ports, with their data and sockets under one temporary directory, and can be killed
+and promoted the way an AZ failure and an RDS/Aurora failover would.
+
+With ``tls=True`` they behave as RDS and ElastiCache with in-transit encryption: PostgreSQL accepts TCP
+logins only over TLS and with a password (scram-sha-256), Redis only over TLS with its AUTH token. Their
+certificate is self-signed by ``Lab.ca`` for the names in ``Lab.tls_names``.
 """
 
 import contextlib
@@ -18,7 +22,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import psycopg
 import redis
@@ -70,6 +74,8 @@ class Server:
     name: str
     port: int
     proc: subprocess.Popen[bytes] | None = None
+    host: str = "127.0.0.1"
+    """Loopback address it listens on (the boot test gives each server its own, as AWS gives each endpoint)."""
 
     def kill(self) -> None:
         """Crash: the postmaster and all its children, with no chance to clean up."""
@@ -94,14 +100,66 @@ class Lab:
     primary: Server = field(default_factory=lambda: Server("primary", free_port()))
     standby: Server = field(default_factory=lambda: Server("standby", free_port()))
     redis: Server = field(default_factory=lambda: Server("redis", free_port()))
+    tls: bool = False
+    """TLS and password logins only, as RDS and ElastiCache with in-transit encryption."""
+    tls_names: tuple[str, ...] = ("localhost",)
+    """DNS names the servers' certificate is valid for (with tls)."""
+    redis_password: str = REDIS_PASSWORD
+
+    @property
+    def ca(self) -> Path:
+        """The self-signed certificate clients must trust (with tls)."""
+        return self.root / "tls" / "server.crt"
+
+    def _certificate(self) -> None:
+        """A self-signed certificate (it is its own CA) for tls_names and the servers' addresses."""
+        tls = self.root / "tls"
+        tls.mkdir(parents=True, exist_ok=True)
+        names = [f"DNS:{n}" for n in self.tls_names] + [
+            f"IP:{s.host}" for s in (self.primary, self.standby, self.redis)
+        ]
+        subprocess.run(
+            [
+                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ha-stack lab",
+                "-addext", f"subjectAltName={','.join(dict.fromkeys(names))}",
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-keyout", str(tls / "server.key"), "-out", str(self.ca),
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        if os.geteuid() == 0:
+            for path in (tls, tls / "server.key", self.ca):
+                shutil.chown(path, "postgres", "postgres")
+        (tls / "server.key").chmod(0o600)
+        self.ca.chmod(0o644)
+
+    def _tls_settings(self) -> list[str]:
+        if not self.tls:
+            return []
+        tls = self.root / "tls"
+        return ["-c", "ssl=on", "-c", f"ssl_cert_file={tls / 'server.crt'}", "-c", f"ssl_key_file={tls / 'server.key'}"]
+
+    def _require_tls_logins(self, datadir: Path) -> None:
+        """pg_hba.conf as RDS with rds.force_ssl: TCP only over TLS and with a password; the socket stays open."""
+        (datadir / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            "hostssl replication all 127.0.0.0/8 scram-sha-256\n"
+            "hostssl all all 127.0.0.0/8 scram-sha-256\n"
+            "hostnossl all all 0.0.0.0/0 reject\n"
+        )
 
     # -- PostgreSQL -------------------------------------------------------------------------------------
     def _postgres(self, server: Server, datadir: Path, log: Path, *, primary: bool) -> None:
+        sockets = self.root / f"{server.name}-socket"  # one per server: two may share a port on distinct addresses
+        sockets.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(sockets, "postgres", "postgres")
         settings = [
             "-c",
-            "listen_addresses=127.0.0.1",
+            f"listen_addresses={server.host}",
             "-c",
-            f"unix_socket_directories={self.root}",
+            f"unix_socket_directories={sockets}",
             "-c",
             "fsync=off",
             "-c",
@@ -118,6 +176,7 @@ class Lab:
             "max_connections=200",
             "-c",
             "shared_buffers=128MB",
+            *self._tls_settings(),
         ]
         if primary:  # like Multi-AZ: a commit is acknowledged only once the standby has it
             settings += ["-c", "synchronous_standby_names=*"]
@@ -134,15 +193,21 @@ class Lab:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         primary_dir = self.root / "primary"
-        _pg_tool("initdb", "-D", str(primary_dir), "--no-sync", "-A", "trust", "-U", "postgres", "--no-instructions")
+        password_file = self.root / "superuser-password"
+        password_file.write_text(DB_PASSWORD + "\n")
+        if os.geteuid() == 0:
+            shutil.chown(password_file, "postgres", "postgres")
+        initdb = ["-D", str(primary_dir), "--no-sync", "-A", "trust", "-U", "postgres", "--no-instructions"]
+        _pg_tool("initdb", *initdb, f"--pwfile={password_file}")
+        if self.tls:
+            self._certificate()
+            self._require_tls_logins(primary_dir)
         self._postgres(self.primary, primary_dir, self.root / "primary.log", primary=True)
         standby_dir = self.root / "standby"
         _pg_tool(
             "pg_basebackup",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.primary.port),
+            "-d",
+            f"host={self.primary.host} port={self.primary.port} password={DB_PASSWORD}",
             "-U",
             "postgres",
             "-D",
@@ -179,23 +244,30 @@ class Lab:
         return time.monotonic() - started
 
     def dsn(self, server: Server, *, user: str = DB_USER, dbname: str = DB_NAME) -> str:
-        return f"host=127.0.0.1 port={server.port} user={user} dbname={dbname} password={DB_PASSWORD}"
+        tls = " sslmode=require" if self.tls else ""
+        return f"host={server.host} port={server.port} user={user} dbname={dbname} password={DB_PASSWORD}{tls}"
 
     # -- Redis -----------------------------------------------------------------------------------------
     def start_redis(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.tls and not self.ca.exists():
+            self._certificate()
+        tls = self.root / "tls"
+        listen = ["--port", str(self.redis.port)]
+        if self.tls:  # as ElastiCache with in-transit encryption: TLS only, server certificate, no client one
+            listen = ["--port", "0", "--tls-port", str(self.redis.port), "--tls-auth-clients", "no"]
+            listen += ["--tls-cert-file", str(tls / "server.crt"), "--tls-key-file", str(tls / "server.key")]
         cmd = [
             "redis-server",
-            "--port",
-            str(self.redis.port),
+            *listen,
             "--bind",
-            "127.0.0.1",
+            self.redis.host,
             "--save",
             "",
             "--appendonly",
             "no",
             "--requirepass",
-            REDIS_PASSWORD,
+            self.redis_password,
             "--dir",
             str(self.root),
             "--maxmemory",
@@ -205,7 +277,15 @@ class Lab:
         ]
         log = (self.root / "redis.log").open("ab")
         self.redis.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        client = redis.Redis(port=self.redis.port, password=REDIS_PASSWORD, socket_timeout=1)
+        client = redis.Redis(
+            host=self.redis.host,
+            port=self.redis.port,
+            password=self.redis_password,
+            socket_timeout=1,
+            ssl=self.tls,
+            ssl_ca_certs=str(self.ca) if self.tls else None,
+            ssl_check_hostname=False,
+        )
         _wait(client.ping, "Redis")
 
     # -- the service's view -----------------------------------------------------------------------------
@@ -213,15 +293,16 @@ class Lab:
         """HA_* variables that point the service at this lab: writer = primary then standby, reader = standby."""
         return {
             "HA_ENVIRONMENT": "dev",
-            "HA_DB_WRITER": f"127.0.0.1:{self.primary.port},127.0.0.1:{self.standby.port}",
-            "HA_DB_READER": f"127.0.0.1:{self.standby.port}",
+            "HA_DB_WRITER": f"{self.primary.host}:{self.primary.port},{self.standby.host}:{self.standby.port}",
+            "HA_DB_READER": f"{self.standby.host}:{self.standby.port}",
             "HA_DB_NAME": DB_NAME,
             "HA_DB_USER": DB_USER,
             "HA_DB_PASSWORD": DB_PASSWORD,
-            "HA_DB_SSLMODE": "disable",
-            "HA_REDIS_HOST": "127.0.0.1",
+            "HA_DB_SSLMODE": "require" if self.tls else "disable",
+            "HA_REDIS_HOST": self.redis.host,
             "HA_REDIS_PORT": str(self.redis.port),
-            "HA_REDIS_PASSWORD": REDIS_PASSWORD,
+            "HA_REDIS_TLS": str(self.tls).lower(),
+            "HA_REDIS_PASSWORD": self.redis_password,
         }
 
     def service_command(self, workers: int = 1) -> list[str]:
@@ -273,11 +354,11 @@ def wait_until_answering(url: str, timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def running_lab(database: bool = True, cache: bool = True) -> Iterator[Lab]:
-    """A lab in a fresh temporary directory, torn down (servers and files) on exit."""
+def running_lab(database: bool = True, cache: bool = True, **options: Any) -> Iterator[Lab]:
+    """A lab in a fresh temporary directory, torn down (servers and files) on exit; `options` go to Lab."""
     root = Path(tempfile.mkdtemp(prefix="ha-stack-lab-"))
     os.chmod(root, 0o755)
-    lab = Lab(root / "servers")
+    lab = Lab(root / "servers", **options)
     try:
         if database:
             lab.start_database()
