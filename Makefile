@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make preview STACK=prod   offline preview of a stack (JSON=1 for machine-readable output)
-#   make test                 lint, type check and the whole test suite (installs PostgreSQL and Redis)
+#   make test                 lint, type check and the whole test suite (installs PostgreSQL and Redis, and
+#                             systemd-nspawn for the boot test, which runs as root)
 # Also: make run (the service against local servers), make bench (the service benchmark),
 #   make lab (the whole architecture on loopback), make drill (failure drills under load -> docs/resilience.md).
 STACK ?= prod
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: preview test lint typecheck pytest servers run bench lab drill clean
+.PHONY: preview test lint typecheck pytest servers boot-tools run bench lab drill clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt components/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,7 +40,17 @@ servers:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql redis-server haproxy >/dev/null; \
 	fi
 
-pytest: $(STAMP) servers
+# The boot test's instance (tests/test_boot.py): systemd-nspawn, and what the user data takes from the OS
+# (python3.11 with venv, unzip, logrotate) plus openssl for the lab's TLS certificate.
+boot-tools:
+	@if ! command -v systemd-nspawn >/dev/null || ! command -v logrotate >/dev/null || ! command -v unzip >/dev/null \
+			|| ! command -v openssl >/dev/null || ! dpkg -s python3.11-venv >/dev/null 2>&1; then \
+		echo "installing systemd-container, python3.11-venv, logrotate, unzip, openssl (Debian packages)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			systemd-container python3.11-venv logrotate unzip openssl >/dev/null; \
+	fi
+
+pytest: $(STAMP) servers boot-tools
 	$(PY) -m pytest
 
 run: $(STAMP) servers
