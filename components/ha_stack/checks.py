@@ -24,6 +24,14 @@ def integer(component: str, args: Mapping[str, object], field: str, default: int
     return value
 
 
+def boolean(component: str, args: Mapping[str, object], field: str, default: bool) -> bool:
+    """args[field] (or the default), true or false (not a truthy string such as "false")."""
+    value = args.get(field, default)
+    if not isinstance(value, bool):
+        raise fail(component, field, f"must be true or false, got {value!r}")
+    return value
+
+
 def number(component: str, args: Mapping[str, object], field: str, default: float, low: float, high: float) -> float:  # noqa: PLR0917
     """args[field] (or the default), a number from low to high."""
     value = args.get(field, default)
