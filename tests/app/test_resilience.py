@@ -17,7 +17,7 @@ import pytest
 
 from app.config import Endpoint, from_env
 from lab.servers import free_port, running_lab
-from tests.app.conftest import client_for, new_product
+from tests.app.conftest import app_env, client_for, new_product, rds_lab
 
 pytestmark = [pytest.mark.anyio, pytest.mark.servers]
 
@@ -48,8 +48,9 @@ async def test_redis_killed_mid_test_every_read_still_succeeds_from_the_database
 
 
 async def test_primary_killed_standby_promoted_writes_resume_within_seconds_and_no_order_is_lost():
-    with running_lab() as lab:
-        async with client_for(from_env(lab.app_env())) as client:
+    """As the app role, on servers that check passwords: the role and its grants replicate to the standby."""
+    with rds_lab() as lab:
+        async with client_for(from_env(app_env(lab))) as client:
             product_id = await new_product(client, stock=1_000_000)
             acknowledged: list[int] = []
             outcomes: list[tuple[float, int]] = []
