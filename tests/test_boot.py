@@ -31,6 +31,7 @@ import base64
 import contextlib
 import fcntl
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -54,7 +55,8 @@ import boto3  # type: ignore[import-untyped]
 import psycopg
 import pytest
 
-from ha_stack.release import SERVICE
+from ha_stack import release
+from ha_stack.release import SERVICE, Launch, package, render_unit, render_user_data
 from lab.instance import Container, Network, missing_tools
 from lab.servers import Lab, Server, running_lab
 from stack.mock_cloud import Recording
@@ -100,6 +102,56 @@ config=""
 while [ $# -gt 0 ]; do case "$1" in -c) config="${2#file:}"; shift 2 ;; *) shift ;; esac; done
 python3.11 -c 'import json, sys; json.load(open(sys.argv[1]))' "$config"
 """
+
+
+# -- the release, offline (no root needed) ----------------------------------------------------------------------
+
+
+def test_release_carries_every_locked_wheel_for_both_architectures():
+    built = package(str(ROOT / "app"))
+    locked = release.check_lock(ROOT / "app")
+    for machine in ("x86_64", "aarch64"):
+        shipped = [Path(p) for p in built.files if p.startswith(("wheels/any/", f"wheels/{machine}/"))]
+        assert {release.wheel_pin(w) for w in shipped} == {(name, pin.version) for name, pin in locked.items()}
+    assert "app/requirements.lock" in built.files
+    wheel = next(p for p in built.files if p.startswith("wheels/x86_64/"))
+    without = {p: f for p, f in built.files.items() if p != wheel}
+    digest = hashlib.sha256()
+    for path, file in sorted(without.items()):
+        digest.update(path.encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
+    assert digest.hexdigest() != built.digest  # the key covers the wheels' bytes
+
+
+def test_release_builds_offline_once_its_wheels_are_cached(monkeypatch):
+    package(str(ROOT / "app"))  # downloads on the first run only
+
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"a cached release ran {args[0][:4]}")
+
+    monkeypatch.setattr(subprocess, "run", no_network)
+    assert package(str(ROOT / "app")).key.startswith("releases/app-")
+
+
+def test_a_lock_that_misses_a_requirement_is_refused_in_one_line(tmp_path):
+    shutil.copytree(ROOT / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    requirements = tmp_path / "app" / "requirements.txt"
+    requirements.write_text(requirements.read_text().replace("redis==", "redis==0.0.1\n# was redis=="))
+    with pytest.raises(ValueError, match=r"^HaWebTier.app_directory: requirements.lock is out of date .*redis==0.0.1"):
+        package(str(tmp_path / "app"))
+    (tmp_path / "app" / "requirements.lock").write_text("fastapi>=1\n")
+    with pytest.raises(ValueError, match=r"requirements.lock line 1: 'fastapi>=1' must be name==version"):
+        package(str(tmp_path / "app"))
+
+
+def test_user_data_installs_from_the_release_only():
+    launch = Launch("app", "b", "releases/app-x.zip", "f" * 64, "us-east-1", "/p/", "lg", 40)
+    script = render_user_data(launch)
+    installs = [line for line in script.splitlines() if "pip install" in line]
+    assert installs
+    assert all("--no-index" in line for line in installs)
+    assert '--find-links /opt/ha-service/releases/ffffffffffffffffffff/wheels/"$machine"' in script
+    unit = render_unit(launch)
+    assert "LogsDirectory=" not in unit  # systemd opens the output before it creates that directory
 
 
 # -- what the program publishes ---------------------------------------------------------------------------------
@@ -591,6 +643,7 @@ def test_a_changed_release_boots_new_code_under_a_new_key(
     finally:
         second.container.stop()
     measured = max(fleet.boots)
+    assert measured < prod_published.grace_seconds  # a slower boot would have the group replace it forever
     print(
         f"\nboot to healthy: {', '.join(f'{b:.1f}' for b in fleet.boots)} s; suggested health_check_grace_seconds "
         f">= {measured:.1f} x {GRACE_MARGIN} = {measured * GRACE_MARGIN:.0f} (stack: {prod_published.grace_seconds})"
