@@ -121,10 +121,15 @@ hosted_zone_id = (
 )
 # Behind CloudFront the site's name points at the distribution, so the load balancer gets its own origin name.
 alb_domain = (f"origin.{edge.domain}" if edge.enabled else edge.domain) if edge.domain else None
+# Without a domain the load balancer has no certificate, so behind the edge it is internal and CloudFront reaches it
+# through a VPC origin: neither requests nor the origin secret cross the internet in clear. With a domain it stays
+# internet-facing behind an HTTPS origin (moving a deployed prod ALB to internal would replace it).
+vpc_origin = edge.enabled and alb_domain is None
+force_destroy_buckets = not settings.is_prod
+"""Outside prod, `pulumi destroy` empties the components' versioned buckets; prod keeps its data."""
 
 web_args: HaWebTierArgs = {
     "vpc_id": network.vpc_id,
-    "public_subnet_ids": per_item(network.public_subnet_ids, settings.network.az_count),
     "app_directory": str(Path(__file__).resolve().parent / "app"),
     "runtime_config_path": runtime_config_path,
     "instance_type": settings.web.instance_type,
@@ -134,8 +139,13 @@ web_args: HaWebTierArgs = {
     "root_volume_gib": settings.web.root_volume_gib,
     "enable_deletion_protection": settings.web.deletion_protection,
     "cloudfront_only": edge.enabled,
+    "force_destroy_buckets": force_destroy_buckets,
     "tags": tags,
 }
+if vpc_origin:
+    web_args["internal_subnet_ids"] = per_item(network.app_subnet_ids, settings.network.az_count)
+else:
+    web_args["public_subnet_ids"] = per_item(network.public_subnet_ids, settings.network.az_count)
 if settings.web.ami_id:
     web_args["ami_id"] = settings.web.ami_id
 if alb_domain and hosted_zone_id is not None:
@@ -237,8 +247,11 @@ if edge.enabled:
         "rate_limit_per_5min": edge.rate_limit_per_5min,
         "log_glacier_days": edge.log_glacier_days,
         "log_expire_days": edge.log_expire_days,
+        "force_destroy_buckets": force_destroy_buckets,
         "tags": tags,
     }
+    if vpc_origin:
+        edge_args["origin_vpc_alb_arn"] = web.alb_arn
     if edge.domain and hosted_zone_id is not None:
         edge_args["domain_name"], edge_args["hosted_zone_id"] = edge.domain, hosted_zone_id
     site = HaEdge("edge", edge_args)

@@ -115,6 +115,7 @@ class WebFacts:
     scaling: list[str]
     listeners: list[str]
     open_to: str
+    internal: bool
 
 
 def web_facts(rec: Recording) -> WebFacts:
@@ -147,6 +148,7 @@ def web_facts(rec: Recording) -> WebFacts:
         scaling=sorted(scaling),
         listeners=sorted(listeners),
         open_to=", ".join(sorted(set(sources))),
+        internal=bool(alb.inputs.get("internal", False)),
     )
 
 
@@ -155,7 +157,8 @@ def web_summary(rec: Recording) -> TierSummary:
     f = web_facts(rec)
     summary = TierSummary("web", f.instance_zones)
     summary.facts += [
-        f"load balancer in {len(f.alb_zones)} AZs; instances in {len(f.instance_zones)} AZs",
+        f"{'internal' if f.internal else 'internet-facing'} load balancer in {len(f.alb_zones)} AZs; "
+        f"instances in {len(f.instance_zones)} AZs",
         f"capacity min {f.min_size} / desired {f.desired_capacity} / max {f.max_size}, "
         f"{f.health_check_type} health checks",
         f"scaling: target tracking on {', '.join(f.scaling) or 'nothing'}",
@@ -288,6 +291,17 @@ class EdgeFacts:
     origin_failover: list[str]
     api_paths: list[str]
     health_check: str
+    alb_origin: str
+
+
+def _alb_origin(cdn: RecordedResource) -> str:
+    """How CloudFront reaches the load balancer: through a VPC origin, or over the internet with which protocol."""
+    origins = cdn.inputs["origins"]
+    listed = origins["secret"] if isinstance(origins, dict) else origins
+    (alb,) = [o for o in listed if o["originId"] == "alb"]
+    if alb.get("vpcOriginConfig"):
+        return "through a VPC origin (inside AWS's network, no public address)"
+    return f"over the internet, {alb['customOriginConfig']['originProtocolPolicy']}"
 
 
 def edge_facts(rec: Recording) -> EdgeFacts:
@@ -312,6 +326,7 @@ def edge_facts(rec: Recording) -> EdgeFacts:
             str(b["pathPattern"]) for b in cdn.inputs.get("orderedCacheBehaviors") or [] if b["targetOriginId"] == "alb"
         ],
         health_check=f"{check.inputs['type']} {check.inputs['fqdn']}{check.inputs['resourcePath']}",
+        alb_origin=_alb_origin(cdn),
     )
 
 
@@ -326,6 +341,7 @@ def edge_summary(rec: Recording) -> TierSummary:
         f"pages fail over {', '.join(f.origin_failover) or 'nowhere'}; API paths straight to the origin: "
         f"{', '.join(f.api_paths) or 'none'}",
         f"health check (alarms only) {f.health_check}",
+        f"load balancer reached {f.alb_origin}",
     ]
     if not f.waf_rules:
         summary.facts.append("no WAF: SQL injection, XSS and floods reach the load balancer")

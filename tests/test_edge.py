@@ -15,12 +15,14 @@ from ha_stack import HaEdge, HaEdgeArgs
 from ha_stack import edge as edge_module
 from ha_stack.edge import plan, static_files
 from stack.mock_cloud import Recording
-from tests.conftest import ROOT, build, parented_children
+from tests.conftest import ROOT, build, parented_children, run_stack
 
 CDN = "aws:cloudfront/distribution:Distribution"
 ACL = "aws:wafv2/webAcl:WebAcl"
 RECORD = "aws:route53/record:Record"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+VPC_ORIGIN = "aws:cloudfront/vpcOrigin:VpcOrigin"
 STATIC = str(ROOT / "app" / "static")
 
 
@@ -161,10 +163,32 @@ def test_prod_origin_is_the_albs_https_name_and_carries_the_web_tiers_secret(pro
     assert static_origin["domainName"] == bucket.outputs["bucketRegionalDomainName"]
 
 
-def test_dev_origin_is_the_albs_dns_name_over_http(dev):
+def test_dev_reaches_its_internal_alb_through_a_vpc_origin_not_the_internet(dev):
+    """Item 26: dev has no domain, so no certificate: its ALB is internal and CloudFront reaches it in the VPC."""
+    alb = dev.named("web-alb", LOAD_BALANCER)
+    assert alb.inputs["internal"] is True
+    vpc_origin = dev.named("edge-alb", VPC_ORIGIN)
+    assert vpc_origin.inputs["vpcOriginEndpointConfig"]["arn"] == alb.outputs["arn"]
+    assert vpc_origin.inputs["vpcOriginEndpointConfig"]["originProtocolPolicy"] == "http-only"
     alb_origin = origins(dev)["alb"]
-    assert alb_origin["domainName"] == dev.named("web-alb", "aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"]
-    assert alb_origin["customOriginConfig"]["originProtocolPolicy"] == "http-only"
+    assert alb_origin["domainName"] == alb.outputs["dnsName"]
+    assert alb_origin["vpcOriginConfig"]["vpcOriginId"] == vpc_origin.id
+    assert "customOriginConfig" not in alb_origin
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_stack_reaches_its_alb_over_plain_http_on_the_internet(stack, request):
+    """Item 26: the origin secret and the requests cross the internet only inside TLS, or not at all."""
+    alb_origin = origins(request.getfixturevalue(stack))["alb"]
+    over_internet = alb_origin.get("customOriginConfig")
+    assert alb_origin.get("vpcOriginConfig") or over_internet["originProtocolPolicy"] == "https-only"
+
+
+def test_the_dev_stack_does_not_warn_of_a_plain_http_origin(caplog):
+    """Item 26: the warning HaEdge gives for a plain-HTTP internet origin is not emitted by the dev stack."""
+    with caplog.at_level(logging.WARNING):
+        run_stack("dev")
+    assert not [r.getMessage() for r in caplog.records if "plain HTTP" in r.getMessage()]
 
 
 def test_prod_viewers_get_tls_12_2021_on_the_domain_http2_and_http3(prod):

@@ -74,7 +74,6 @@ def test_web_tier_requires_only_its_wiring_and_documents_every_input(schema):
     web = schema["resources"]["ha-stack:index:HaWebTier"]
     assert sorted(web["requiredInputs"]) == [
         "appDirectory",
-        "publicSubnetIds",
         "runtimeConfigPath",
         "vpcId",
     ]

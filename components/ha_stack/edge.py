@@ -130,7 +130,10 @@ class HaEdgeArgs(TypedDict):
     origin_vpc_alb_arn: NotRequired[pulumi.Input[str]]
     """ARN of an internal load balancer in private subnets that CloudFront reaches through a VPC origin (CloudFront
     developer guide, "Restrict access with VPC origins"): nothing crosses the internet, origin secret included.
-    Its security group must admit CloudFront's VPC-origin traffic. Default none: the origin is origin_domain_name
+    Its security group must admit CloudFront's VPC-origin traffic (HaWebTier with internal_subnet_ids and
+    cloudfront_only admits CloudFront's origin-facing prefix list), and its VPC needs an internet gateway attached.
+    The origin secret header is still sent, inside AWS's network: a second check beside the security group.
+    Default none: the origin is origin_domain_name
     on the internet, which should then be HTTPS (origin_https)."""
     origin_secret: pulumi.Input[str]
     """Secret value CloudFront adds to every origin request (the web tier's origin_secret)."""
@@ -166,6 +169,9 @@ class HaEdgeArgs(TypedDict):
     """Days before access logs move to Glacier. Default 30."""
     log_expire_days: NotRequired[int]
     """Days before access logs are deleted (after log_glacier_days). Default 365."""
+    force_destroy_buckets: NotRequired[bool]
+    """Empty this component's buckets, every object version, on destroy, so `pulumi destroy` succeeds. Default
+    false: data is kept."""
     tags: NotRequired[dict[str, str]]
     """Tags added to every taggable child. Default none."""
 
@@ -201,6 +207,7 @@ class EdgePlan:
     rate_limit_per_5min: int
     log_retention_days: int
     log_archive: Archive
+    force_destroy_buckets: bool
     tags: dict[str, str]
 
 
@@ -277,6 +284,7 @@ def plan(args: HaEdgeArgs) -> EdgePlan:
         rate_limit_per_5min=_int(args, "rate_limit_per_5min", 2000, 10, 2_000_000_000),
         log_retention_days=retention,
         log_archive=Archive(glacier_days=glacier, expire_days=expire),
+        force_destroy_buckets=checks.boolean(COMPONENT, args, "force_destroy_buckets", False),
         tags=dict(args.get("tags") or {}),
     )
 
@@ -324,10 +332,15 @@ class HaEdge(pulumi.ComponentResource):
                 "included; give HaEdge a domain (HTTPS origin) or origin_vpc_alb_arn (VPC origin)",
                 resource=self,
             )
-        static = private_bucket(f"{name}-static", BucketSpec(), self._tags(f"{name}-static"), self._child)
+        static = private_bucket(
+            f"{name}-static",
+            BucketSpec(force_destroy=p.force_destroy_buckets),
+            self._tags(f"{name}-static"),
+            self._child,
+        )
         logs = private_bucket(
             f"{name}-logs",
-            BucketSpec(archive=p.log_archive, acl_log_delivery=True),
+            BucketSpec(archive=p.log_archive, acl_log_delivery=True, force_destroy=p.force_destroy_buckets),
             self._tags(f"{name}-logs"),
             self._child,
         )

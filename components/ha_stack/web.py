@@ -45,8 +45,14 @@ class HaWebTierArgs(TypedDict):
 
     vpc_id: pulumi.Input[str]
     """VPC of the subnets."""
-    public_subnet_ids: list[pulumi.Input[str]]
-    """Public subnets for the load balancer, one per AZ (at least 2)."""
+    public_subnet_ids: NotRequired[list[pulumi.Input[str]]]
+    """Public subnets for an internet-facing load balancer, one per AZ (at least 2). Give this or
+    internal_subnet_ids."""
+    internal_subnet_ids: NotRequired[list[pulumi.Input[str]]]
+    """Private (app) subnets for an internal load balancer, one per AZ (at least 2), that CloudFront reaches through
+    a VPC origin (HaEdge origin_vpc_alb_arn): the load balancer has no public address and nothing between CloudFront
+    and it crosses the internet. Needs cloudfront_only, and an internet gateway attached to the VPC (CloudFront
+    developer guide, "Restrict access with VPC origins"). Give this or public_subnet_ids."""
     app_directory: str
     """Directory of the Python service package (with __main__.py and requirements.txt) to install and run."""
     runtime_config_path: str
@@ -78,6 +84,9 @@ class HaWebTierArgs(TypedDict):
     (others get 403). Default false: open to the internet."""
     log_retention_days: NotRequired[int]
     """Days to keep the service's log in CloudWatch Logs. Default 90."""
+    force_destroy_buckets: NotRequired[bool]
+    """Empty this component's buckets, every object version, on destroy, so `pulumi destroy` succeeds. Default
+    false: data is kept."""
     tags: NotRequired[dict[str, str]]
     """Tags added to every taggable child (and propagated to instances). Default none."""
 
@@ -96,8 +105,10 @@ class WebPlan:
     enable_deletion_protection: bool
     domain_name: str | None
     cloudfront_only: bool
+    internal: bool
     runtime_config_path: str
     log_retention_days: int
+    force_destroy_buckets: bool
     release: Release
     tags: dict[str, str]
 
@@ -117,10 +128,26 @@ _fail = partial(checks.fail, COMPONENT)
 _int = partial(checks.integer, COMPONENT)
 
 
-def _check_subnets(args: HaWebTierArgs) -> None:
-    subnets = args["public_subnet_ids"]
+def _internal(args: HaWebTierArgs) -> bool:
+    """True for an internal load balancer (internal_subnet_ids), false for an internet-facing one; 2 AZs or more."""
+    given = [key for key in ("public_subnet_ids", "internal_subnet_ids") if key in args]
+    if len(given) != 1:
+        raise _fail(
+            "public_subnet_ids",
+            "give public_subnet_ids (internet-facing load balancer) or internal_subnet_ids (internal, reached through "
+            f"CloudFront's VPC origin), exactly one, got {', '.join(given) or 'neither'}",
+        )
+    (key,) = given
+    subnets = args.get(key) or []
     if len(subnets) < 2:
-        raise _fail("public_subnet_ids", f"need subnets in at least 2 AZs for high availability, got {len(subnets)}")
+        raise _fail(key, f"need subnets in at least 2 AZs for high availability, got {len(subnets)}")
+    internal = key == "internal_subnet_ids"
+    if internal and not args.get("cloudfront_only", False):
+        raise _fail(
+            "internal_subnet_ids",
+            "an internal load balancer is reached only through CloudFront's VPC origin: needs cloudfront_only true",
+        )
+    return internal
 
 
 def _instance_type(value: object) -> tuple[str, str]:
@@ -156,7 +183,7 @@ def _domain(args: HaWebTierArgs) -> str | None:
 
 def plan(args: HaWebTierArgs) -> WebPlan:
     """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
-    _check_subnets(args)
+    internal = _internal(args)
     instance_type, arch = _instance_type(args.get("instance_type", "t3.small"))
     path = args.get("health_check_path", "/health")
     if not re.fullmatch(r"/[A-Za-z0-9/_.-]*", path):
@@ -176,15 +203,18 @@ def plan(args: HaWebTierArgs) -> WebPlan:
         enable_deletion_protection=args.get("enable_deletion_protection", True),
         domain_name=_domain(args),
         cloudfront_only=args.get("cloudfront_only", False),
+        internal=internal,
         runtime_config_path=checks.parameter_path(COMPONENT, "runtime_config_path", args["runtime_config_path"]),
         log_retention_days=_int(args, "log_retention_days", 90, 1, 3653),
+        force_destroy_buckets=checks.boolean(COMPONENT, args, "force_destroy_buckets", False),
         release=release,
         tags=dict(args.get("tags") or {}),
     )
 
 
 class HaWebTier(pulumi.ComponentResource):
-    """An internet-facing ALB over every AZ, and the launch template that HaWebFleet's instances start from."""
+    """An ALB over every AZ (internet-facing, or internal behind CloudFront's VPC origin), and the launch template
+    that HaWebFleet's instances start from."""
 
     alb_dns_name: pulumi.Output[str]
     """The load balancer's DNS name."""
@@ -213,7 +243,7 @@ class HaWebTier(pulumi.ComponentResource):
     instance_role_name: pulumi.Output[str]
     """The instances' IAM role name, for grants added once the data tier exists."""
     origin_url: pulumi.Output[str]
-    """https://<domain_name> with a domain, else http://<ALB DNS name>."""
+    """https://<domain_name> with a domain, else http://<ALB DNS name> (inside the VPC only when internal)."""
     origin_secret: pulumi.Output[str]
     """The secret CloudFront must send in the origin header (a Pulumi secret; empty unless cloudfront_only)."""
     origin_secret_header: pulumi.Output[str]
@@ -230,7 +260,8 @@ class HaWebTier(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         account = caller_account(self)
         alb_sg, instance_sg = self._security_groups(args["vpc_id"])
-        alb = self._load_balancer(alb_sg, args["public_subnet_ids"], account)
+        subnets = args.get("internal_subnet_ids") if p.internal else args.get("public_subnet_ids")
+        alb = self._load_balancer(alb_sg, list(subnets or []), account)
         target_group = self._target_group(args["vpc_id"])
         secret = self._listeners(alb, target_group, args.get("hosted_zone_id"))
         artifacts, release = self._release()
@@ -286,7 +317,16 @@ class HaWebTier(pulumi.ComponentResource):
         return component_tags("HaWebTier", self._plan.tags, name=name)
 
     def _security_groups(self, vpc_id: pulumi.Input[str]) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
-        """ALB: the world (or only CloudFront) in, the app port to the instances out. Instances: ALB in, HTTPS out."""
+        """ALB: the world (or only CloudFront) in, the app port to the instances out. Instances: ALB in, HTTPS out.
+
+        Behind CloudFront, internet-facing or internal alike, the one source admitted is CloudFront's origin-facing
+        managed prefix list: "If your origin is hosted on AWS and protected by an Amazon VPC security group, you can
+        use the CloudFront managed prefix list to allow inbound traffic to your origin only from CloudFront's
+        origin-facing servers" (CloudFront developer guide, "Locations and IP address ranges of CloudFront edge
+        servers"). The VPC origin's service-managed group (CloudFront-VPCOrigins-Service-SG) is not referenced:
+        CloudFront creates it with the first VPC origin in the VPC, so it does not exist when this group is first
+        declared.
+        """
         name, p = self._name, self._plan
         alb_sg = aws.ec2.SecurityGroup(
             f"{name}-alb",
@@ -363,7 +403,8 @@ class HaWebTier(pulumi.ComponentResource):
     def _load_balancer(
         self, alb_sg: aws.ec2.SecurityGroup, subnets: list[pulumi.Input[str]], account: Account
     ) -> aws.lb.LoadBalancer:
-        """Internet-facing ALB in every public subnet; access logs to a private SSE-S3 bucket (ELB accepts no KMS)."""
+        """Internet-facing ALB in every public subnet, or internal in the private ones; access logs to a private SSE-S3
+        bucket (ELB accepts no KMS)."""
         name, p = self._name, self._plan
 
         def log_delivery(v: dict[str, str]) -> list[Statement]:
@@ -379,7 +420,7 @@ class HaWebTier(pulumi.ComponentResource):
 
         logs = private_bucket(
             f"{name}-access-logs",
-            BucketSpec(archive=Archive(glacier_days=30, expire_days=365)),
+            BucketSpec(archive=Archive(glacier_days=30, expire_days=365), force_destroy=p.force_destroy_buckets),
             self._tags(f"{name}-access-logs"),
             self._child,
         )
@@ -393,7 +434,7 @@ class HaWebTier(pulumi.ComponentResource):
         return aws.lb.LoadBalancer(
             f"{name}-alb",
             load_balancer_type="application",
-            internal=False,
+            internal=p.internal,
             ip_address_type="ipv4",
             security_groups=[alb_sg.id],
             subnets=subnets,
@@ -504,12 +545,12 @@ class HaWebTier(pulumi.ComponentResource):
     def _release(self) -> tuple[aws.s3.Bucket, aws.s3.BucketObjectv2]:
         """The service archive in a private, versioned bucket under a content-hash key.
 
-        Old releases are retained on delete, so an automatic rollback to the previous template still finds them.
+        Old releases are retained on delete, so an automatic rollback to the previous template still finds them;
+        with force_destroy_buckets, destroying the stack empties the bucket, those releases included.
         """
         name, release = self._name, self._plan.release
-        bucket = private_bucket(
-            f"{name}-artifacts", BucketSpec(noncurrent_days=90), self._tags(f"{name}-artifacts"), self._child
-        )
+        spec = BucketSpec(noncurrent_days=90, force_destroy=self._plan.force_destroy_buckets)
+        bucket = private_bucket(f"{name}-artifacts", spec, self._tags(f"{name}-artifacts"), self._child)
         policy = bucket_policy(f"{name}-artifacts", bucket, self._child)
         obj = aws.s3.BucketObjectv2(
             f"{name}-release",
