@@ -386,6 +386,15 @@ def launch(name: str, fleet: Fleet, pub: Published) -> Instance:
     network = fleet.network
     binds = [(str(fleet.standins), STANDINS), (str(fleet.awscli), str(fleet.awscli))]
     container = Container(name, network, fleet.log, binds=binds)
+    try:
+        return _run_user_data(container, fleet, pub)
+    except BaseException:
+        container.stop()
+        raise
+
+
+def _run_user_data(container: Container, fleet: Fleet, pub: Published) -> Instance:
+    network = fleet.network
     container.boot()
     port = int(pub.parameter("app/port"))
     instance = Instance(container, fleet, pub, 0.0, port)
