@@ -78,9 +78,55 @@ def test_prod_alb_admits_only_cloudfront_on_https(prod):
 
 
 def test_dev_alb_admits_only_cloudfront_on_http_as_it_has_no_certificate(dev):
+    """Item 26: the internal ALB admits exactly one source, CloudFront's origin-facing prefix list, on its listener.
+
+    The VPC origin's service-managed group (CloudFront-VPCOrigins-Service-SG) does not exist before CloudFront
+    creates the VPC origin, so it is not referenced; nothing in the VPC and no CIDR is admitted.
+    """
     (rule,) = rules_of(dev, INGRESS, "web-alb")
     assert rule.inputs["prefixListId"].startswith("pl-")
-    assert rule.inputs["fromPort"] == 80
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (80, 80, "tcp")
+    assert not {"cidrIpv4", "cidrIpv6", "referencedSecurityGroupId"} & set(rule.inputs)
+    assert "aws:ec2/getManagedPrefixList:getManagedPrefixList" in dev.invokes
+
+
+def test_dev_alb_is_internal_in_the_app_subnets_of_a_vpc_with_an_internet_gateway(dev):
+    """Item 26: dev's ALB has no public address; it sits in the instances' (app) subnets, and its VPC keeps an
+    internet gateway attached, which CloudFront requires of a VPC origin's VPC."""
+    alb = dev.named("web-alb", "aws:lb/loadBalancer:LoadBalancer")
+    assert alb.inputs["internal"] is True
+    (group,) = dev.of_type(GROUP)
+    assert sorted(alb.inputs["subnets"]) == sorted(group.inputs["vpcZoneIdentifiers"])
+    tiers = {s.id: s.inputs["tags"]["ha-stack:tier"] for s in dev.of_type("aws:ec2/subnet:Subnet")}
+    assert {tiers[subnet] for subnet in alb.inputs["subnets"]} == {"app"}
+    vpc_id = dev.named("web-alb", SG).inputs["vpcId"]
+    assert [g.inputs["vpcId"] for g in dev.of_type("aws:ec2/internetGateway:InternetGateway")] == [vpc_id]
+
+
+def test_prod_alb_stays_internet_facing_in_the_public_subnets_behind_its_https_origin(prod):
+    alb = prod.named("web-alb", "aws:lb/loadBalancer:LoadBalancer")
+    assert alb.inputs["internal"] is False
+    (group,) = prod.of_type(GROUP)
+    assert not set(alb.inputs["subnets"]) & set(group.inputs["vpcZoneIdentifiers"])
+    assert prod.of_type("aws:cloudfront/vpcOrigin:VpcOrigin") == []
+
+
+def test_an_internal_alb_goes_in_the_given_private_subnets():
+    rec = build(
+        lambda: HaWebTier(
+            "web",
+            cast(
+                HaWebTierArgs,
+                {
+                    **{k: v for k, v in args().items() if k != "public_subnet_ids"},
+                    "internal_subnet_ids": ["subnet-aa", "subnet-ab"],
+                    "cloudfront_only": True,
+                },
+            ),
+        )
+    )
+    alb = rec.named("web-alb", "aws:lb/loadBalancer:LoadBalancer")
+    assert (alb.inputs["internal"], alb.inputs["subnets"]) == (True, ["subnet-aa", "subnet-ab"])
 
 
 def test_without_the_edge_the_alb_is_open_to_the_internet_on_80_and_443():
@@ -692,6 +738,20 @@ def test_every_child_is_parented_to_the_component():
         ({"runtime_config_path": "ha-stack/prod"}, "HaWebTier.runtime_config_path: must be a Parameter Store path"),
         ({"app_directory": "/nonexistent"}, "HaWebTier.app_directory: '/nonexistent' must be a Python package"),
         ({"ami_id": "ami-xyz"}, "HaWebTier.ami_id: must be an image id such as ami-0123456789abcdef0, got 'ami-xyz'"),
+        (
+            {"internal_subnet_ids": ["subnet-aa", "subnet-ab"]},
+            "HaWebTier.public_subnet_ids: give public_subnet_ids (internet-facing load balancer) or "
+            "internal_subnet_ids (internal, reached through CloudFront's VPC origin), exactly one, got "
+            "public_subnet_ids, internal_subnet_ids",
+        ),
+        (
+            {"public_subnet_ids": None},
+            "HaWebTier.public_subnet_ids: need subnets in at least 2 AZs for high availability, got 0",
+        ),
+        (
+            {"force_destroy_buckets": "false"},
+            "HaWebTier.force_destroy_buckets: must be true or false, got 'false'",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_declared(overrides, message):
@@ -712,3 +772,44 @@ def test_bad_arguments_are_refused_before_anything_is_declared(overrides, messag
 def test_bad_fleet_arguments_are_refused_before_anything_is_declared(overrides, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         fleet_plan(fleet_args(**overrides))
+
+
+def test_subnets_are_refused_unless_exactly_one_kind_is_given_and_internal_needs_cloudfront():
+    without = {k: v for k, v in args().items() if k != "public_subnet_ids"}
+    with pytest.raises(ValueError, match=re.escape("exactly one, got neither")):
+        plan(cast(HaWebTierArgs, without))
+    internal = cast(HaWebTierArgs, {**without, "internal_subnet_ids": ["subnet-aa", "subnet-ab"]})
+    with pytest.raises(
+        ValueError, match=re.escape("HaWebTier.internal_subnet_ids: an internal load balancer is reached only")
+    ):
+        plan(internal)
+    assert plan(cast(HaWebTierArgs, {**internal, "cloudfront_only": True})).internal is True
+
+
+# Teardown (item 11)
+
+
+def _versioned_buckets(rec: Recording, component: str) -> dict[str, bool]:
+    """Bucket name -> forceDestroy, for every versioned bucket the component declared."""
+    owners = {c.urn for c in rec.components() if c.typ == f"ha-stack:index:{component}"}
+    versioned = {v.inputs["bucket"] for v in rec.of_type("aws:s3/bucketVersioning:BucketVersioning")}
+    return {
+        b.name: bool(b.inputs.get("forceDestroy", False))
+        for b in rec.of_type("aws:s3/bucket:Bucket")
+        if b.parent in owners and b.id in versioned
+    }
+
+
+@pytest.mark.parametrize("component", ["HaWebTier", "HaEdge"])
+def test_dev_destroys_its_versioned_buckets_with_every_version_and_prod_keeps_them(dev, prod, component):
+    """Item 11: `pulumi destroy` of dev empties the web tier's and the edge's buckets; prod's data is kept."""
+    in_dev, in_prod = _versioned_buckets(dev, component), _versioned_buckets(prod, component)
+    assert len(in_dev) == 2
+    assert set(in_dev.values()) == {True}
+    assert set(in_prod) == set(in_dev)
+    assert set(in_prod.values()) == {False}
+
+
+def test_buckets_are_kept_unless_asked():
+    rec = build(lambda: HaWebTier("web", args()))
+    assert [b.inputs.get("forceDestroy", False) for b in rec.of_type("aws:s3/bucket:Bucket")] == [False, False]
