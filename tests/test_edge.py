@@ -511,8 +511,17 @@ def test_every_child_is_parented_to_the_component():
         ({"api_path_patterns": ["/static/*"]}, "HaEdge.api_path_patterns: '/static/*' would take over"),
         ({"max_body_bytes": 70000}, "HaEdge.max_body_bytes: must be an integer from 1 to 65536, got 70000"),
         ({"log_retention_days": 10}, "HaEdge.log_retention_days: must be one of 1, 3, 5"),
+        ({"force_destroy_buckets": 1}, "HaEdge.force_destroy_buckets: must be true or false, got 1"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_declared(overrides, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         plan(args(**overrides))
+
+
+@pytest.mark.parametrize("force", [True, False])
+def test_force_destroy_buckets_empties_both_buckets_on_destroy_only_when_asked(force):
+    """Item 11: the static and the log bucket are versioned; only force_destroy lets destroy delete them non-empty."""
+    rec = build(lambda: HaEdge("edge", args(force_destroy_buckets=force)))
+    buckets = {b.name: b.inputs.get("forceDestroy", False) for b in rec.of_type("aws:s3/bucket:Bucket")}
+    assert buckets == {"edge-static": force, "edge-logs": force}
