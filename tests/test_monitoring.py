@@ -586,6 +586,7 @@ def test_every_taggable_child_carries_the_callers_tags():
         ({"instance_disk_alarm_percent": 100}, "HaMonitoring.instance_disk_alarm_percent: must be an integer from 50"),
         ({"database_local_storage_alarm_gib": 0}, "HaMonitoring.database_local_storage_alarm_gib: must be an integer"),
         ({"enable_cloudtrail": "yes"}, "HaMonitoring.enable_cloudtrail: must be true or false, got 'yes'"),
+        ({"force_destroy_buckets": "no"}, "HaMonitoring.force_destroy_buckets: must be true or false, got 'no'"),
     ],
 )
 def test_new_arguments_are_checked_before_anything_is_declared(overrides, message):
@@ -600,3 +601,10 @@ def test_the_trail_is_opt_in_outside_prod(stack, trail):
     config["ha-stack:monitoring"] = {k: v for k, v in config["ha-stack:monitoring"].items() if k != "enable_cloudtrail"}
     assert parse_settings(config, stack=stack).monitoring.enable_cloudtrail is trail
     assert plan({"region": "us-east-1"}).enable_cloudtrail is True  # the component's own default stays secure
+
+
+def test_the_trail_archive_is_kept_on_destroy_unless_the_caller_asks_to_empty_it(alone):
+    (kept,) = alone.of_type("aws:s3/bucket:Bucket")
+    assert kept.inputs.get("forceDestroy", False) is False
+    (emptied,) = built(force_destroy_buckets=True).of_type("aws:s3/bucket:Bucket")
+    assert emptied.inputs["forceDestroy"] is True

@@ -151,6 +151,9 @@ class HaMonitoringArgs(TypedDict):
     CIS alarms (root use, unauthorized API calls, IAM policy changes). Default true. Each trail costs money and
     every stack in an account would record the same calls: turn it off for all but one stack per account, or when
     the account is covered by an AWS Organizations trail (run the CIS alarms where that trail's logs arrive)."""
+    force_destroy_buckets: NotRequired[bool]
+    """Empty this component's buckets (the trail archive), every object version, on destroy, so `pulumi destroy`
+    succeeds. Default false: the audit record is kept."""
     trail_log_retention_days: NotRequired[int]
     """Days the trail's CloudWatch Logs copy is kept (a retention CloudWatch Logs accepts); the S3 archive keeps
     the full record. Default 365."""
@@ -180,6 +183,7 @@ class MonitoringPlan:
     database_connections_alarm: int
     database_local_storage_alarm_gib: int
     enable_cloudtrail: bool
+    force_destroy_buckets: bool
     trail_log_retention_days: int
     name_prefix: str
     trail_archive: Archive
@@ -226,6 +230,7 @@ def plan(args: HaMonitoringArgs, name: str = "monitoring") -> MonitoringPlan:
             COMPONENT, args, "database_local_storage_alarm_gib", 2, 1, 1000
         ),
         enable_cloudtrail=_flag(args, "enable_cloudtrail", True),
+        force_destroy_buckets=_flag(args, "force_destroy_buckets", False),
         trail_log_retention_days=retention,
         name_prefix=prefix,
         trail_archive=Archive(glacier_days=glacier, expire_days=expire),
@@ -878,7 +883,7 @@ class HaMonitoring(pulumi.ComponentResource):
         name, p = self._name, self._plan
         bucket = private_bucket(
             f"{name}-trail",
-            BucketSpec(kms_key_arn=key.arn, archive=p.trail_archive),
+            BucketSpec(kms_key_arn=key.arn, archive=p.trail_archive, force_destroy=p.force_destroy_buckets),
             self._tags(f"{name}-trail"),
             self._child,
         )
