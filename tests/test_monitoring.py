@@ -608,3 +608,8 @@ def test_the_trail_archive_is_kept_on_destroy_unless_the_caller_asks_to_empty_it
     assert kept.inputs.get("forceDestroy", False) is False
     (emptied,) = built(force_destroy_buckets=True).of_type("aws:s3/bucket:Bucket")
     assert emptied.inputs["forceDestroy"] is True
+
+
+def test_dev_records_no_second_trail_and_prod_records_one(dev, prod):
+    assert dev.of_type("aws:cloudtrail/trail:Trail") == []
+    assert len(prod.of_type("aws:cloudtrail/trail:Trail")) == 1
