@@ -15,7 +15,7 @@ from ha_stack.deploy_access import (
     plan,
 )
 from stack.mock_cloud import ACCOUNT_ID, Recording, run_program
-from tests.conftest import ROOT, build, stack_config
+from tests.conftest import ROOT, build
 
 REPO: HaDeployAccessArgs = {"repository": "octo-org/ha-stack", "owner_id": 123456, "repository_id": 456789}
 PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/token.actions.githubusercontent.com"
@@ -124,11 +124,9 @@ def test_no_role_is_an_administrator_and_iam_reaches_only_roles_and_passes_them_
 
 
 @pytest.fixture(scope="module")
-def stacks() -> dict[str, Recording]:
-    return {
-        stack: run_program(lambda: runpy.run_path(str(ROOT / "__main__.py")), stack=stack, config=stack_config(stack))
-        for stack in ("dev", "prod")
-    }
+def stacks(dev: Recording, prod: Recording) -> dict[str, Recording]:
+    """Both stacks as their stack files define them (built once per session by conftest)."""
+    return {"dev": dev, "prod": prod}
 
 
 def test_the_deploy_role_may_manage_every_resource_type_both_stacks_declare(roles, stacks):
