@@ -18,6 +18,7 @@ from pulumi.runtime import config as pulumi_config
 from ha_stack.cache import DEFAULT_VERSIONS as CACHE_DEFAULT_VERSIONS
 from ha_stack.cache import ENGINE_VERSIONS as CACHE_VERSIONS
 from ha_stack.cache import engine_release
+from ha_stack.checks import LOG_RETENTION_DAYS
 from ha_stack.database import AURORA_TOO_SMALL
 from ha_stack.database import INSTANCE_CLASS as DB_INSTANCE_CLASS
 from ha_stack.web import AMI_ID, INSTANCE_TYPE
@@ -32,30 +33,6 @@ DATABASE_ENGINES = ("aurora-postgresql", "postgres")
 POSTGRES_MAJOR_VERSIONS = ("13", "14", "15", "16", "17")
 CACHE_ENGINES = ("redis", "valkey")
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
 
 CACHE_NODE_TYPE = r"cache\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
 HOSTNAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"

@@ -290,7 +290,7 @@ BAD_ARGS = [
         "HaNetwork.interface_endpoints: must be among ssm, .*, got .'s3'.",
     ),
     ({"interface_endpoints": ["logs", "logs"]}, "HaNetwork.interface_endpoints: services must be distinct"),
-    ({"flow_log_retention_days": 10}, "HaNetwork.flow_log_retention_days: must be one of"),
+    ({"flow_log_retention_days": 10}, "HaNetwork.flow_log_retention_days: must be a CloudWatch Logs retention (1, 3"),
     ({"cidr_block": "10.0.0.0/27"}, "HaNetwork.cidr_block: '10.0.0.0/27'"),
     ({"app_subnet_prefix_length": 17}, "HaNetwork.cidr_block: '10.0.0.0/16': subnets do not fit"),
 ]

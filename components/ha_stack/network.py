@@ -16,32 +16,6 @@ from ha_stack.cidr import SubnetPlan, Tier, plan_subnets
 from ha_stack.iam import Account, Statement, caller_account, log_group_key_policy, policy_document
 from ha_stack.naming import az_letter, component_tags, type_token
 
-FLOW_LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-"""The retention periods CloudWatch Logs accepts."""
-
 INSTANCE_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages", "secretsmanager", "logs", "monitoring", "ec2")
 """What an instance of the web tier calls besides S3, so what it needs as interface endpoints without a NAT:
 the SSM agent (ssm, ssmmessages, ec2messages), the service's settings (ssm GetParametersByPath, secretsmanager
@@ -158,11 +132,7 @@ def plan(args: HaNetworkArgs) -> NetworkPlan:
     zones = list(args["availability_zones"])
     _check_zones(zones)
     cidr = args.get("cidr_block", "10.0.0.0/16")
-    retention = args.get("flow_log_retention_days", 90)
-    if retention not in FLOW_LOG_RETENTION_DAYS:
-        raise ValueError(
-            f"HaNetwork.flow_log_retention_days: must be one of {FLOW_LOG_RETENTION_DAYS}, got {retention!r}"
-        )
+    retention = checks.log_retention_days("HaNetwork", args, "flow_log_retention_days", 90)
     lengths = {
         tier: args[key]  # type: ignore[literal-required]
         for tier, key in (
