@@ -24,6 +24,7 @@ from ha_stack import (
     NatGateways,
     PriceClass,
 )
+from ha_stack.edge import VPC_ORIGIN_EXCLUDED_ZONE_IDS
 from stack.runtime_config import Grants, RuntimeConfig, ServiceSettings
 from stack.settings import load_settings
 
@@ -31,6 +32,12 @@ settings = load_settings()
 tags = settings.base_tags()
 runtime_config_path = f"/{settings.project}/{settings.stack}/"
 """Parameter Store path of the service's settings (docs/runtime-config.md)."""
+# Without a domain the load balancer has no certificate, so behind the edge it is internal and CloudFront reaches it
+# through a VPC origin: neither requests nor the origin secret cross the internet in clear. With a domain it stays
+# internet-facing behind an HTTPS origin (moving a deployed prod ALB to internal would replace it).
+vpc_origin = settings.edge.enabled and not settings.edge.domain
+force_destroy_buckets = not settings.is_prod
+"""Outside prod, `pulumi destroy` empties the components' versioned buckets; prod keeps its data."""
 
 
 def lacking(zones: list[str]) -> dict[str, list[str]]:
@@ -65,6 +72,10 @@ def pick_zones(count: int, pinned: list[str]) -> list[str]:
     )
     names = sorted(zones.names)
     missing = lacking(names)
+    if vpc_origin:  # the internal load balancer's zones must be ones where CloudFront offers VPC origins
+        for name, zone_id in zip(zones.names, zones.zone_ids, strict=True):
+            if zone_id in VPC_ORIGIN_EXCLUDED_ZONE_IDS:
+                missing.setdefault(name, []).append(f"CloudFront VPC origins ({zone_id})")
     usable = [zone for zone in names if zone not in missing]
     if pinned:
         wrong = [
@@ -121,12 +132,6 @@ hosted_zone_id = (
 )
 # Behind CloudFront the site's name points at the distribution, so the load balancer gets its own origin name.
 alb_domain = (f"origin.{edge.domain}" if edge.enabled else edge.domain) if edge.domain else None
-# Without a domain the load balancer has no certificate, so behind the edge it is internal and CloudFront reaches it
-# through a VPC origin: neither requests nor the origin secret cross the internet in clear. With a domain it stays
-# internet-facing behind an HTTPS origin (moving a deployed prod ALB to internal would replace it).
-vpc_origin = edge.enabled and alb_domain is None
-force_destroy_buckets = not settings.is_prod
-"""Outside prod, `pulumi destroy` empties the components' versioned buckets; prod keeps its data."""
 
 web_args: HaWebTierArgs = {
     "vpc_id": network.vpc_id,

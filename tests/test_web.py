@@ -669,6 +669,24 @@ def test_a_pinned_zone_without_the_types_is_one_clear_line(zone_lacks):
         run_stack("prod", config)
 
 
+def test_dev_keeps_its_internal_alb_out_of_the_zone_without_cloudfront_vpc_origins(zone_lacks):
+    """Item 26: CloudFront offers no VPC origins in us-east-1's zone use1-az3 (us-east-1e in the mock account)."""
+    dev = stack_config("dev")
+    instance_type, db_class = dev["ha-stack:web"]["instance_type"], dev["ha-stack:database"]["instance_class"]
+    config = stack_config("dev", network={"availability_zones": ["us-east-1a", "us-east-1e"]})
+    line = (
+        "ha-stack:network.availability_zones: us-east-1e lacks CloudFront VPC origins (use1-az3); zones of us-east-1 "
+        f"offering web.instance_type {instance_type} and database.instance_class {db_class}: "
+        "us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f"
+    )
+    with pytest.raises(Exception, match=re.escape(line)):
+        run_stack("dev", config)
+    for zone in ("us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"):
+        zone_lacks(zone, instance_type)
+    with pytest.raises(Exception, match=re.escape("us-east-1e lacks CloudFront VPC origins (use1-az3)")):
+        run_stack("dev")
+
+
 def test_pinned_zones_must_match_az_count():
     config = stack_config("prod", network={"availability_zones": ["us-east-1a", "us-east-1b"]})
     with pytest.raises(Exception, match=re.escape("ha-stack:network.availability_zones: must list az_count (3)")):

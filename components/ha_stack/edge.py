@@ -61,6 +61,11 @@ RETRY_AFTER_SECONDS = 60
 WAF_LOG_PREFIX = "aws-waf-logs-"
 """AWS WAF only delivers logs to CloudWatch Logs log groups whose name starts with this."""
 ALWAYS_REDACTED_HEADERS = ("authorization", "cookie")
+VPC_ORIGIN_EXCLUDED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "apne1-az3", "cac1-az3"})
+"""Zones (by zone id: the same place in every account, unlike a zone name) of supported Regions where CloudFront
+offers no VPC origins (CloudFront developer guide, "Restrict access with VPC origins", Supported AWS Regions for VPC
+origins: us-east-1 except AZ use1-az3, us-west-1 except usw1-az2, ap-northeast-1 except apne1-az3, ca-central-1
+except cac1-az3). A load balancer behind a VPC origin must not be placed in them."""
 LOG_RETENTION_DAYS = (
     1,
     3,
