@@ -320,12 +320,13 @@ class HaWebTier(pulumi.ComponentResource):
         """ALB: the world (or only CloudFront) in, the app port to the instances out. Instances: ALB in, HTTPS out.
 
         Behind CloudFront, internet-facing or internal alike, the one source admitted is CloudFront's origin-facing
-        managed prefix list: "If your origin is hosted on AWS and protected by an Amazon VPC security group, you can
-        use the CloudFront managed prefix list to allow inbound traffic to your origin only from CloudFront's
-        origin-facing servers" (CloudFront developer guide, "Locations and IP address ranges of CloudFront edge
-        servers"). The VPC origin's service-managed group (CloudFront-VPCOrigins-Service-SG) is not referenced:
-        CloudFront creates it with the first VPC origin in the VPC, so it does not exist when this group is first
-        declared.
+        managed prefix list. For a VPC origin AWS documents two ways (CloudFront developer guide, "Restrict access
+        with VPC origins", Security Group Configuration): "Option 1: Allow traffic from the CloudFront managed prefix
+        list ... This can be done before VPC origin created as well", and "Option 2: Allow traffic from the CloudFront
+        service-managed security group (CloudFront-VPCOrigins-Service-SG). This can be done only after the VPC
+        origin is created". One deploy declares this group before the VPC origin exists, so this is option 1; an
+        internal load balancer has no public address, so only VPC origins of this account reach it, and the origin
+        secret narrows that to this distribution.
         """
         name, p = self._name, self._plan
         alb_sg = aws.ec2.SecurityGroup(
