@@ -23,6 +23,7 @@ from ha_stack.database import AURORA_TOO_SMALL
 from ha_stack.database import INSTANCE_CLASS as DB_INSTANCE_CLASS
 from ha_stack.web import AMI_ID, INSTANCE_TYPE
 from stack.fields import Problems, Section
+from stack.static_stability import AzLossSizing
 
 PROJECT = "ha-stack"
 TIERS = ("network", "web", "database", "cache", "edge", "monitoring")
@@ -74,6 +75,8 @@ class WebSettings:
     desired_capacity: int
     cpu_target_percent: int
     requests_per_target: int | None
+    peak_requests_per_second: float | None
+    """Stack-level: the peak the web tier must carry with one AZ lost (static stability; required in prod)."""
     health_check_path: str
     health_check_grace_seconds: int
     deregistration_delay_seconds: int
@@ -226,6 +229,7 @@ def _web(raw: object, problems: Problems) -> WebSettings:
         desired_capacity=s.integer("desired_capacity", min_size, 1, 100),
         cpu_target_percent=s.integer("cpu_target_percent", 60, 10, 90, " percent"),
         requests_per_target=s.optional_integer("requests_per_target", 1, 100_000),
+        peak_requests_per_second=_optional_number(s, "peak_requests_per_second", 0.1, 1_000_000.0),
         health_check_path=s.text("health_check_path", "/health", r"/[A-Za-z0-9/_.-]*", "a path starting with /"),
         health_check_grace_seconds=s.integer("health_check_grace_seconds", 120, 0, 7200, " seconds"),
         deregistration_delay_seconds=s.integer("deregistration_delay_seconds", 30, 0, 3600, " seconds"),
@@ -247,6 +251,43 @@ def _web(raw: object, problems: Problems) -> WebSettings:
         )
     s.finish()
     return result
+
+
+def _optional_number(s: Section, field: str, low: float, high: float) -> float | None:
+    """A number from low to high, or None when the key is absent."""
+    if field not in s.raw:
+        s.known.append(field)  # still a known key, for the "did you mean" of a misspelt one
+        return None
+    return s.number(field, 0.0, low, high)
+
+
+def _static_stability(st: Settings, problems: Problems) -> None:
+    """Prod's web tier carries its peak with any one AZ lost, on instances already running (no launch needed).
+
+    Checked whenever a peak is given; prod must give one, with the request-count scaling target that says what one
+    instance carries (stack/static_stability.py has the arithmetic and AWS's wording).
+    """
+    web, zones = st.web, st.network.az_count
+    keys = [f"{PROJECT}:web.{k}" for k in ("peak_requests_per_second", "requests_per_target", "min_size")]
+    if not problems.ok(*keys, f"{PROJECT}:network.az_count"):
+        return
+    if st.is_prod and web.peak_requests_per_second is None:
+        problems.add(keys[0], "prod needs the peak load (requests per second) the web tier must carry with one AZ lost")
+        return
+    if web.peak_requests_per_second is None:
+        return
+    if web.requests_per_target is None:
+        problems.add(keys[1], "needed with peak_requests_per_second: it is what one instance carries at the target")
+        return
+    sizing = AzLossSizing(zones, web.min_size, web.peak_requests_per_second, web.requests_per_target)
+    if not sizing.stable:
+        problems.add(
+            keys[2],
+            f"not statically stable: losing one of {zones} AZs leaves {sizing.survivors} of {web.min_size} instances, "
+            f"but peak_requests_per_second {web.peak_requests_per_second:g} at requests_per_target "
+            f"{web.requests_per_target} per instance per minute needs {sizing.needed}; min_size must be >= "
+            f"{sizing.required_min_size}",
+        )
 
 
 def _version(s: Section, field: str, default: str, majors: tuple[str, ...]) -> str:
@@ -504,6 +545,7 @@ def parse_settings(config: Mapping[str, Any], *, stack: str) -> Settings:
         monitoring=_monitoring(raw.get("monitoring"), problems, environment == "prod"),
     )
     _cross_tier(settings, problems)
+    _static_stability(settings, problems)
     if problems.lines:
         raise SettingsError(problems.lines)
     return settings

@@ -234,3 +234,59 @@ def test_under_pulumi_a_bad_config_is_a_run_error_listing_the_problems_not_a_tra
         "  ha-stack:network.nat_gateways: must be one of none, single, one_per_az, got 'two'",
         "  ha-stack:web.min_size: must be <= max_size (6), got 7",
     ]
+
+
+def test_prod_file_is_statically_stable_for_its_peak():
+    s = parse_settings(stack_config("prod"), stack="prod")
+    # 3 instances over 3 AZs: one AZ lost leaves 2, each carrying 1000 requests a minute at the target (16.7 rps).
+    assert (s.web.peak_requests_per_second, s.web.requests_per_target, s.web.min_size) == (30.0, 1000, 3)
+
+
+@pytest.mark.parametrize(
+    ("web", "expected"),
+    [
+        (
+            {"peak_requests_per_second": 40},
+            "ha-stack:web.min_size: not statically stable: losing one of 3 AZs leaves 2 of 3 instances, but "
+            "peak_requests_per_second 40 at requests_per_target 1000 per instance per minute needs 3; "
+            "min_size must be >= 5",
+        ),
+        (
+            {"peak_requests_per_second": 100, "min_size": 6, "desired_capacity": 6},
+            "ha-stack:web.min_size: not statically stable: losing one of 3 AZs leaves 4 of 6 instances, but "
+            "peak_requests_per_second 100 at requests_per_target 1000 per instance per minute needs 6; "
+            "min_size must be >= 9",
+        ),
+        (
+            {"peak_requests_per_second": "lots"},
+            "ha-stack:web.peak_requests_per_second: must be a number, got 'lots'",
+        ),
+    ],
+)
+def test_prod_that_would_need_launches_after_an_az_loss_is_refused(web, expected):
+    assert expected in problems_of(stack_config("prod", web=web))
+
+
+def test_prod_must_state_its_peak_and_what_one_instance_carries():
+    config = stack_config("prod")
+    web = {k: v for k, v in config["ha-stack:web"].items() if k != "peak_requests_per_second"}
+    assert problems_of({**config, "ha-stack:web": web}) == [
+        "ha-stack:web.peak_requests_per_second: prod needs the peak load (requests per second) the web tier must "
+        "carry with one AZ lost"
+    ]
+    no_target = {**web, "peak_requests_per_second": 30}
+    del no_target["requests_per_target"]
+    assert problems_of({**config, "ha-stack:web": no_target}) == [
+        "ha-stack:web.requests_per_target: needed with peak_requests_per_second: it is what one instance carries at "
+        "the target"
+    ]
+
+
+def test_dev_runs_the_same_static_stability_rule_when_it_states_a_peak():
+    """Dev need not size for an AZ loss, but a peak it states goes through the same rule (2 AZs, 20 rps each)."""
+    parse_settings(stack_config("dev", web={"peak_requests_per_second": 20, "requests_per_target": 1200}), stack="dev")
+    assert problems_of(stack_config("dev", web={"peak_requests_per_second": 30, "requests_per_target": 1200})) == [
+        "ha-stack:web.min_size: not statically stable: losing one of 2 AZs leaves 1 of 2 instances, but "
+        "peak_requests_per_second 30 at requests_per_target 1200 per instance per minute needs 2; min_size must be "
+        ">= 4"
+    ]
