@@ -40,6 +40,7 @@ ENV_VARS: dict[str, str] = {
     "app/product_ttl_seconds": "HA_PRODUCT_TTL_SECONDS",
     "app/port": "HA_PORT",
     "app/shutdown_grace_seconds": "HA_SHUTDOWN_GRACE_SECONDS",
+    "app/enable_docs": "HA_ENABLE_DOCS",
 }
 REQUIRED = (
     "database/writer_endpoint",
@@ -93,6 +94,8 @@ class AppSettings:
     """The master secret, re-read when the master login is rejected (on AWS)."""
     db_app_secret_arn: str | None = None
     """The app role's secret, re-read when the app login is rejected (on AWS)."""
+    enable_docs: bool = False
+    """Serve the interactive API docs (/docs, /redoc, /openapi.json); off unless asked for."""
 
 
 def _endpoints(value: str, default_port: int) -> tuple[Endpoint, ...]:
@@ -177,6 +180,7 @@ def parse(values: Mapping[str, str], source: str = "env") -> AppSettings:
         db_app_password=app_password,
         db_secret_arn=r.text("database/secret_arn") or None,
         db_app_secret_arn=r.text("database/app_secret_arn") or None,
+        enable_docs=r.flag("app/enable_docs"),
     )
     if r.problems:
         raise ConfigError(r.problems)

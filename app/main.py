@@ -16,7 +16,15 @@ from app import config, logs, metrics, migrations
 from app.cache import ProductCache
 from app.config import AppSettings
 from app.credentials import Credentials, Login
-from app.db import FAILOVER_ERRORS, RETRY_BUDGET_SECONDS, Database, conninfo, retry_failover
+from app.db import (
+    FAILOVER_ERRORS,
+    RETRY_AFTER_SECONDS,
+    RETRY_BUDGET_SECONDS,
+    Database,
+    DatabaseBusyError,
+    conninfo,
+    retry_failover,
+)
 from app.routes import router
 
 log = logging.getLogger("app")
@@ -110,7 +118,14 @@ def create_app(settings: AppSettings, secrets: Any = None) -> FastAPI:
             await app.state.db.close()
             log.info("service stopped")
 
-    app = FastAPI(title="ha-stack shop", lifespan=lifespan)
+    docs = settings.enable_docs  # the interactive docs map the whole API for anyone: off unless enabled
+    app = FastAPI(
+        title="ha-stack shop",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.add_middleware(logs.RequestLog)
     app.add_middleware(RejectLargeBodies, max_bytes=MAX_BODY_BYTES)
     app.include_router(router)
@@ -130,14 +145,20 @@ def _error_handlers(app: FastAPI) -> None:
         details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return JSONResponse({"error": "invalid request", "details": details}, status_code=422)
 
+    retry_after = {"retry-after": str(RETRY_AFTER_SECONDS)}
+
     async def database_away(_: Request, exc: Exception) -> JSONResponse:
         log.error("database unavailable after retries", extra={"error": str(exc)[:200]})
-        return JSONResponse(
-            {"error": "database unavailable; retry shortly"}, status_code=503, headers={"retry-after": "1"}
-        )
+        return JSONResponse({"error": "database unavailable; retry shortly"}, status_code=503, headers=retry_after)
+
+    async def database_busy(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DatabaseBusyError)
+        log.warning("database deadline passed", extra={"error": exc.message})
+        return JSONResponse({"error": f"{exc.message}; retry shortly"}, status_code=503, headers=retry_after)
 
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(DatabaseBusyError, database_busy)
     for error in FAILOVER_ERRORS:
         app.add_exception_handler(error, database_away)
 

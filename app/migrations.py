@@ -35,6 +35,9 @@ async def migrate(conninfo: str, *, master: Credentials | None = None, app: Logi
 
     opened = await (master.connect(attempt) if master else psycopg.AsyncConnection.connect(conninfo))
     async with opened as conn, conn.transaction():
+        # Another instance may hold the lock for a whole migration: no request-sized timeouts here.
+        await conn.execute("SET LOCAL lock_timeout = 0")
+        await conn.execute("SET LOCAL statement_timeout = 0")
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("

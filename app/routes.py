@@ -1,11 +1,12 @@
 """HTTP routes: health, readiness, catalog (cache-aside) and orders (one transaction, idempotent)."""
 
 import asyncio
+import re
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
-from pydantic import BaseModel, Field, field_validator
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from app.cache import ProductCache
 from app.db import Database
@@ -13,9 +14,37 @@ from app.db import Database
 router = APIRouter()
 READY_TIMEOUT_SECONDS = 1.0
 PRODUCT_COLUMNS = "id, name, description, price_cents, stock, updated_at"
+MAX_BIGINT = 2**63 - 1
+"""PostgreSQL's bigint: ids and offsets beyond it are refused here, not by the database (a 500)."""
+_DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
 
 
-class ProductIn(BaseModel):
+def _plain_digits(value: object) -> object:
+    """Path and query integers: ASCII digits only (int() also takes ``1_0``, ``+1``, `` 1``, other scripts)."""
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written with the digits 0-9 (at most 19 of them)")
+    return value
+
+
+def _storable(value: str) -> str:
+    """Text PostgreSQL can store: no NUL character (pydantic already refuses lone surrogates)."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000), which PostgreSQL text cannot hold")
+    return value
+
+
+Id = Annotated[int, BeforeValidator(_plain_digits), Path(gt=0, le=MAX_BIGINT)]
+IdempotencyKey = Annotated[str, Header(min_length=1, max_length=100, pattern=r"^[\x20-\x7e]+$")]
+"""Printable ASCII: what a client can put in a header and PostgreSQL in text, nothing it would refuse."""
+
+
+class StrictModel(BaseModel):
+    """Bodies take JSON types as sent: no ``true`` or ``"1"`` or ``1.0`` for an integer, no number for a string."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class ProductIn(StrictModel):
     """A product as clients send it."""
 
     name: str = Field(min_length=1, max_length=200)
@@ -23,13 +52,15 @@ class ProductIn(BaseModel):
     price_cents: int = Field(ge=0, le=100_000_000)
     stock: int = Field(ge=0, le=1_000_000_000)
 
+    _text = field_validator("name", "description")(_storable)
 
-class OrderItemIn(BaseModel):
-    product_id: int = Field(gt=0)
+
+class OrderItemIn(StrictModel):
+    product_id: int = Field(gt=0, le=MAX_BIGINT)
     quantity: int = Field(ge=1, le=1000)
 
 
-class OrderIn(BaseModel):
+class OrderIn(StrictModel):
     items: list[OrderItemIn] = Field(min_length=1, max_length=50)
 
     @field_validator("items")
@@ -95,7 +126,9 @@ async def metrics(request: Request) -> dict[str, Any]:
 
 @router.get("/products")
 async def list_products(
-    request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0
+    request: Request,
+    limit: Annotated[int, BeforeValidator(_plain_digits), Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, BeforeValidator(_plain_digits), Query(ge=0, le=MAX_BIGINT)] = 0,
 ) -> dict[str, Any]:
     """A page of products, read from a replica."""
 
@@ -110,12 +143,12 @@ async def list_products(
         "items": items,
         "limit": limit,
         "offset": offset,
-        "next_offset": offset + limit if len(items) == limit else None,
+        "next_offset": offset + limit if len(items) == limit and offset + limit <= MAX_BIGINT else None,
     }
 
 
 @router.get("/products/{product_id}")
-async def get_product(product_id: int, request: Request, response: Response) -> Any:
+async def get_product(product_id: Id, request: Request, response: Response) -> Any:
     """Cache-aside: Redis first (its JSON text is sent as stored); on a miss, a replica, then fill the cache."""
     cache = _cache(request)
     cached = await cache.get_json(product_id)
@@ -155,7 +188,7 @@ async def create_product(body: ProductIn, request: Request) -> dict[str, Any]:
 
 
 @router.put("/products/{product_id}")
-async def replace_product(product_id: int, body: ProductIn, request: Request) -> dict[str, Any]:
+async def replace_product(product_id: Id, body: ProductIn, request: Request) -> dict[str, Any]:
     """Replace on the writer (idempotent, so retried across a failover), then refresh the cache."""
 
     async def update(conn: psycopg.AsyncConnection[dict[str, Any]]) -> dict[str, Any] | None:
@@ -166,7 +199,7 @@ async def replace_product(product_id: int, body: ProductIn, request: Request) ->
         )
         return await cur.fetchone()
 
-    product = await _db(request).write(update, idempotent=True)
+    product = await _db(request).write(update, idempotent=True, products=[product_id])
     if product is None:
         raise HTTPException(404, f"product {product_id} does not exist")
     fresh = _jsonable(product)
@@ -179,12 +212,14 @@ async def create_order(
     body: OrderIn,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[str, Header(min_length=1, max_length=100)],
+    idempotency_key: IdempotencyKey,
 ) -> dict[str, Any]:
     """One transaction on the writer: claim the idempotency key, take stock, record the items.
 
-    A replay with the same key returns the first order (200) and writes nothing, which is what makes
-    retrying this request across a database failover safe.
+    A replay with the same key and the same items returns the first order (200) and writes nothing, which is
+    what makes retrying this request across a database failover safe. The same key with other items is a
+    client error (422) and changes nothing: the first order is never handed to a request it does not answer.
+    A concurrent replay waits on the key's unique index for the first transaction, then sees its outcome.
     """
 
     async def place(conn: psycopg.AsyncConnection[dict[str, Any]]) -> tuple[bool, dict[str, Any]]:
@@ -198,7 +233,14 @@ async def create_order(
             cur = await conn.execute("SELECT id FROM orders WHERE idempotency_key = %s", (idempotency_key,))
             existing = await cur.fetchone()
             assert existing is not None
-            return False, await _order(conn, int(existing["id"]))
+            first = await _order(conn, int(existing["id"]))
+            if _lines(first["items"]) != _lines([i.model_dump() for i in body.items]):
+                raise OrderRejectedError(
+                    422,
+                    f"Idempotency-Key {idempotency_key!r} was used for an order with other items; "
+                    "send the same items to get that order back, or use a new key",
+                )
+            return False, first
         total = 0
         for item in sorted(body.items, key=lambda i: i.product_id):  # one lock order: no deadlocks
             total += await _take_stock(conn, int(claimed["id"]), item)
@@ -206,7 +248,8 @@ async def create_order(
         return True, await _order(conn, int(claimed["id"]))
 
     try:
-        created, order = await _db(request).write(place, idempotent=True)
+        products = [item.product_id for item in body.items]
+        created, order = await _db(request).write(place, idempotent=True, products=products)
     except OrderRejectedError as err:
         raise HTTPException(err.status, err.message) from None
     if created:
@@ -255,13 +298,18 @@ async def _order(conn: psycopg.AsyncConnection[dict[str, Any]], order_id: int) -
 
 
 @router.get("/orders/{order_id}")
-async def get_order(order_id: int, request: Request) -> dict[str, Any]:
+async def get_order(order_id: Id, request: Request) -> dict[str, Any]:
     """Read from the writer: a client that just placed an order always sees it (read-your-writes)."""
 
     async def read(conn: psycopg.AsyncConnection[dict[str, Any]]) -> dict[str, Any]:
         return await _order(conn, order_id)
 
     return await _db(request).write(read, idempotent=True)
+
+
+def _lines(items: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """An order's lines as (product id, quantity), in product order: what an Idempotency-Key replay must match."""
+    return sorted((int(i["product_id"]), int(i["quantity"])) for i in items)
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,13 @@ superuser. The service serves as the application role ``ha_app``.
 """
 
 import contextlib
+import os
+import signal
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
@@ -18,7 +23,7 @@ from moto.server import ThreadedMotoServer
 
 from app.config import AppSettings, from_env
 from app.main import create_app
-from lab.servers import Lab, free_port, running_lab
+from lab.servers import Lab, Server, free_port, running_lab
 
 APP_USER, APP_PASSWORD = "ha_app", "lab-app-password"
 PASSWORD_CHECKED_HBA = """\
@@ -141,3 +146,53 @@ async def new_product(client: httpx.AsyncClient, stock: int = 10, price_cents: i
 
 def with_ttl(settings: AppSettings, seconds: int) -> AppSettings:
     return replace(settings, product_ttl_seconds=seconds)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc; Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and every descendant, parents first."""
+    result, queue = [], [pid]
+    while queue:
+        current = queue.pop(0)
+        result.append(current)
+        queue.extend(children(current))
+    return result
+
+
+@contextlib.contextmanager
+def frozen(server: Server, at_most: float) -> Iterator[float]:
+    """SIGSTOP every process of a lab server (PostgreSQL's postmaster and each backend, which runs in a
+    session of its own; or redis-server), as a hung host looks to its clients; SIGCONT on exit, and never
+    later than ``at_most`` seconds after the freeze even if the test body hangs. Only the processes of a
+    server this test run started are signalled, each by pid."""
+    assert server.proc is not None
+    assert server.proc.poll() is None
+    stopped: list[int] = []
+
+    def signal_all(sig: signal.Signals) -> None:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    for _ in range(2):  # the second pass catches a backend forked while the first one ran
+        for pid in tree(server.proc.pid):
+            if pid not in stopped:
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+    thaw = threading.Timer(at_most, signal_all, (signal.SIGCONT,))
+    thaw.start()
+    try:
+        yield time.monotonic()
+    finally:
+        thaw.cancel()
+        signal_all(signal.SIGCONT)
