@@ -32,6 +32,10 @@ MEANING = {
     "database, so users see no errors, only the database's latency for a few seconds.",
     "zone-loss": "An Availability Zone goes dark: one instance, both primaries and a sentinel at once. The sum of "
     "the three recoveries above, overlapping.",
+    "db-primary-unreachable": "What an RDS/Aurora failover looks like to the service's pooled connections: "
+    "the endpoint now leads to the standby, but connections to the failed host are neither answered nor reset. "
+    "Without a client-side timeout or TCP keepalive, requests on them wait for the kernel to give up on the "
+    "connection.",
     "db-primary-hang": "The primary stops answering but its connections stay open (storage stall, frozen host). "
     "Without fencing, it would resume as a second writer; the agent kills it before promoting.",
 }
@@ -135,6 +139,46 @@ def write_report(
         "## Each drill",
         "",
     ]
+    after = [
+        "## How the replica stands in for AWS, and where it had to assume",
+        "",
+        "- Health checks: the target group's own values, read from the prod stack's program under the mock "
+        "cloud (`lab.cluster.stack_target_health`). The ALB marks a target unhealthy after "
+        "`UnhealthyThresholdCount` failed checks `HealthCheckIntervalSeconds` apart, and a target group with "
+        "only unhealthy targets fails open (AWS, *Health checks for Application Load Balancer target groups*). "
+        "HAProxy's `inter`/`fall`/`rise`/`timeout check` are the same four numbers. Short drills (the tests) "
+        "compress the interval and deregistration delay tenfold.",
+        "- No retry on another target: assumed from the ALB's documented HTTP errors (the load balancer returns "
+        "5xx itself when a target refuses or times out; *Troubleshoot your Application Load Balancers*). HAProxy "
+        "runs with `retries 0` and answers 503 with `x-lb-error` where the ALB would answer 502 (connection "
+        "refused) or 504 (host gone: the ALB waits out its 10 s connect timeout). A crashed process on a live host "
+        "refuses at once; a terminated EC2 host does not answer at all, so on AWS each of those requests waits "
+        "longer before failing.",
+        "- Deregistration: HAProxy's `drain` state (no new requests, in-flight ones finish), then `maint` and "
+        "SIGTERM after the deregistration delay, as the Auto Scaling group terminates a deregistered instance.",
+        "- Database failover: the local agent's detection and promotion take seconds; AWS documents about 30 s "
+        "(Aurora) and 60-120 s (RDS Multi-AZ). The service's retry budget (15 s) covers the first only; with RDS "
+        "Multi-AZ, orders past it get a 503 with Retry-After and the client's retry with the same key completes "
+        "them. The agent fences the old primary (kills every process of it) before promoting: without that, a "
+        "hung primary resumes as a second writer.",
+        "- Redis: the primary endpoint is HAProxy following `role:master` every 0.5 s; ElastiCache moves a DNS "
+        "name instead, so clients that cache connections see the old primary until they reconnect.",
+        "",
+        "## The seeds' 10K-user test against a deployed stack",
+        "",
+        "The same locustfile, distributed over a few load machines (Locust needs about one core per ~1,000 "
+        "users of this profile):",
+        "",
+        "```sh",
+        "locust -f drills/locustfile.py --headless -u 10000 -r 100 -t 15m --processes -1 \\",
+        "    --host https://<the stack's site URL> --csv seed-001",
+        "```",
+        "",
+        "Run it from several source addresses or raise the WAF's rate-based rule for the test: the edge's WAF "
+        "limits requests per client IP, so 10K users from one address are throttled by design. Orders it places "
+        "are real: run it against a test stack.",
+        "",
+    ]
     for o in outcomes:
         events = "; ".join(f"{e} at {t:+.1f} s" for e, t in sorted(o.figures.events.items(), key=lambda kv: kv[1]))
         lines += [
@@ -147,4 +191,4 @@ def write_report(
             f"![{o.drill.name}](resilience-{o.drill.name}.png)",
             "",
         ]
-    (docs / "resilience.md").write_text("\n".join(lines))
+    (docs / "resilience.md").write_text("\n".join(lines + after))

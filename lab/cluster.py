@@ -98,6 +98,9 @@ class AgentTiming:
     check_timeout_s: float = 2.0
     """libpq's connect_timeout: it treats anything under 2 s as 2 s."""
     failures: int = 2
+    fence: bool = True
+    """Kill the old primary before promoting. Off, a hung primary's open connections stay open: as on AWS,
+    where the failed host is replaced behind a DNS name and nothing resets the clients' connections to it."""
 
     def detection_bound_s(self) -> float:
         """Longest time from a primary's failure to the promotion starting."""
@@ -155,7 +158,8 @@ class PromotionAgent:
 
     def _fail_over(self) -> None:
         failover = Failover(detected_at=time.time())
-        crash(self.lab.primary)  # fence: a hung primary must never resume as a second writer
+        if self.timing.fence:
+            crash(self.lab.primary)  # a hung primary must never resume as a second writer
         try:
             failover.promotion_s = self.lab.promote_standby()
         except psycopg.Error as err:
@@ -513,10 +517,8 @@ backend redis
         self.haproxy.stop()
         for server in (*self.sentinels.values(), self.replica):
             server.stop()
-        for proc in (self.lab.primary.proc, self.lab.standby.proc, self.lab.redis.proc):
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGCONT)  # a hang drill may have left one stopped
+        for server in (self.lab.primary, self.lab.standby, self.lab.redis):
+            signal_tree(server, signal.SIGCONT)  # a hang drill may have left one stopped
         self.lab.stop()
         for handle in self._logs:
             handle.close()
@@ -557,6 +559,7 @@ def _stop(signum: int, _frame: object) -> None:
 def main() -> int:
     """``make lab``: the cluster with the prod stack's target group settings, until Ctrl-C or SIGTERM."""
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)  # also when started in the background, where SIGINT is ignored
     print("reading the prod stack's target group (the program under the mock cloud)...", flush=True)
     health = stack_target_health("prod")
     try:
