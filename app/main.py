@@ -174,6 +174,8 @@ def run(host: str = "0.0.0.0", **uvicorn_options: Any) -> None:
     """Serve with a graceful drain: on SIGTERM stop accepting, finish in-flight work, then exit."""
     import uvicorn  # noqa: PLC0415
 
+    from app.http import JsonErrorsHttpTools  # noqa: PLC0415 (uvicorn's protocol module, only when serving)
+
     logs.configure()
     try:
         settings = config.load()
@@ -187,5 +189,6 @@ def run(host: str = "0.0.0.0", **uvicorn_options: Any) -> None:
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         access_log=False,
         log_config=None,
+        http=JsonErrorsHttpTools,
         **uvicorn_options,
     )

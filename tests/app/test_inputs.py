@@ -1,11 +1,14 @@
 """Bad input gets a JSON 4xx naming the field, never a 500: text PostgreSQL refuses, integers beyond 64 bits,
 loose types, malformed JSON; and the interactive docs are off unless enabled."""
 
+import json
+import socket
 from dataclasses import replace
 
 import pytest
 
 from app.config import ConfigError, from_env
+from lab.servers import free_port
 from tests.app.conftest import client_for, new_product
 
 pytestmark = [pytest.mark.anyio, pytest.mark.servers]
@@ -125,3 +128,22 @@ def test_enable_docs_is_a_strict_flag():
     assert from_env(REQUIRED_ENV).enable_docs is False
     with pytest.raises(ConfigError, match="HA_ENABLE_DOCS: must be true or false, got 'yes'"):
         from_env({**REQUIRED_ENV, "HA_ENABLE_DOCS": "yes"})
+
+
+def test_a_malformed_http_request_gets_a_json_400_from_the_real_server(lab):
+    port = free_port()
+    server = lab.start_service(port)
+    try:
+        for raw in (b"NOT HTTP AT ALL\r\n\r\n", b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                conn.sendall(raw)
+                reply = b""
+                while chunk := conn.recv(4096):
+                    reply += chunk
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400"), reply
+            assert b"content-type: application/json" in head.lower()
+            assert json.loads(body) == {"error": "Invalid HTTP request received."}
+    finally:
+        server.terminate()
+        server.wait(15)
