@@ -1,0 +1,198 @@
+"""HaResilience: every drill is a real FIS action on this stack's resources, stopped by the service alarm, and run by
+a role that may do exactly what the drills do; zonal autoshift's practice runs are judged by the same alarm."""
+
+import json
+from typing import Any
+
+import pytest
+
+from ha_stack.database import DatabaseEngine
+from ha_stack.resilience import FIS_PERMISSIONS, HaResilience, HaResilienceArgs, allowed_actions, plan
+from stack.mock_cloud import ACCOUNT_ID, Recording
+from tests.conftest import ZONES3, build, parented_children
+
+TEMPLATE = "aws:fis/experimentTemplate:ExperimentTemplate"
+POLICY = "aws:iam/rolePolicy:RolePolicy"
+AUTOSHIFT = "aws:arczonalshift/zonalAutoshiftConfiguration:ZonalAutoshiftConfiguration"
+ALARM = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT_ID}:alarm:ha-stack-prod-service-degraded"
+SUBNETS = {z: [f"subnet-pub-{z[-1]}", f"subnet-app-{z[-1]}", f"subnet-data-{z[-1]}"] for z in ZONES3}
+
+
+def args(**overrides: Any) -> HaResilienceArgs:
+    """Prod-like: Aurora, a 3-node cache, 3 zones, a load balancer for autoshift."""
+    base: dict[str, Any] = {
+        "availability_zones": ZONES3,
+        "stop_alarm_arn": ALARM,
+        "asg_name": "web-instances-asg",
+        "vpc_id": "vpc-1",
+        "zone_subnet_ids": SUBNETS,
+        "database_engine": DatabaseEngine.AURORA_POSTGRESQL,
+        "database_cluster_identifier": "database-cluster",
+        "cache_replication_group_id": "cache-rg",
+        "cache_target_tags": {"Name": "cache-redis", "stack": "prod"},
+        "cache_availability_zones": ZONES3,
+        "alb_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/1",
+        "autoshift_blocked_windows": ["Fri:16:00-Mon:08:00"],
+        "tags": {"stack": "prod"},
+    }
+    return {**base, **overrides}  # type: ignore[typeddict-item]
+
+
+def dev_args() -> HaResilienceArgs:
+    """Dev-like: single-AZ RDS PostgreSQL, a one-node cache (no cache drill), 2 zones, no autoshift."""
+    zones = ZONES3[:2]
+    return args(
+        availability_zones=zones,
+        zone_subnet_ids={z: SUBNETS[z] for z in zones},
+        database_engine=DatabaseEngine.POSTGRES,
+        database_cluster_identifier=None,
+        database_instance_identifier="database-primary",
+        database_multi_az=False,
+        cache_availability_zones=[],
+        enable_zonal_autoshift=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def prod_like() -> Recording:
+    return build(lambda: HaResilience("resilience", args()))
+
+
+def templates(rec: Recording) -> dict[str, dict[str, Any]]:
+    return {t.inputs["actions"][0]["name"]: t.inputs for t in rec.of_type(TEMPLATE)}
+
+
+def test_one_drill_per_fault_and_per_zone(prod_like):
+    assert sorted(templates(prod_like)) == sorted(
+        ["instance", "database"]
+        + [f"{kind}-{z}" for kind in ("az-instances", "cache-az-power", "network") for z in "abc"]
+    )
+
+
+def test_every_drill_stops_on_the_service_alarm_and_fails_on_an_empty_target(prod_like):
+    for name, t in templates(prod_like).items():
+        assert t["stopConditions"] == [{"source": "aws:cloudwatch:alarm", "value": ALARM}], name
+        assert t["experimentOptions"]["emptyTargetResolutionMode"] == "fail", name
+        (action,) = t["actions"]
+        (target,) = t["targets"]
+        assert action["target"] == {"key": action["target"]["key"], "value": target["name"]}, name
+
+
+def test_instance_drills_pick_the_groups_instances_and_the_zone(prod_like):
+    t = templates(prod_like)
+    (one,) = t["instance"]["targets"]
+    assert one["resourceTags"] == [{"key": "aws:autoscaling:groupName", "value": "web-instances-asg"}]
+    assert (one["resourceType"], one["selectionMode"]) == ("aws:ec2:instance", "COUNT(1)")
+    assert t["instance"]["actions"][0]["actionId"] == "aws:ec2:terminate-instances"
+    (zone_b,) = t["az-instances-b"]["targets"]
+    assert {"path": "Placement.AvailabilityZone", "values": ["us-east-1b"]} in zone_b["filters"]
+    assert zone_b["selectionMode"] == "ALL"
+    action = t["az-instances-b"]["actions"][0]
+    assert action["actionId"] == "aws:ec2:stop-instances"
+    assert {p["key"]: p["value"] for p in action["parameters"]} == {
+        "startInstancesAfterDuration": "PT10M",
+        "completeIfInstancesTerminated": "true",
+    }
+
+
+def test_database_cache_and_network_drills_target_this_stacks_resources(prod_like):
+    t = templates(prod_like)
+    (cluster,) = t["database"]["targets"]
+    assert cluster["resourceArns"] == [f"arn:aws:rds:us-east-1:{ACCOUNT_ID}:cluster:database-cluster"]
+    assert (t["database"]["actions"][0]["actionId"], cluster["resourceType"]) == (
+        "aws:rds:failover-db-cluster",
+        "aws:rds:cluster",
+    )
+    (cache,) = t["cache-az-power-c"]["targets"]
+    assert cache["parameters"] == {"availabilityZoneIdentifier": "us-east-1c"}
+    assert cache["resourceTags"] == [{"key": "Name", "value": "cache-redis"}, {"key": "stack", "value": "prod"}]
+    (subnets,) = t["network-a"]["targets"]
+    assert subnets["resourceArns"] == [f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:subnet/{s}" for s in SUBNETS["us-east-1a"]]
+    action = t["network-a"]["actions"][0]
+    assert {p["key"]: p["value"] for p in action["parameters"]} == {"scope": "all", "duration": "PT10M"}
+
+
+def test_the_role_allows_exactly_the_documented_permissions_of_the_drills_actions(prod_like):
+    (policy,) = prod_like.of_type(POLICY)
+    used = {t["actions"][0]["actionId"] for t in templates(prod_like).values()}
+    assert allowed_actions(policy.inputs["policy"]) == {p for a in used for p in FIS_PERMISSIONS[a]}
+
+
+def test_every_call_that_changes_something_names_this_stacks_resources(prod_like):
+    (policy,) = prod_like.of_type(POLICY)
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    unscoped = {sid for sid, s in statements.items() if s["Resource"] == "*" and "Condition" not in s}
+    assert unscoped == {"DescribeAndResolveTargets"}
+    assert all(a.split(":")[1].startswith(("Describe", "GetResources")) for a in statements[unscoped.pop()]["Action"])
+    group = statements["GroupInstances"]
+    assert group["Condition"] == {"StringEquals": {"aws:ResourceTag/aws:autoscaling:groupName": "web-instances-asg"}}
+    assert statements["FailoverCluster"]["Resource"] == f"arn:aws:rds:us-east-1:{ACCOUNT_ID}:cluster:database-cluster"
+    assert statements["InterruptCachePower"]["Resource"].endswith(":replicationgroup:cache-rg")
+    swap = statements["SwapSubnetAcl"]["Resource"]
+    assert sorted(r.split("/")[-1] for r in swap if ":subnet/" in r) == sorted(s for v in SUBNETS.values() for s in v)
+    assert statements["EditFisAcl"]["Condition"] == {"StringEquals": {"ec2:ResourceTag/managedByFIS": "true"}}
+
+
+def test_only_fis_of_this_account_may_assume_the_role(prod_like):
+    (role,) = prod_like.of_type("aws:iam/role:Role")
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "fis.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+
+
+def test_autoshift_practice_runs_end_and_are_blocked_on_the_service_alarm(prod_like):
+    (config,) = prod_like.of_type(AUTOSHIFT)
+    assert config.inputs["zonalAutoshiftStatus"] == "ENABLED"
+    assert config.inputs["resourceArn"].startswith("arn:aws:elasticloadbalancing:")
+    assert config.inputs["outcomeAlarms"] == [{"type": "CLOUDWATCH", "alarmIdentifier": ALARM}]
+    assert config.inputs["blockingAlarms"] == [{"type": "CLOUDWATCH", "alarmIdentifier": ALARM}]
+    assert config.inputs["blockedWindows"] == ["Fri:16:00-Mon:08:00"]
+
+
+def test_every_child_is_parented_and_tagged(prod_like):
+    children = parented_children(prod_like)
+    tagged = [c for c in children if c.typ in (TEMPLATE, "aws:iam/role:Role")]
+    assert len(tagged) == 12
+    assert all(c.inputs["tags"]["stack"] == "prod" for c in tagged)
+
+
+def test_dev_runs_the_same_drills_cheaply():
+    """Dev: a single-AZ RDS primary is rebooted without failover, a one-node cache has no AZ power drill."""
+    rec = build(lambda: HaResilience("resilience", dev_args()))
+    t = templates(rec)
+    assert sorted(t) == ["az-instances-a", "az-instances-b", "database", "instance", "network-a", "network-b"]
+    action = t["database"]["actions"][0]
+    assert (action["actionId"], action["parameters"]) == (
+        "aws:rds:reboot-db-instances",
+        [{"key": "forceFailover", "value": "false"}],
+    )
+    assert t["database"]["targets"][0]["resourceArns"] == [f"arn:aws:rds:us-east-1:{ACCOUNT_ID}:db:database-primary"]
+    (policy,) = rec.of_type(POLICY)
+    assert "elasticache:InterruptClusterAzPower" not in allowed_actions(policy.inputs["policy"])
+    assert "rds:FailoverDBCluster" not in allowed_actions(policy.inputs["policy"])
+    (config,) = rec.of_type(AUTOSHIFT)
+    assert config.inputs["zonalAutoshiftStatus"] == "DISABLED"
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        ({"availability_zones": ["us-east-1a"]}, "HaResilience.availability_zones: need at least 2 distinct zones"),
+        ({"zone_subnet_ids": {"us-east-1a": ["s"]}}, "HaResilience.zone_subnet_ids: need at least one subnet for each"),
+        ({"database_cluster_identifier": None}, "HaResilience.database_cluster_identifier: needed for database_engine"),
+        ({"database_engine": "mysql"}, "HaResilience.database_engine: must be one of aurora-postgresql, postgres"),
+        ({"cache_availability_zones": ["us-east-1a"]}, "HaResilience.cache_availability_zones: need at least 2 of"),
+        ({"cache_target_tags": {}}, "HaResilience.cache_availability_zones: needs cache_replication_group_id and"),
+        ({"drill_minutes": 0}, "HaResilience.drill_minutes: must be an integer from 1 to 720, got 0"),
+        ({"enable_network_drills": "no"}, "HaResilience.enable_network_drills: must be true or false, got 'no'"),
+        ({"autoshift_blocked_windows": ["Fri 16:00"]}, "HaResilience.autoshift_blocked_windows: every entry must"),
+        ({"autoshift_blocked_dates": ["24/12/2026"]}, "HaResilience.autoshift_blocked_dates: every entry must"),
+    ],
+)
+def test_plan_names_the_bad_argument_before_anything_is_declared(bad, expected):
+    with pytest.raises(ValueError, match="^" + expected.replace("(", r"\(")):
+        plan(args(**bad))
+
+
+def test_drill_names_are_what_the_templates_are_keyed_by(prod_like):
+    assert sorted(plan(args()).drills()) == sorted(templates(prod_like))
