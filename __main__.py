@@ -17,6 +17,8 @@ from ha_stack import (
     HaMonitoring,
     HaMonitoringArgs,
     HaNetwork,
+    HaResilience,
+    HaResilienceArgs,
     HaWebFleet,
     HaWebFleetArgs,
     HaWebTier,
@@ -291,6 +293,38 @@ if site is not None:
         monitoring_args["web_acl_name"] = site.web_acl_name
 watch = HaMonitoring("monitoring", monitoring_args)
 
+
+def zone_subnets() -> dict[str, list[pulumi.Input[str]]]:
+    """Zone -> the stack's public, app and data subnet in it (the network lists each tier's subnets in zone order)."""
+    count = settings.network.az_count
+    lists = (network.public_subnet_ids, network.app_subnet_ids, network.data_subnet_ids)
+    tiers = [per_item(ids, count) for ids in lists]
+    return {zone: [tier[i] for tier in tiers] for i, zone in enumerate(zones)}
+
+
+cache_zones = zones[: settings.cache.node_count] if settings.cache.automatic_failover else []
+resilience_args: HaResilienceArgs = {
+    "availability_zones": zones,
+    "stop_alarm_arn": watch.composite_alarm_arn,
+    "asg_name": fleet.asg_name,
+    "vpc_id": network.vpc_id,
+    "zone_subnet_ids": zone_subnets(),
+    "database_engine": DatabaseEngine(db.engine),
+    "database_multi_az": db.multi_az,
+    "cache_replication_group_id": cache.replication_group_id,
+    # HaCache tags its replication group with the stack's tags, its component and Name "<name>-redis".
+    "cache_target_tags": {**tags, "ha-stack:component": "HaCache", "Name": "cache-redis"},
+    "cache_availability_zones": cache_zones,
+    "alb_arn": web.alb_arn,
+    "enable_zonal_autoshift": settings.is_prod,
+    "tags": tags,
+}
+if db.engine == "aurora-postgresql":
+    resilience_args["database_cluster_identifier"] = database.cluster_identifier
+else:
+    resilience_args["database_instance_identifier"] = per_item(database.instance_identifiers, 1 + db.reader_count)[0]
+drills = HaResilience("resilience", resilience_args)
+
 pulumi.export("vpc_id", network.vpc_id)
 pulumi.export("availability_zones", network.availability_zones)
 pulumi.export("public_subnet_ids", network.public_subnet_ids)
@@ -310,3 +344,6 @@ pulumi.export("cache_primary_endpoint", cache.primary_endpoint)
 pulumi.export("site_url", site.site_url if site else web.origin_url)
 pulumi.export("alarm_topic_arn", watch.topic_arn)
 pulumi.export("dashboard_url", watch.dashboard_url)
+pulumi.export("composite_alarm_arn", watch.composite_alarm_arn)
+pulumi.export("drill_template_ids", drills.experiment_template_ids)
+pulumi.export("zonal_autoshift", drills.autoshift_status)

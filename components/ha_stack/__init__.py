@@ -7,6 +7,7 @@ from ha_stack.edge import HaEdge, HaEdgeArgs, PriceClass
 from ha_stack.fleet import HaWebFleet, HaWebFleetArgs
 from ha_stack.monitoring import HaMonitoring, HaMonitoringArgs
 from ha_stack.network import HaNetwork, HaNetworkArgs, NatGateways
+from ha_stack.resilience import HaResilience, HaResilienceArgs
 from ha_stack.web import HaWebTier, HaWebTierArgs
 
 COMPONENTS = (
@@ -18,6 +19,7 @@ COMPONENTS = (
     "HaEdge",
     "HaMonitoring",
     "HaDeployAccess",
+    "HaResilience",
 )
 """The component classes this package hosts for other languages."""
 
@@ -37,6 +39,8 @@ __all__ = [
     "HaMonitoringArgs",
     "HaNetwork",
     "HaNetworkArgs",
+    "HaResilience",
+    "HaResilienceArgs",
     "HaWebFleet",
     "HaWebFleetArgs",
     "HaWebTier",

@@ -702,6 +702,8 @@ class HaMonitoring(pulumi.ComponentResource):
     """The CloudTrail trail (empty without it)."""
     alarm_names: pulumi.Output[list[str]]
     """Every alarm, the composite last."""
+    composite_alarm_arn: pulumi.Output[str]
+    """The composite "service degraded" alarm (empty without critical alarms): what stops a drill or a practice run."""
 
     def __init__(self, name: str, args: HaMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("HaMonitoring"), name, None, opts)
@@ -736,6 +738,7 @@ class HaMonitoring(pulumi.ComponentResource):
         if composite is not None:
             names.append(composite.alarm_name)
         self.alarm_names = pulumi.Output.all(*names)
+        self.composite_alarm_arn = composite.arn if composite else pulumi.Output.from_input("")
         self.register_outputs(
             {
                 "topic_arn": self.topic_arn,
@@ -743,6 +746,7 @@ class HaMonitoring(pulumi.ComponentResource):
                 "dashboard_url": self.dashboard_url,
                 "trail_arn": self.trail_arn,
                 "alarm_names": self.alarm_names,
+                "composite_alarm_arn": self.composite_alarm_arn,
             }
         )
 
