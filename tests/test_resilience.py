@@ -196,3 +196,69 @@ def test_plan_names_the_bad_argument_before_anything_is_declared(bad, expected):
 
 def test_drill_names_are_what_the_templates_are_keyed_by(prod_like):
     assert sorted(plan(args()).drills()) == sorted(templates(prod_like))
+
+
+# The whole stacks (session fixtures): every drill resolves to this stack's resources and stops on its real alarm.
+
+
+def _by_arn_suffix(rec: Recording, typ: str, field: str) -> dict[str, Any]:
+    return {str(r.outputs.get(field) or r.id): r for r in rec.of_type(typ)}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_drills_stop_on_the_stacks_composite_alarm(stack, request):
+    rec: Recording = request.getfixturevalue(stack)
+    (composite,) = rec.of_type("aws:cloudwatch/compositeAlarm:CompositeAlarm")
+    for name, t in templates(rec).items():
+        assert t["stopConditions"] == [{"source": "aws:cloudwatch:alarm", "value": composite.outputs["arn"]}], name
+    assert rec.exports["composite_alarm_arn"] == composite.outputs["arn"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_drill_targets_are_the_stacks_own_resources(stack, request):
+    rec: Recording = request.getfixturevalue(stack)
+    t = templates(rec)
+    (group,) = rec.of_type("aws:autoscaling/group:Group")
+    for name in [n for n in t if "instance" in n]:
+        assert t[name]["targets"][0]["resourceTags"] == [
+            {"key": "aws:autoscaling:groupName", "value": group.outputs["name"]}
+        ]
+    subnets = {s.id: s.inputs["availabilityZone"] for s in rec.of_type("aws:ec2/subnet:Subnet")}
+    network = [n for n in t if n.startswith("network-")]
+    assert len(network) == len(set(subnets.values()))
+    for name in network:
+        arns = t[name]["targets"][0]["resourceArns"]
+        zones = {subnets[a.split("/")[-1]] for a in arns}
+        assert zones == {f"us-east-1{name[-1]}"}
+        assert len(arns) == 3  # public, app and data
+    (database,) = t["database"]["targets"][0]["resourceArns"]
+    if stack == "prod":
+        (cluster,) = rec.of_type("aws:rds/cluster:Cluster")
+        assert database.endswith(f":cluster:{cluster.outputs['clusterIdentifier']}")
+    else:
+        (primary,) = [i for i in rec.of_type("aws:rds/instance:Instance") if i.name.endswith("primary")]
+        assert database.endswith(f":db:{primary.outputs['identifier']}")
+
+
+def test_prod_cache_drills_select_the_stacks_replication_group_in_each_node_zone(prod):
+    (group,) = prod.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    cache = {n: t for n, t in templates(prod).items() if n.startswith("cache-")}
+    assert sorted(t["targets"][0]["parameters"]["availabilityZoneIdentifier"] for t in cache.values()) == sorted(
+        group.inputs["preferredCacheClusterAzs"]
+    )
+    for t in cache.values():
+        assert {tag["key"]: tag["value"] for tag in t["targets"][0]["resourceTags"]}.items() <= group.inputs[
+            "tags"
+        ].items()
+    (policy,) = [p for p in prod.of_type(POLICY) if p.name == "resilience-fis-drills"]
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert statements["InterruptCachePower"]["Resource"].endswith(f":replicationgroup:{group.id}")
+
+
+def test_prod_autoshifts_the_load_balancer_and_dev_does_not(prod, dev):
+    (alb,) = prod.of_type("aws:lb/loadBalancer:LoadBalancer")
+    (config,) = prod.of_type(AUTOSHIFT)
+    assert (config.inputs["resourceArn"], config.inputs["zonalAutoshiftStatus"]) == (alb.outputs["arn"], "ENABLED")
+    (dev_config,) = dev.of_type(AUTOSHIFT)
+    assert dev_config.inputs["zonalAutoshiftStatus"] == "DISABLED"
+    assert prod.exports["zonal_autoshift"] == "ENABLED"
