@@ -174,6 +174,9 @@ def test_dev_reaches_its_internal_alb_through_a_vpc_origin_not_the_internet(dev)
     assert alb_origin["domainName"] == alb.outputs["dnsName"]
     assert alb_origin["vpcOriginConfig"]["vpcOriginId"] == vpc_origin.id
     assert "customOriginConfig" not in alb_origin
+    # Kept inside AWS's network as a second check: only this distribution, of the account's VPC origins, passes.
+    secret = dev.named("web-origin-secret").outputs["result"]["secret"]
+    assert alb_origin["customHeaders"] == [{"name": "X-Origin-Verify", "value": secret}]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
