@@ -316,7 +316,11 @@ resilience_args: HaResilienceArgs = {
     "cache_target_tags": {**tags, "ha-stack:component": "HaCache", "Name": "cache-redis"},
     "cache_availability_zones": cache_zones,
     "alb_arn": web.alb_arn,
-    "enable_zonal_autoshift": settings.is_prod,
+    "enable_zonal_autoshift": settings.resilience.enable_zonal_autoshift,
+    "autoshift_blocked_windows": settings.resilience.autoshift_blocked_windows,
+    "autoshift_blocked_dates": settings.resilience.autoshift_blocked_dates,
+    "enable_network_drills": settings.resilience.enable_network_drills,
+    "drill_minutes": settings.resilience.drill_minutes,
     "tags": tags,
 }
 if db.engine == "aurora-postgresql":

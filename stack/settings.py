@@ -21,12 +21,13 @@ from ha_stack.cache import engine_release
 from ha_stack.checks import LOG_RETENTION_DAYS
 from ha_stack.database import AURORA_TOO_SMALL
 from ha_stack.database import INSTANCE_CLASS as DB_INSTANCE_CLASS
+from ha_stack.resilience import AUTOSHIFT_DATE, AUTOSHIFT_WINDOW, DRILL_MINUTES_RANGE
 from ha_stack.web import AMI_ID, INSTANCE_TYPE
 from stack.fields import Problems, Section
 from stack.static_stability import AzLossSizing
 
 PROJECT = "ha-stack"
-TIERS = ("network", "web", "database", "cache", "edge", "monitoring")
+TIERS = ("network", "web", "database", "cache", "edge", "monitoring", "resilience")
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 NAT_MODES = ("none", "single", "one_per_az")
@@ -149,6 +150,17 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
+class ResilienceSettings:
+    """ha-stack:resilience (HaResilience's plain arguments)."""
+
+    enable_zonal_autoshift: bool
+    autoshift_blocked_windows: list[str]
+    autoshift_blocked_dates: list[str]
+    enable_network_drills: bool
+    drill_minutes: int
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything one stack is built from."""
 
@@ -162,6 +174,7 @@ class Settings:
     cache: CacheSettings
     edge: EdgeSettings
     monitoring: MonitoringSettings
+    resilience: ResilienceSettings
 
     @property
     def is_prod(self) -> bool:
@@ -458,6 +471,27 @@ def _monitoring(raw: object, problems: Problems, prod: bool) -> MonitoringSettin
     return result
 
 
+def _resilience(raw: object, problems: Problems, prod: bool) -> ResilienceSettings:
+    """Zonal autoshift is on in prod by default (its weekly practice runs shift a third of dev's two AZs too)."""
+    s = Section(_key("resilience"), raw, problems)
+    result = ResilienceSettings(
+        enable_zonal_autoshift=s.boolean("enable_zonal_autoshift", prod),
+        autoshift_blocked_windows=s.strings(
+            "autoshift_blocked_windows",
+            [],
+            lambda v: re.fullmatch(AUTOSHIFT_WINDOW, v) is not None,
+            "a weekly UTC window such as Fri:16:00-Mon:08:00",
+        ),
+        autoshift_blocked_dates=s.strings(
+            "autoshift_blocked_dates", [], lambda v: re.fullmatch(AUTOSHIFT_DATE, v) is not None, "a date YYYY-MM-DD"
+        ),
+        enable_network_drills=s.boolean("enable_network_drills", True),
+        drill_minutes=s.integer("drill_minutes", 10, *DRILL_MINUTES_RANGE, " minutes"),
+    )
+    s.finish()
+    return result
+
+
 def _cross_tier(st: Settings, problems: Problems) -> None:
     """Rules that need two tiers, or the environment: HA in prod, readers and nodes that fit the AZs.
 
@@ -543,6 +577,7 @@ def parse_settings(config: Mapping[str, Any], *, stack: str) -> Settings:
         cache=_cache(raw.get("cache"), problems),
         edge=_edge(raw.get("edge"), problems),
         monitoring=_monitoring(raw.get("monitoring"), problems, environment == "prod"),
+        resilience=_resilience(raw.get("resilience"), problems, environment == "prod"),
     )
     _cross_tier(settings, problems)
     _static_stability(settings, problems)

@@ -191,8 +191,8 @@ def test_unknown_tier_environment_and_region_are_refused():
     config = {**stack_config("dev"), "ha-stack:netwrok": {}, "ha-stack:environment": "production", "aws:region": "mars"}
     problems = problems_of(config)
     assert (
-        "ha-stack:netwrok: unknown key; known keys: environment, network, web, database, cache, edge, monitoring"
-        in (problems)
+        "ha-stack:netwrok: unknown key; known keys: environment, network, web, database, cache, edge, monitoring, "
+        "resilience" in (problems)
     )
     assert "ha-stack:environment: must be one of dev, staging, prod, got 'production'" in problems
     assert "aws:region: must be an AWS region such as us-east-1, got 'mars'" in problems
@@ -290,3 +290,27 @@ def test_dev_runs_the_same_static_stability_rule_when_it_states_a_peak():
         "peak_requests_per_second 30 at requests_per_target 1200 per instance per minute needs 2; min_size must be "
         ">= 4"
     ]
+
+
+def test_resilience_settings_autoshift_in_prod_with_a_users_blocked_windows_and_off_in_dev():
+    prod = parse_settings(stack_config("prod"), stack="prod").resilience
+    assert (prod.enable_zonal_autoshift, prod.autoshift_blocked_windows) == (True, ["Fri:16:00-Mon:08:00"])
+    dev = parse_settings(stack_config("dev"), stack="dev").resilience
+    assert (dev.enable_zonal_autoshift, dev.drill_minutes) == (False, 5)
+
+
+@pytest.mark.parametrize(
+    ("resilience", "expected"),
+    [
+        (
+            {"autoshift_blocked_windows": ["Friday 16:00"]},
+            "ha-stack:resilience.autoshift_blocked_windows: every entry must be a weekly UTC window such as "
+            "Fri:16:00-Mon:08:00",
+        ),
+        ({"autoshift_blocked_dates": ["24.12.2026"]}, "ha-stack:resilience.autoshift_blocked_dates: every entry"),
+        ({"drill_minutes": 721}, "ha-stack:resilience.drill_minutes: must be"),
+        ({"enable_zonal_autoshit": True}, "ha-stack:resilience.enable_zonal_autoshit: unknown key (did you mean"),
+    ],
+)
+def test_bad_resilience_settings_are_one_line_each(resilience, expected):
+    assert any(expected in p for p in problems_of(stack_config("prod", resilience=resilience)))
