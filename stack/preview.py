@@ -20,6 +20,9 @@ import yaml
 
 from stack.ha_summary import TierSummary, summarize, tier_rank
 from stack.mock_cloud import RecordedResource, Recording, run_program
+from stack.resilience_report import as_json as resilience_json
+from stack.resilience_report import render as render_resilience
+from stack.resilience_report import report as resilience_report
 from stack.settings import SettingsError, parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +55,7 @@ KEY_SETTINGS: dict[str, list[tuple[str, str]]] = {
     ],
     "aws:lb/loadBalancer:LoadBalancer": [
         ("internal", "internal"),
+        ("zonal_shift", "enableZonalShift"),
         ("deletion_protection", "enableDeletionProtection"),
         ("drop_invalid_headers", "dropInvalidHeaderFields"),
     ],
@@ -111,6 +115,12 @@ KEY_SETTINGS: dict[str, list[tuple[str, str]]] = {
     "aws:wafv2/webAcl:WebAcl": [("scope", "scope"), ("region", "region")],
     "aws:route53/healthCheck:HealthCheck": [("type", "type"), ("fqdn", "fqdn"), ("path", "resourcePath")],
     "aws:route53/record:Record": [("name", "name"), ("type", "type"), ("set", "setIdentifier")],
+    "aws:fis/experimentTemplate:ExperimentTemplate": [("drill", "description")],
+    "aws:arczonalshift/zonalAutoshiftConfiguration:ZonalAutoshiftConfiguration": [
+        ("autoshift", "zonalAutoshiftStatus"),
+        ("blocked", "blockedWindows"),
+        ("blocked_dates", "blockedDates"),
+    ],
     "aws:elasticache/replicationGroup:ReplicationGroup": [
         ("engine", "engine"),
         ("nodes", "numCacheClusters"),
@@ -213,6 +223,8 @@ def render(p: dict[str, Any]) -> str:
         lines += [f"    - {fact}" for fact in s.facts]
         spofs = "; ".join(s.single_points_of_failure) or "none"
         lines.append(f"    - single points of failure: {spofs}")
+    if p.get("resilience"):
+        lines += ["", *render_resilience(p["resilience"])]
     return "\n".join(lines)
 
 
@@ -234,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(err), file=sys.stderr)
         return 1
     result = plan(args.stack, rec, {"environment": settings.environment, "region": settings.region})
+    result["resilience"] = resilience_json(resilience_report(rec, settings))
     print(json.dumps(result, indent=2, default=str) if args.json else render(result))
     return 0
 

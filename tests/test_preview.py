@@ -115,3 +115,40 @@ def test_bad_config_exits_non_zero_with_one_line_per_problem_and_nothing_else(ba
 def test_unknown_stack_names_the_stacks_that_exist():
     with pytest.raises(SystemExit, match=r"no stack file Pulumi\.qa\.yaml; stacks here: dev, prod"):
         preview.main(["qa"])
+
+
+def test_prod_preview_lists_drills_autoshift_and_a_resilience_report(prod_out):
+    assert "ZonalAutoshiftConfiguration resilience-autoshift         autoshift=ENABLED" in prod_out
+    assert "drill=resilience: fail the Aurora writer over to a reader in another AZ" in prod_out
+    report = prod_out.split("Resilience (estimated RTO / RPO per disruption, from this configuration)")[1]
+    for line in [
+        "  one instance lost [Application]: RTO 45 s, RPO 0 s",
+        "  one AZ lost [AZ]: RTO 60 s, RPO 0 s",
+        "  database primary lost [Infrastructure]: RTO 60 s, RPO 0 s",
+        "  cache primary lost [Infrastructure]: RTO 0 s, RPO 0 s",
+        "  Region lost [Region]: RTO n/a, RPO n/a",
+    ]:
+        assert line in report.splitlines()
+    assert "2 instances left carry 33 rps at the target (peak 30: statically stable)" in report
+    assert "measured: boot to healthy: 54 s worst of 5 runs (docs/boot.md)" in report
+
+
+def test_dev_preview_reports_its_single_az_database_as_minutes_and_data_at_risk(dev_out):
+    assert "  database primary lost [Infrastructure]: RTO 600 s, RPO 300 s" in dev_out.splitlines()
+    assert "autoshift=DISABLED" in dev_out
+
+
+@pytest.fixture
+def unstable_stack_file():
+    path = ROOT / "Pulumi.unstable-test.yaml"
+    path.write_text(yaml.safe_dump({"config": stack_config("prod", web={"peak_requests_per_second": 40})}))
+    yield "unstable-test"
+    path.unlink()
+
+
+def test_a_prod_stack_that_would_need_launches_after_an_az_loss_is_refused_in_one_line(unstable_stack_file, capsys):
+    assert preview.main([unstable_stack_file]) == 1
+    assert capsys.readouterr().err.splitlines()[1:] == [
+        "  ha-stack:web.min_size: not statically stable: losing one of 3 AZs leaves 2 of 3 instances, but "
+        "peak_requests_per_second 40 at requests_per_target 1000 per instance per minute needs 3; min_size must be >= 5"
+    ]
