@@ -73,6 +73,7 @@ ID_PREFIXES: dict[str, str] = {
 # Types whose physical name Pulumi generates from the logical name when none is given.
 AUTONAMED = (
     "aws:cloudwatch/logGroup:LogGroup",
+    "aws:cloudwatch/eventRule:EventRule",
     "aws:iam/role:Role",
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/policy:Policy",
