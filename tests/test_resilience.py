@@ -262,3 +262,13 @@ def test_prod_autoshifts_the_load_balancer_and_dev_does_not(prod, dev):
     (dev_config,) = dev.of_type(AUTOSHIFT)
     assert dev_config.inputs["zonalAutoshiftStatus"] == "DISABLED"
     assert prod.exports["zonal_autoshift"] == "ENABLED"
+
+
+def test_zonal_shift_events_go_to_the_alarm_topic():
+    topic = "arn:aws:sns:us-east-1:123456789012:alarms"
+    rec = build(lambda: HaResilience("resilience", args(notification_topic_arn=topic)))
+    (rule,) = rec.of_type("aws:cloudwatch/eventRule:EventRule")
+    assert json.loads(rule.inputs["eventPattern"]) == {"source": ["aws.arc-zonal-shift"]}
+    (target,) = rec.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    assert (target.inputs["arn"], target.inputs["rule"]) == (topic, rule.outputs["name"])
+    assert not build(lambda: HaResilience("resilience", args())).of_type("aws:cloudwatch/eventRule:EventRule")

@@ -110,8 +110,12 @@ class HaResilienceArgs(TypedDict):
     """Weekly windows (UTC) with no practice run, `Day:HH:MM-Day:HH:MM`, e.g. `Fri:16:00-Mon:08:00`. Default none."""
     autoshift_blocked_dates: NotRequired[list[str]]
     """Dates (UTC) with no practice run, `YYYY-MM-DD`. Default none."""
+    notification_topic_arn: NotRequired[pulumi.Input[str]]
+    """Topic that gets every ARC zonal shift event of the account and region (practice runs started, failed or
+    succeeded, autoshifts, FIS-started and manual shifts) through an EventBridge rule: the alarm topic
+    (HaMonitoring.topic_arn), whose policy must let EventBridge publish. Default none."""
     tags: NotRequired[dict[str, str]]
-    """Tags added to every template and the role. Default none."""
+    """Tags added to every template, the role and the rule. Default none."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,7 @@ class HaResilience(pulumi.ComponentResource):
         self.role_arn = role.arn
         self.experiment_template_ids = pulumi.Output.all(**templates)
         self.autoshift_status = self._autoshift()
+        self._notifications()
         self.register_outputs(
             {
                 "role_arn": self.role_arn,
@@ -432,6 +437,20 @@ class HaResilience(pulumi.ComponentResource):
             opts=opts,
         )
 
+    def _notifications(self) -> None:
+        """Zonal shift events (practice runs, autoshifts) go to the notification topic."""
+        topic = self._args.get("notification_topic_arn")
+        if topic is None:
+            return
+        rule = aws.cloudwatch.EventRule(
+            f"{self._name}-zonal-shift-events",
+            description=f"{self._name}: ARC zonal shift and autoshift practice-run events to the alarm topic",
+            event_pattern=json.dumps(ZONAL_SHIFT_EVENTS),
+            tags=self._tags(f"{self._name}-zonal-shift-events"),
+            opts=self._child,
+        )
+        aws.cloudwatch.EventTarget(f"{self._name}-zonal-shift-events", rule=rule.name, arn=topic, opts=self._child)
+
     def _autoshift(self) -> pulumi.Output[str]:
         """Zonal autoshift with practice runs whose outcome alarm is the stop alarm, when a load balancer is given."""
         p, args = self._plan, self._args
@@ -450,6 +469,13 @@ class HaResilience(pulumi.ComponentResource):
             opts=self._child,
         )
         return config.zonal_autoshift_status
+
+
+ZONAL_SHIFT_EVENTS = {"source": ["aws.arc-zonal-shift"]}
+"""Every event ARC zonal shift sends to EventBridge (the EventBridge events reference lists Practice Run
+Started/Interrupted/Failed/Succeeded, Autoshift In Progress/Completed, FIS Experiment Autoshift ... and Manual
+Shift ...). Autoshifts of AZs that hold none of the account's configured resources arrive only with the account's
+autoshift observer notification on, an account-wide setting this component leaves to the account's owner."""
 
 
 def fis_statements(used: set[str], v: dict[str, Any]) -> list[Statement]:
