@@ -1,13 +1,28 @@
-"""Cache-aside for product data in Redis that can never turn a request into an error.
+"""Cache-aside for product data in Redis, with bounded staleness, that can never turn a request into an error.
 
 Every call has a short timeout and no retries; a failure is counted, logged, and answered as a miss,
 and it opens a one-second breaker so a dead Redis costs one timeout per second, not one per request.
-Reads fill the cache with SET NX so a stale replica read never overwrites the fresh value a write put.
+
+Staleness is bounded by versioned entries and a transactional outbox (migration 003), a design whose
+correctness does not depend on timing:
+- each product row has a ``version`` that every update raises (a trigger, under the row lock, so versions
+  of one product are totally ordered as its commits are);
+- every store into Redis is a compare-and-set (one Lua script): the entry is replaced only by a higher
+  version, so a slow fill or a late refresh can never put an older row over a newer one, whatever the order
+  in which they reach Redis (the fill/invalidate race of a delete-based cache cannot happen: nothing deletes);
+- misses read the writer, so a fill carries the newest committed version at the time of its read (a replica
+  behind by any lag could otherwise store an old row for a whole TTL); a miss while the writer is away
+  is answered from a replica and not cached;
+- each insert or update of a product also queues its id in ``cache_outbox`` in the same transaction, and
+  every service process drains that queue into Redis (app/relay.py) every RELAY_INTERVAL_SECONDS; a row
+  leaves the queue only once its current version is in Redis. So a write whose immediate refresh failed
+  (Redis down or hung) reaches the cache as soon as Redis answers again.
 """
 
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +36,20 @@ log = logging.getLogger("app.cache")
 
 TIMEOUT_SECONDS = 0.25
 BREAKER_SECONDS = 1.0
+RELAY_INTERVAL_SECONDS = 0.25
+"""How often each process drains the outbox: the cache is at most this (plus one Redis round trip) behind
+an acknowledged write, counted from the moment Redis answers (docs/runtime-config.md)."""
+
+STORE_IF_NEWER = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if tonumber(ARGV[1]) > current then
+    redis.call('HSET', KEYS[1], 'v', ARGV[1], 'j', ARGV[2])
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+    return 1
+end
+return 0
+"""
+"""Replace ``product:<id>`` (a hash: v = version, j = the JSON served) only with a higher version."""
 
 
 @dataclass
@@ -55,6 +84,7 @@ class ProductCache:
             decode_responses=True,
             max_connections=50,
         )
+        self._store_if_newer = self.client.register_script(STORE_IF_NEWER)
 
     @staticmethod
     def key(product_id: int) -> str:
@@ -62,23 +92,41 @@ class ProductCache:
 
     async def get_json(self, product_id: int) -> str | None:
         """The cached product as the JSON text it was stored as, or None on a miss or any failure."""
-        raw: str | None = await self._call("get", self.key(product_id))
+        raw: str | None = await self._call(self.client.hget, self.key(product_id), "j")
         if raw is None:
             self.counters.misses += 1
             return None
         self.counters.hits += 1
         return raw
 
-    async def fill(self, product_id: int, product: dict[str, Any]) -> None:
-        """After a miss: store what was read, unless a write stored something newer meanwhile."""
-        await self._call("set", self.key(product_id), json.dumps(product, default=str), ex=self.ttl, nx=True)
+    async def fill(self, product: dict[str, Any]) -> None:
+        """After a miss: store what the writer returned, unless a newer version is cached already."""
+        await self._call(self._store, product)
 
-    async def put(self, product_id: int, product: dict[str, Any]) -> None:
-        """After a committed write: replace the cached value with the writer's."""
-        await self._call("set", self.key(product_id), json.dumps(product, default=str), ex=self.ttl)
+    async def put(self, product: dict[str, Any]) -> None:
+        """After a committed write: store the row it returned, unless a newer version is cached already."""
+        await self._call(self._store, product)
+
+    async def store_all(self, products: list[dict[str, Any]]) -> None:
+        """For the outbox relay: store every row or raise (no breaker, no swallowed error), so the relay keeps
+        the rows queued until Redis has them."""
+        try:
+            for product in products:
+                await self._store(product)
+        except (redis.RedisError, OSError):
+            self.counters.errors += 1
+            raise
 
     async def invalidate(self, product_id: int) -> None:
-        await self._call("delete", self.key(product_id))
+        """Drop an entry (operators and tests): the next read fills it from the writer."""
+        await self._call(self.client.delete, self.key(product_id))
+
+    async def _store(self, product: dict[str, Any]) -> int:
+        body = json.dumps(product, default=str)
+        stored: int = await self._store_if_newer(
+            keys=[self.key(int(product["id"]))], args=[int(product["version"]), body, self.ttl]
+        )
+        return stored
 
     async def ping(self) -> None:
         """Raises if Redis does not answer (for readiness)."""
@@ -87,12 +135,12 @@ class ProductCache:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def _call(self, command: str, *args: Any, **kwargs: Any) -> Any:
+    async def _call(self, command: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         if time.monotonic() < self._open_until:
             self.counters.errors += 1
             return None
         try:
-            return await getattr(self.client, command)(*args, **kwargs)
+            return await command(*args)
         except (redis.RedisError, OSError) as err:
             self.counters.errors += 1
             self._open_until = time.monotonic() + BREAKER_SECONDS

@@ -115,6 +115,9 @@ def _finished_in_background(task: asyncio.Future[Any]) -> None:
         log.info("cancelled database work ended", extra={"error": str(task.exception())[:200]})
 
 
+WRITER_AWAY: tuple[type[Exception], ...] = (DatabaseBusyError, *FAILOVER_ERRORS)
+
+
 class ProductLocks:
     """In-process locks per product id, taken in id order (no deadlocks), dropped when nobody holds them."""
 
@@ -244,6 +247,15 @@ class Database:
     async def read(self, work: Work[T]) -> T:
         """Run a read on a replica; reads are idempotent, so failover errors are retried."""
         return await self._run(self.reader, work, retry=True, deadline=time.monotonic() + self.budget)
+
+    async def read_latest(self, work: Work[T]) -> tuple[T, bool]:
+        """Read on the writer (the newest committed row, which is what a cache fill needs); when the writer does
+        not answer within half the budget, read a replica instead. Returns (result, True if from the writer)."""
+        deadline = time.monotonic() + self.budget
+        try:
+            return await self._run(self.writer, work, retry=True, deadline=deadline - self.budget / 2), True
+        except WRITER_AWAY:
+            return await self._run(self.reader, work, retry=True, deadline=deadline), False
 
     async def write(self, work: Work[T], *, idempotent: bool, products: Iterable[int] = ()) -> T:
         """Run ``work`` in one transaction on the writer; retried on failover errors only if idempotent.

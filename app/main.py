@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import config, logs, metrics, migrations
+from app import config, logs, metrics, migrations, relay
 from app.cache import ProductCache
 from app.config import AppSettings
 from app.credentials import Credentials, Login
@@ -109,11 +109,13 @@ def create_app(settings: AppSettings, secrets: Any = None) -> FastAPI:
         app.state.cache = ProductCache(settings)
         await app.state.db.open()
         emitter = asyncio.create_task(metrics.emit_forever(app.state.cache.counters, "shop"))
+        relayer = asyncio.create_task(relay.relay_forever(app.state.db, app.state.cache))
         log.info("service started", extra={"environment": settings.environment, "port": settings.port})
         try:
             yield
         finally:
             emitter.cancel()
+            relayer.cancel()
             await app.state.cache.close()
             await app.state.db.close()
             log.info("service stopped")

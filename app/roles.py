@@ -22,6 +22,7 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "products": ("SELECT", "INSERT", "UPDATE"),  # list, get, create, replace, take stock
     "orders": ("SELECT", "INSERT", "UPDATE"),  # claim the idempotency key, set the total, read back
     "order_items": ("SELECT", "INSERT"),  # record and read the lines of an order
+    "cache_outbox": ("SELECT", "INSERT", "UPDATE", "DELETE"),  # trigger queues; relay drains (FOR UPDATE)
 }
 """Identity columns (products.id, orders.id) need no sequence privilege: PostgreSQL checks none for them."""
 

@@ -10,10 +10,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from app.cache import ProductCache
 from app.db import Database
+from app.relay import PRODUCT_COLUMNS, jsonable
 
 router = APIRouter()
 READY_TIMEOUT_SECONDS = 1.0
-PRODUCT_COLUMNS = "id, name, description, price_cents, stock, updated_at"
 MAX_BIGINT = 2**63 - 1
 """PostgreSQL's bigint: ids and offsets beyond it are refused here, not by the database (a 500)."""
 _DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
@@ -149,7 +149,8 @@ async def list_products(
 
 @router.get("/products/{product_id}")
 async def get_product(product_id: Id, request: Request, response: Response) -> Any:
-    """Cache-aside: Redis first (its JSON text is sent as stored); on a miss, a replica, then fill the cache."""
+    """Cache-aside: Redis first (its JSON text is sent as stored); on a miss, the writer, then fill the cache
+    (a replica's row is served but not cached when the writer does not answer: see app.cache)."""
     cache = _cache(request)
     cached = await cache.get_json(product_id)
     if cached is not None:
@@ -159,11 +160,12 @@ async def get_product(product_id: Id, request: Request, response: Response) -> A
         cur = await conn.execute(f"SELECT {PRODUCT_COLUMNS} FROM products WHERE id = %s", (product_id,))
         return await cur.fetchone()
 
-    product = await _db(request).read(one)
+    product, latest = await _db(request).read_latest(one)
     if product is None:
         raise HTTPException(404, f"product {product_id} does not exist")
-    fresh = _jsonable(product)
-    await cache.fill(product_id, fresh)
+    fresh = jsonable(product)
+    if latest:
+        await cache.fill(fresh)
     response.headers["x-cache"] = "miss"
     return fresh
 
@@ -182,8 +184,8 @@ async def create_product(body: ProductIn, request: Request) -> dict[str, Any]:
         assert row is not None
         return row
 
-    product = _jsonable(await _db(request).write(insert, idempotent=False))
-    await _cache(request).put(int(product["id"]), product)
+    product = jsonable(await _db(request).write(insert, idempotent=False))
+    await _cache(request).put(product)
     return product
 
 
@@ -202,8 +204,8 @@ async def replace_product(product_id: Id, body: ProductIn, request: Request) -> 
     product = await _db(request).write(update, idempotent=True, products=[product_id])
     if product is None:
         raise HTTPException(404, f"product {product_id} does not exist")
-    fresh = _jsonable(product)
-    await _cache(request).put(product_id, fresh)
+    fresh = jsonable(product)
+    await _cache(request).put(fresh)
     return fresh
 
 
@@ -222,7 +224,9 @@ async def create_order(
     A concurrent replay waits on the key's unique index for the first transaction, then sees its outcome.
     """
 
-    async def place(conn: psycopg.AsyncConnection[dict[str, Any]]) -> tuple[bool, dict[str, Any]]:
+    async def place(
+        conn: psycopg.AsyncConnection[dict[str, Any]],
+    ) -> tuple[bool, dict[str, Any], list[dict[str, Any]]]:
         cur = await conn.execute(
             "INSERT INTO orders (idempotency_key, total_cents) VALUES (%s, 0) "
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
@@ -240,30 +244,35 @@ async def create_order(
                     f"Idempotency-Key {idempotency_key!r} was used for an order with other items; "
                     "send the same items to get that order back, or use a new key",
                 )
-            return False, first
-        total = 0
+            return False, first, []
+        total, changed = 0, []
         for item in sorted(body.items, key=lambda i: i.product_id):  # one lock order: no deadlocks
-            total += await _take_stock(conn, int(claimed["id"]), item)
+            product = await _take_stock(conn, int(claimed["id"]), item)
+            total += int(product["price_cents"]) * item.quantity
+            changed.append(jsonable(product))
         await conn.execute("UPDATE orders SET total_cents = %s WHERE id = %s", (total, claimed["id"]))
-        return True, await _order(conn, int(claimed["id"]))
+        return True, await _order(conn, int(claimed["id"])), changed
 
     try:
         products = [item.product_id for item in body.items]
-        created, order = await _db(request).write(place, idempotent=True, products=products)
+        created, order, changed = await _db(request).write(place, idempotent=True, products=products)
     except OrderRejectedError as err:
         raise HTTPException(err.status, err.message) from None
     if created:
-        for item in body.items:
-            await _cache(request).invalidate(item.product_id)  # stock changed
+        for product in changed:  # stock changed; the outbox relay covers a refresh that fails here
+            await _cache(request).put(product)
     else:
         response.status_code = 200
     return order
 
 
-async def _take_stock(conn: psycopg.AsyncConnection[dict[str, Any]], order_id: int, item: OrderItemIn) -> int:
+async def _take_stock(
+    conn: psycopg.AsyncConnection[dict[str, Any]], order_id: int, item: OrderItemIn
+) -> dict[str, Any]:
+    """Take ``item``'s stock and record the line; returns the product row as it is now."""
     cur = await conn.execute(
-        "UPDATE products SET stock = stock - %s, updated_at = now() "
-        "WHERE id = %s AND stock >= %s RETURNING price_cents",
+        f"UPDATE products SET stock = stock - %s, updated_at = now() "
+        f"WHERE id = %s AND stock >= %s RETURNING {PRODUCT_COLUMNS}",
         (item.quantity, item.product_id, item.quantity),
     )
     row = await cur.fetchone()
@@ -275,12 +284,11 @@ async def _take_stock(conn: psycopg.AsyncConnection[dict[str, Any]], order_id: i
         raise OrderRejectedError(
             409, f"product {item.product_id}: {item.quantity} requested, {found['stock']} in stock"
         )
-    price = int(row["price_cents"])
     await conn.execute(
         "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) VALUES (%s, %s, %s, %s)",
-        (order_id, item.product_id, item.quantity, price),
+        (order_id, item.product_id, item.quantity, int(row["price_cents"])),
     )
-    return price * item.quantity
+    return row
 
 
 async def _order(conn: psycopg.AsyncConnection[dict[str, Any]], order_id: int) -> dict[str, Any]:
@@ -310,7 +318,3 @@ async def get_order(order_id: Id, request: Request) -> dict[str, Any]:
 def _lines(items: list[dict[str, Any]]) -> list[tuple[int, int]]:
     """An order's lines as (product id, quantity), in product order: what an Idempotency-Key replay must match."""
     return sorted((int(i["product_id"]), int(i["quantity"])) for i in items)
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}

@@ -86,7 +86,7 @@ async def test_an_update_replaces_the_cached_value_so_no_reader_sees_the_old_one
 async def test_a_stale_fill_never_overwrites_a_fresher_write(client):
     product_id = await new_product(client, price_cents=100)
     cache = client.app.state.cache
-    await cache.fill(product_id, {"id": product_id, "price_cents": 1})  # a late, stale replica read
+    await cache.fill({"id": product_id, "version": 0, "price_cents": 1})  # a late read of an older version
     assert json.loads(await cache.get_json(product_id))["price_cents"] == 100
 
 

@@ -16,8 +16,10 @@ async def test_instances_starting_together_apply_each_migration_exactly_once(lab
         admin.execute("DROP DATABASE IF EXISTS migrate_race")
         admin.execute("CREATE DATABASE migrate_race OWNER app")
     info = lab.dsn(lab.primary).replace(f"dbname={DB_NAME}", "dbname=migrate_race")
+    every = [version for version, _ in migrations.pending(set())]
+    assert every[:3] == [1, 2, 3]
     results = await asyncio.gather(*[migrations.migrate(info) for _ in range(4)])
-    assert sorted(results, key=len) == [[], [], [], [1, 2]]
+    assert sorted(results, key=len) == [[], [], [], every]
     with psycopg.connect(info) as conn:
         assert conn.execute("SELECT count(*) FROM products").fetchone() == (1000,)
-        assert conn.execute("SELECT array_agg(version ORDER BY version) FROM schema_migrations").fetchone() == ([1, 2],)
+        assert conn.execute("SELECT array_agg(version ORDER BY version) FROM schema_migrations").fetchone() == (every,)
