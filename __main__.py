@@ -267,6 +267,7 @@ if edge.enabled:
 monitoring = settings.monitoring
 monitoring_args: HaMonitoringArgs = {
     "region": settings.region,
+    "force_destroy_buckets": force_destroy_buckets,
     "alarm_emails": monitoring.alarm_emails,
     "cpu_alarm_percent": monitoring.cpu_alarm_percent,
     "alb_5xx_rate_percent": monitoring.alb_5xx_rate_percent,

@@ -244,7 +244,7 @@ def _web(raw: object, problems: Problems) -> WebSettings:
         requests_per_target=s.optional_integer("requests_per_target", 1, 100_000),
         peak_requests_per_second=_optional_number(s, "peak_requests_per_second", 0.1, 1_000_000.0),
         health_check_path=s.text("health_check_path", "/health", r"/[A-Za-z0-9/_.-]*", "a path starting with /"),
-        health_check_grace_seconds=s.integer("health_check_grace_seconds", 120, 0, 7200, " seconds"),
+        health_check_grace_seconds=s.integer("health_check_grace_seconds", 180, 0, 7200, " seconds"),
         deregistration_delay_seconds=s.integer("deregistration_delay_seconds", 30, 0, 3600, " seconds"),
         instance_warmup_seconds=s.integer("instance_warmup_seconds", 120, 0, 3600, " seconds"),
         root_volume_gib=s.integer("root_volume_gib", 20, 8, 1024, " GiB"),

@@ -8,7 +8,7 @@ import pytest
 
 from ha_stack.buckets import BucketSpec, bucket_policy, configured, private_bucket
 from stack.mock_cloud import RecordedResource, Recording
-from tests.conftest import build
+from tests.conftest import build, run_stack, stack_config
 
 BUCKET = "aws:s3/bucket:Bucket"
 GUARDS = {
@@ -117,3 +117,18 @@ def test_configured_refuses_a_bucket_it_did_not_make():
             configured(aws.s3.Bucket("other"))
 
     build(program)
+
+
+def test_dev_empties_every_bucket_of_the_stack_on_destroy_and_prod_none(dev, prod):
+    """Item 11 across the tiers: `pulumi destroy` of dev succeeds; prod keeps every object."""
+    assert {b.name: b.inputs.get("forceDestroy", False) for b in dev.of_type("aws:s3/bucket:Bucket")} == {
+        b.name: True for b in dev.of_type("aws:s3/bucket:Bucket")
+    }
+    assert [b.name for b in prod.of_type("aws:s3/bucket:Bucket") if b.inputs.get("forceDestroy")] == []
+    assert len(prod.of_type("aws:s3/bucket:Bucket")) > len(dev.of_type("aws:s3/bucket:Bucket"))  # prod has a trail
+
+
+def test_a_dev_stack_that_opts_into_a_trail_empties_its_archive_on_destroy():
+    rec = run_stack("dev", stack_config("dev", monitoring={"enable_cloudtrail": True}))
+    (trail_bucket,) = [b for b in rec.of_type("aws:s3/bucket:Bucket") if b.name.endswith("-trail")]
+    assert trail_bucket.inputs["forceDestroy"] is True

@@ -518,7 +518,7 @@ def test_prod_group_spans_all_3_azs_with_the_seeds_capacity(prod):
     assert (facts.min_size, facts.desired_capacity, facts.max_size) == (3, 3, 6)
     group = prod.named("web-instances", GROUP)
     assert group.inputs["healthCheckType"] == "ELB"
-    assert group.inputs["healthCheckGracePeriod"] == 120
+    assert group.inputs["healthCheckGracePeriod"] == 180  # docs/boot.md: 3x the worst measured boot
     assert group.inputs["targetGroupArns"] == [prod.named("web-app", "aws:lb/targetGroup:TargetGroup").outputs["arn"]]
     assert group.inputs["capacityRebalance"] is True
     assert "GroupInServiceInstances" in group.inputs["enabledMetrics"]

@@ -63,7 +63,8 @@ class HaWebFleetArgs(TypedDict):
     target_group_arn_suffix: NotRequired[pulumi.Input[str]]
     """The target group's ARN suffix (HaWebTier.target_group_arn_suffix), for scaling on requests."""
     health_check_grace_seconds: NotRequired[int]
-    """Seconds a new instance has to boot and start the service before health checks count. Default 120."""
+    """Seconds a new instance has to boot and start the service before health checks count. Default 180: the
+    worst boot measured by the boot test (54 s, docs/boot.md) times 3 for what a real instance adds."""
     instance_warmup_seconds: NotRequired[int]
     """Seconds before a new instance's metrics count for scaling and rollouts. Default 120."""
     tags: NotRequired[dict[str, str]]
@@ -123,7 +124,7 @@ def plan(args: HaWebFleetArgs) -> FleetPlan:
         desired_capacity=desired,
         cpu_target_percent=_int(args, "cpu_target_percent", 60, 10, 90),
         requests_per_target=_requests(args),
-        health_check_grace_seconds=_int(args, "health_check_grace_seconds", 120, 0, 7200),
+        health_check_grace_seconds=_int(args, "health_check_grace_seconds", 180, 0, 7200),
         instance_warmup_seconds=_int(args, "instance_warmup_seconds", 120, 0, 3600),
         tags=dict(args.get("tags") or {}),
     )
