@@ -513,7 +513,7 @@ def test_every_child_is_parented_to_the_component():
         ({"api_path_patterns": ["orders*"]}, "HaEdge.api_path_patterns: 'orders*' is not a path pattern"),
         ({"api_path_patterns": ["/static/*"]}, "HaEdge.api_path_patterns: '/static/*' would take over"),
         ({"max_body_bytes": 70000}, "HaEdge.max_body_bytes: must be an integer from 1 to 65536, got 70000"),
-        ({"log_retention_days": 10}, "HaEdge.log_retention_days: must be one of 1, 3, 5"),
+        ({"log_retention_days": 10}, "HaEdge.log_retention_days: must be a CloudWatch Logs retention (1, 3, 5"),
         ({"force_destroy_buckets": 1}, "HaEdge.force_destroy_buckets: must be true or false, got 1"),
     ],
 )

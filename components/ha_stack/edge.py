@@ -66,31 +66,6 @@ VPC_ORIGIN_EXCLUDED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "apne1-az3", "
 offers no VPC origins (CloudFront developer guide, "Restrict access with VPC origins", Supported AWS Regions for VPC
 origins: us-east-1 except AZ use1-az3, us-west-1 except usw1-az2, ap-northeast-1 except apne1-az3, ca-central-1
 except cac1-az3). A load balancer behind a VPC origin must not be placed in them."""
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-"""The retention periods CloudWatch Logs accepts."""
 MAINTENANCE_HANDLER = f'''"""Secondary origin of pages: the maintenance page (503, Retry-After) on any path."""
 
 from pathlib import Path
@@ -270,10 +245,7 @@ def plan(args: HaEdgeArgs) -> EdgePlan:
     header = args.get("origin_secret_header", "X-Origin-Verify")
     if not re.fullmatch(r"[A-Za-z0-9-]{1,40}", header):
         raise _fail("origin_secret_header", f"must be a header name of up to 40 letters, digits or -, got {header!r}")
-    retention = args.get("log_retention_days", 90)
-    if retention not in LOG_RETENTION_DAYS:
-        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-        raise _fail("log_retention_days", f"must be one of {allowed}, got {retention!r}")
+    retention = checks.log_retention_days(COMPONENT, args, "log_retention_days", 90)
     return EdgePlan(
         origin_https=bool(args["origin_https"]),
         origin_secret_header=header,
