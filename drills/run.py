@@ -248,13 +248,13 @@ def _locust(cluster: Cluster, profile: Profile, record: Path, log: Path) -> subp
     )
 
 
-def run_drill(drill: Drill, profile: Profile) -> Outcome:
+def run_drill(drill: Drill, profile: Profile, app_root: Path = REPO) -> Outcome:
     """Start a cluster, load it, inject the fault after the warm-up, check the data, stop everything."""
     health = drill.health(profile.health) if drill.health else profile.health
     agent = drill.agent
     scratch = Path(tempfile.mkdtemp(prefix=f"ha-stack-drill-{drill.name}-"))
     record = scratch / "requests.csv"
-    with running_cluster(health, agent) as cluster:
+    with running_cluster(health, agent, app_root) as cluster:
         initial = _seed(cluster)
         locust = _locust(cluster, profile, record, scratch / "locust.log")
         try:
@@ -287,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="the compressed set the tests run")
     parser.add_argument("--only", nargs="*", default=[], help="drill names (default: every drill)")
     parser.add_argument("--docs", type=Path, default=REPO / "docs", help="where resilience.md and plots go")
+    parser.add_argument("--app-root", type=Path, default=REPO, help="run the service from this tree (before/after)")
     options = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM and Ctrl-C unwind: every cluster is stopped
     signal.signal(signal.SIGINT, _interrupt)
@@ -297,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     for drill in chosen:
         print(f"drill {drill.name} ({profile.name})...", flush=True)
         try:
-            outcome = run_drill(drill, profile)
+            outcome = run_drill(drill, profile, options.app_root)
         except (RuntimeError, OSError, psycopg.Error, subprocess.SubprocessError) as err:
             print(f"  drill {drill.name} could not run: {err}", flush=True)  # the report then lacks it: tests fail
             continue
@@ -309,9 +310,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         outcomes.append(outcome)
     command = "make drill" if not options.short else "python -m drills.run --short"
-    write_report(outcomes, profile, options.docs, command=command, machine=_machine(), took_s=time.time() - started)
+    machine = f"{_machine()}; service at commit {_commit(options.app_root)}"
+    write_report(outcomes, profile, options.docs, command=command, machine=machine, took_s=time.time() - started)
     print(f"wrote {options.docs / 'resilience.md'}")
     return 0
+
+
+def _commit(root: Path) -> str:
+    """The commit the service's code comes from (``+changes`` when app/ differs from it)."""
+    if not (root / ".git").exists():
+        return f"(exported tree {root})"
+    head = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True
+    )
+    dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD", "--", "app"], check=False).returncode
+    return head.stdout.strip() + (" +uncommitted changes in app/" if dirty else "")
 
 
 def _interrupt(signum: int, _frame: object) -> None:

@@ -255,6 +255,8 @@ class Cluster:
     health: TargetHealth
     agent_timing: AgentTiming = field(default_factory=AgentTiming)
     sentinel_down_after_ms: int = 1500
+    app_root: Path = REPO
+    """Where the instances import ``app`` from: this tree, or an export of another version (before/after)."""
     lab: Lab = field(init=False)
     replica: Server = field(init=False)
     sentinels: dict[str, Server] = field(init=False)
@@ -303,7 +305,9 @@ class Cluster:
         self._logs.append(handle)
         return handle
 
-    def _spawn(self, server: Server, command: list[str], env: dict[str, str] | None = None) -> None:
+    def _spawn(
+        self, server: Server, command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         server.proc = subprocess.Popen(
             command,
             stdout=self._log(server.name),
@@ -311,6 +315,7 @@ class Cluster:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             env=env,
+            cwd=cwd,
         )
 
     def _start_replica(self) -> None:
@@ -450,10 +455,10 @@ backend redis
             HA_REDIS_HOST="127.0.0.1",
             HA_REDIS_PORT=str(self.redis_endpoint_port),
             HA_SHUTDOWN_GRACE_SECONDS=str(max(1, round(self.health.deregistration_delay_s))),
-            PYTHONPATH=str(REPO),
+            PYTHONPATH=str(self.app_root),
         )
         server = Server(f"instance-{instance.zone}", instance.port)
-        self._spawn(server, self.lab.service_command(), env)
+        self._spawn(server, self.lab.service_command(), env, cwd=self.app_root)
         instance.proc = server.proc
 
     # -- the load balancer's admin API -------------------------------------------------------------------
@@ -538,11 +543,13 @@ backend redis
 
 
 @contextlib.contextmanager
-def running_cluster(health: TargetHealth, agent_timing: AgentTiming | None = None) -> Iterator[Cluster]:
+def running_cluster(
+    health: TargetHealth, agent_timing: AgentTiming | None = None, app_root: Path = REPO
+) -> Iterator[Cluster]:
     """A started cluster in a fresh temporary directory; every process stopped and the files removed on exit."""
     root = Path(tempfile.mkdtemp(prefix="ha-stack-cluster-"))
     os.chmod(root, 0o755)
-    cluster = Cluster(root, health, agent_timing or AgentTiming())
+    cluster = Cluster(root, health, agent_timing or AgentTiming(), app_root=app_root)
     try:
         cluster.start()
         yield cluster
