@@ -2,12 +2,21 @@
 a role that may do exactly what the drills do; zonal autoshift's practice runs are judged by the same alarm."""
 
 import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3  # type: ignore[import-untyped]
 import pytest
+from moto.server import ThreadedMotoServer
 
 from ha_stack.database import DatabaseEngine
 from ha_stack.resilience import FIS_PERMISSIONS, HaResilience, HaResilienceArgs, allowed_actions, plan
+from stack import drill
 from stack.mock_cloud import ACCOUNT_ID, Recording
 from tests.conftest import ZONES3, build, parented_children
 
@@ -272,3 +281,157 @@ def test_zonal_shift_events_go_to_the_alarm_topic():
     (target,) = rec.of_type("aws:cloudwatch/eventTarget:EventTarget")
     assert (target.inputs["arn"], target.inputs["rule"]) == (topic, rule.outputs["name"])
     assert not build(lambda: HaResilience("resilience", args())).of_type("aws:cloudwatch/eventRule:EventRule")
+
+
+# The drill runner: FIS bookkeeping against moto's server mode, probing against a site on loopback.
+
+
+class _Site(ThreadingHTTPServer):
+    """A stand-in for the service on loopback: every request fails during the fault window; orders are kept
+    unless `forget` says to drop them (a lost write)."""
+
+    def __init__(self, fault: tuple[float, float], forget: bool = False) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.started = time.monotonic()
+        self.fault, self.forget = fault, forget
+        self.orders: dict[str, dict[str, Any]] = {}
+
+    def failing(self) -> bool:
+        elapsed = time.monotonic() - self.started
+        return self.fault[0] <= elapsed < self.fault[1]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Site
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.server.failing():
+            self._send(503, {"detail": "fault"})
+        elif self.path.startswith("/orders/"):
+            order = self.server.orders.get(self.path.rsplit("/", 1)[1])
+            self._send(200 if order else 404, order or {})
+        else:
+            self._send(200, {"id": 1})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        if self.server.failing():
+            self._send(503, {"detail": "fault"})
+            return
+        order = {"id": str(len(self.server.orders) + 1), "key": self.headers["Idempotency-Key"]}
+        if not self.server.forget:
+            self.server.orders[order["id"]] = order
+        self._send(201, order)
+
+
+@pytest.fixture
+def moto_fis(monkeypatch) -> Any:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    for key, value in {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    yield boto3.client("fis", region_name="us-east-1")
+    server.stop()
+
+
+def _api_template(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The stack's recorded template as the FIS CreateExperimentTemplate request takes it."""
+    (action,) = inputs["actions"]
+    (target,) = inputs["targets"]
+    api_target = {"resourceType": target["resourceType"], "selectionMode": target["selectionMode"]}
+    if "resourceArns" in target:
+        api_target["resourceArns"] = target["resourceArns"]
+    return {
+        "clientToken": str(uuid.uuid4()),
+        "description": inputs["description"],
+        "roleArn": inputs["roleArn"],
+        "stopConditions": inputs["stopConditions"],
+        "targets": {target["name"]: api_target},
+        "actions": {
+            action["name"]: {
+                "actionId": action["actionId"],
+                "parameters": {p["key"]: p["value"] for p in action.get("parameters", [])},
+                "targets": {action["target"]["key"]: action["target"]["value"]},
+            }
+        },
+    }
+
+
+def _deployed(prod: Recording, fis: Any, site: _Site) -> dict[str, Any]:
+    """Outputs of prod as `pulumi up` would leave them: the database drill's template exists in (moto's) FIS."""
+    created = fis.create_experiment_template(**_api_template(templates(prod)["database"]))
+    port = site.server_address[1]
+    return {
+        "drill_template_ids": {"database": created["experimentTemplate"]["id"]},
+        "site_url": f"http://127.0.0.1:{port}",
+    }
+
+
+@contextmanager
+def _serving(site: _Site) -> Iterator[_Site]:
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        site.shutdown()
+        site.server_close()
+
+
+def test_drill_runner_starts_the_experiment_and_measures_a_short_outage(prod, moto_fis):
+    with _serving(_Site(fault=(0.6, 1.6))) as site:
+        result = drill.run(
+            "database", _deployed(prod, moto_fis, site), region="us-east-1", rate_per_second=20,
+            recovery_window_seconds=1.0, poll_seconds=0.5,
+        )  # fmt: skip
+    (experiment,) = moto_fis.list_experiments()["experiments"]
+    assert experiment["id"] == result.experiment_id
+    assert result.experiment_status == "completed"
+    assert result.failed > 0
+    assert 0.5 <= result.recovery_seconds <= 1.2
+    assert result.seconds_with_errors <= 2
+    assert (result.writes_acknowledged > 0, result.writes_lost, result.passed) == (True, 0, True)
+    assert "PASS" in drill.render(result)
+
+
+def test_drill_runner_fails_a_drill_that_loses_acknowledged_writes(prod, moto_fis):
+    with _serving(_Site(fault=(0.3, 0.6), forget=True)) as site:
+        result = drill.run(
+            "database", _deployed(prod, moto_fis, site), region="us-east-1", rate_per_second=20,
+            recovery_window_seconds=0.5, poll_seconds=0.3,
+        )  # fmt: skip
+    assert result.writes_lost == result.writes_acknowledged > 0
+    assert not result.passed
+    assert result.failures == [f"{result.writes_lost} acknowledged writes lost"]
+
+
+def test_drill_runner_names_the_drills_a_stack_has(prod, moto_fis):
+    with pytest.raises(SystemExit, match="no drill 'databse' in this stack's outputs; drills: database"):
+        drill.run(
+            "databse", {"drill_template_ids": {"database": "x"}, "site_url": "http://127.0.0.1:9"}, region="us-east-1"
+        )
+
+
+def test_a_drill_over_the_seeds_two_minute_budget_fails():
+    probes = [drill.Probe(at=float(s), kind="write", ok=False) for s in range(130)]
+    experiment = {"id": "e", "state": {"status": "completed"}}
+    result = drill.summarize("database", experiment, probes, acknowledged=0, lost=0)
+    assert (result.seconds_with_errors, result.passed) == (130, False)
+    assert result.failures == ["130 s with errors, over the 120 s budget"]
