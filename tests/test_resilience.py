@@ -146,7 +146,10 @@ def test_only_fis_of_this_account_may_assume_the_role(prod_like):
     (role,) = prod_like.of_type("aws:iam/role:Role")
     (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert trust["Principal"] == {"Service": "fis.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:fis:*:{ACCOUNT_ID}:experiment/*"},
+    }
 
 
 def test_autoshift_practice_runs_end_and_are_blocked_on_the_service_alarm(prod_like):

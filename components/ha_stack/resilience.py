@@ -377,14 +377,19 @@ class HaResilience(pulumi.ComponentResource):
         )
 
     def _trust(self) -> pulumi.Output[str]:
-        """Only FIS, and only for experiments of this account."""
-        return self._account.account_id.apply(
-            lambda account: policy_document(
+        """Only FIS, and only for experiments of this account (the confused-deputy conditions AWS Resilience Hub's
+        "Orchestrator account role" page gives for FIS: aws:SourceAccount and aws:SourceArn)."""
+        values = pulumi.Output.all(partition=self._account.partition, account=self._account.account_id)
+        return values.apply(
+            lambda v: policy_document(
                 {
                     "Effect": "Allow",
                     "Principal": {"Service": "fis.amazonaws.com"},
                     "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": v["account"]},
+                        "ArnLike": {"aws:SourceArn": f"arn:{v['partition']}:fis:*:{v['account']}:experiment/*"},
+                    },
                 }
             )
         )
