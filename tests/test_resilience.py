@@ -16,9 +16,10 @@ from moto.server import ThreadedMotoServer
 
 from ha_stack.database import DatabaseEngine
 from ha_stack.resilience import FIS_PERMISSIONS, HaResilience, HaResilienceArgs, allowed_actions, plan
-from stack import drill
+from stack import drill, resilience_report
 from stack.mock_cloud import ACCOUNT_ID, Recording
-from tests.conftest import ZONES3, build, parented_children
+from stack.settings import parse_settings
+from tests.conftest import ZONES3, build, parented_children, stack_config
 
 TEMPLATE = "aws:fis/experimentTemplate:ExperimentTemplate"
 POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -438,3 +439,26 @@ def test_a_drill_over_the_seeds_two_minute_budget_fails():
     result = drill.summarize("database", experiment, probes, acknowledged=0, lost=0)
     assert (result.seconds_with_errors, result.passed) == (130, False)
     assert result.failures == ["130 s with errors, over the 120 s budget"]
+
+
+def test_lab_figures_are_read_from_the_drill_report_table(tmp_path):
+    doc = tmp_path / "resilience.md"
+    doc.write_text(
+        "| drill | requests | failed | seconds | end | back | acked / **lost** |\n|---|\n"
+        "| `zone-loss` | 8019 | 1271 (503 lb: 1271) | 44 | 43.8 | 44.0 | 1354 / **0** | 0 / 0 |\n"
+    )
+    assert resilience_report.lab_figures(doc) == {
+        "zone-loss": "lab drill `zone-loss`: 44 s with errors (last error 43.8 s after the fault), writes back after "
+        "44.0 s, 0 of 1354 acknowledged orders lost (docs/resilience.md)"
+    }
+    assert resilience_report.lab_figures(tmp_path / "missing.md") == {}
+
+
+def test_the_report_shows_a_lab_failover_figure_only_where_the_stack_has_a_standby(dev, prod):
+    def database_row(rec: Recording, stack: str) -> resilience_report.Disruption:
+        rows = resilience_report.report(rec, parse_settings(stack_config(stack), stack=stack))
+        (row,) = [r for r in rows if r.disruption == "database primary lost"]
+        return row
+
+    assert "db-primary-kill" in database_row(prod, "prod").measured
+    assert database_row(dev, "dev").measured == ""
