@@ -2,10 +2,11 @@
 
 import json
 import logging
+import os
 import sys
 import time
-import uuid
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,44 +47,92 @@ def configure(level: int = logging.INFO) -> None:
 access_log = logging.getLogger("app.access")
 
 
+SAMPLE_EVERY = 100
+"""One successful, fast request in this many gets an access-log line (the first, the 101st, ...)."""
+SLOW_MS = 100.0
+"""A request at least this slow is always logged, as is every 4xx and 5xx."""
+
+
+@dataclass
+class RequestCounters:
+    """Every request counted (the log samples, these do not); emitted as CloudWatch metrics by app.metrics."""
+
+    requests: int = 0
+    client_errors: int = 0
+    server_errors: int = 0
+    slow: int = 0
+
+
 class RequestLog:
-    """ASGI middleware: take or make a request id, time the request, log one line, echo the id back.
+    """ASGI middleware: take or make a request id, time the request, count it, echo the id back, and log it:
+    always when it failed (4xx/5xx) or was slow, else one in SAMPLE_EVERY, with ``sample_rate`` saying how many
+    requests the line stands for. A line per request cost ~20% of a cheap request's time (issue 19); the
+    counters keep every request in the metrics.
 
     Plain ASGI rather than ``@app.middleware("http")``: that wrapper tripled the cost of a cheap request
     here (measured with wrk on /health: 1.0k -> 3.4k req/s without it).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        counters: RequestCounters | None = None,
+        sample_every: int = SAMPLE_EVERY,
+        slow_ms: float = SLOW_MS,
+    ) -> None:
         self.app = app
+        self.counters = counters if counters is not None else RequestCounters()
+        self.sample_every, self.slow_ms = sample_every, slow_ms
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id")
-        rid = given.decode("latin-1")[:64] if given else uuid.uuid4().hex
+        given = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value
+                break
+        rid = given.decode("latin-1")[:64] if given else os.urandom(16).hex()
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
+        header = (b"x-request-id", rid.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
+                message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": rid,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            latency_ms = (time.perf_counter() - started) * 1000
+            self._count_and_log(scope, rid, status, latency_ms)
             request_id.reset(token)
+
+    def _count_and_log(self, scope: Scope, rid: str, status: int, latency_ms: float) -> None:
+        c = self.counters
+        c.requests += 1
+        if status >= 500:
+            c.server_errors += 1
+        elif status >= 400:
+            c.client_errors += 1
+        slow = latency_ms >= self.slow_ms
+        c.slow += slow
+        always = status >= 400 or slow
+        if not always and (c.requests - 1) % self.sample_every:
+            return
+        access_log.info(
+            "request",
+            extra={
+                "request_id": rid,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "latency_ms": round(latency_ms, 2),
+                "sample_rate": 1 if always else self.sample_every,
+            },
+        )

@@ -29,6 +29,8 @@ from app.routes import router
 
 log = logging.getLogger("app")
 MAX_BODY_BYTES = 64 * 1024
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods whose routes never read a body: their requests skip the size check (it cost every cached read)."""
 
 
 def logins(settings: AppSettings, secrets: Any = None) -> tuple[Credentials, Credentials]:
@@ -72,7 +74,7 @@ class RejectLargeBodies:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in BODILESS:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
@@ -108,7 +110,9 @@ def create_app(settings: AppSettings, secrets: Any = None) -> FastAPI:
         app.state.db = Database(settings, app_login)
         app.state.cache = ProductCache(settings)
         await app.state.db.open()
-        emitter = asyncio.create_task(metrics.emit_forever(app.state.cache.counters, "shop"))
+        emitter = asyncio.create_task(
+            metrics.emit_forever(app.state.cache.counters, "shop", requests=app.state.requests)
+        )
         relayer = asyncio.create_task(relay.relay_forever(app.state.db, app.state.cache))
         log.info("service started", extra={"environment": settings.environment, "port": settings.port})
         try:
@@ -128,7 +132,8 @@ def create_app(settings: AppSettings, secrets: Any = None) -> FastAPI:
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
     )
-    app.add_middleware(logs.RequestLog)
+    app.state.requests = logs.RequestCounters()
+    app.add_middleware(logs.RequestLog, counters=app.state.requests)
     app.add_middleware(RejectLargeBodies, max_bytes=MAX_BODY_BYTES)
     app.include_router(router)
     _error_handlers(app)

@@ -11,6 +11,7 @@ import time
 from typing import Any, TextIO
 
 from app.cache import CacheCounters
+from app.logs import RequestCounters
 
 NAMESPACE = "HaStack/App"
 
@@ -34,9 +35,17 @@ def emf_line(now: float, deltas: dict[str, int], service: str) -> str:
     return json.dumps(doc)
 
 
-async def emit_forever(counters: CacheCounters, service: str, interval: float = 60.0, out: TextIO = sys.stdout) -> None:
-    """Every ``interval`` seconds, write the counts since the last line."""
+async def emit_forever(
+    counters: CacheCounters,
+    service: str,
+    interval: float = 60.0,
+    out: TextIO = sys.stdout,
+    requests: RequestCounters | None = None,
+) -> None:
+    """Every ``interval`` seconds, write the counts since the last line (cache, and requests when given: the
+    access log is sampled, these counts are not)."""
     last = CacheCounters()
+    last_requests = RequestCounters()
     while True:
         await asyncio.sleep(interval)
         deltas = {
@@ -45,4 +54,12 @@ async def emit_forever(counters: CacheCounters, service: str, interval: float = 
             "CacheErrors": counters.errors - last.errors,
         }
         last = CacheCounters(counters.hits, counters.misses, counters.errors)
+        if requests is not None:
+            deltas |= {
+                "Requests": requests.requests - last_requests.requests,
+                "Requests4xx": requests.client_errors - last_requests.client_errors,
+                "Requests5xx": requests.server_errors - last_requests.server_errors,
+                "SlowRequests": requests.slow - last_requests.slow,
+            }
+            last_requests = RequestCounters(**vars(requests))
         print(emf_line(time.time(), deltas, service), file=out, flush=True)

@@ -167,8 +167,13 @@ def run_all() -> list[Result]:
 
 def write(results: list[Result]) -> None:
     machine = f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
-    (ROOT / "docs" / "benchmark.json").write_text(
-        json.dumps({"machine": machine, "concurrency": CONCURRENCY, "results": [asdict(r) for r in results]}, indent=2)
+    js, md = ROOT / "docs" / "benchmark.json", ROOT / "docs" / "benchmark.md"
+    kept = {k: v for k, v in json.loads(js.read_text()).items() if k == "cost_per_request"} if js.exists() else {}
+    js.write_text(
+        json.dumps(
+            {"machine": machine, "concurrency": CONCURRENCY, "results": [asdict(r) for r in results], **kept},
+            indent=2,
+        )
         + "\n"
     )
     lines = [
@@ -187,7 +192,8 @@ def write(results: list[Result]) -> None:
             f"| {r.scenario} | {r.workers} | {r.requests} | {r.errors} | {r.requests_per_second} | "
             f"{r.p50_ms} | {r.p99_ms} | {share} |"
         )
-    (ROOT / "docs" / "benchmark.md").write_text("\n".join(lines) + "\n")
+    cost = md.read_text().partition("\n## Cost per request")  # bench/cost.py's section is kept
+    md.write_text("\n".join(lines) + "\n" + (cost[1] + cost[2] if cost[1] else ""))
 
 
 if __name__ == "__main__":

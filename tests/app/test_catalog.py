@@ -124,3 +124,15 @@ async def test_every_request_gets_a_request_id_and_a_json_access_log_line(client
     assert line["request_id"] == "req-123"
     assert (line["method"], line["path"], line["status"]) == ("GET", "/health", 200)
     assert line["latency_ms"] >= 0
+
+
+async def test_the_access_log_samples_fast_successes_but_keeps_every_failure_and_counts_every_request(client, caplog):
+    caplog.set_level(logging.INFO, logger="app.access")
+    for _ in range(150):
+        await client.get("/health")
+    missing = await client.get("/products/987654321")
+    assert missing.status_code == 404
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "app.access"]
+    assert [(line["status"], line["sample_rate"]) for line in lines] == [(200, 100), (200, 100), (404, 1)]
+    counts = client.app.state.requests
+    assert (counts.requests, counts.client_errors, counts.server_errors) == (151, 1, 0)
