@@ -129,7 +129,7 @@ def test_prod_preview_lists_drills_autoshift_and_a_resilience_report(prod_out):
         "  Region lost [Region]: RTO n/a, RPO n/a",
     ]:
         assert line in report.splitlines()
-    assert "2 instances left carry 33 rps at the target (peak 30: statically stable)" in report
+    assert "2 instances left carry 33 rps at the target (peak 15: statically stable)" in report
     assert "measured: boot to healthy: 54 s worst of 5 runs (docs/boot.md)" in report
 
 
