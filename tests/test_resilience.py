@@ -131,13 +131,14 @@ def test_the_role_allows_exactly_the_documented_permissions_of_the_drills_action
 def test_every_call_that_changes_something_names_this_stacks_resources(prod_like):
     (policy,) = prod_like.of_type(POLICY)
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
-    unscoped = {sid for sid, s in statements.items() if s["Resource"] == "*" and "Condition" not in s}
+    unscoped = {sid for sid, s in statements.items() if s["Resource"] == "*"}
     assert unscoped == {"DescribeAndResolveTargets"}
     assert all(a.split(":")[1].startswith(("Describe", "GetResources")) for a in statements[unscoped.pop()]["Action"])
     group = statements["GroupInstances"]
     assert group["Condition"] == {"StringEquals": {"aws:ResourceTag/aws:autoscaling:groupName": "web-instances-asg"}}
     assert statements["FailoverCluster"]["Resource"] == f"arn:aws:rds:us-east-1:{ACCOUNT_ID}:cluster:database-cluster"
     assert statements["InterruptCachePower"]["Resource"].endswith(":replicationgroup:cache-rg")
+    assert statements["RestartEncryptedVolumes"]["Resource"] == f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/*"
     swap = statements["SwapSubnetAcl"]["Resource"]
     assert sorted(r.split("/")[-1] for r in swap if ":subnet/" in r) == sorted(s for v in SUBNETS.values() for s in v)
     assert statements["EditFisAcl"]["Condition"] == {"StringEquals": {"ec2:ResourceTag/managedByFIS": "true"}}

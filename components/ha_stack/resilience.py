@@ -520,7 +520,7 @@ def fis_statements(used: set[str], v: dict[str, Any]) -> list[Statement]:
         allow(
             "RestartEncryptedVolumes",
             ["kms:CreateGrant"],
-            "*",
+            arn.format("kms", "key/*"),
             {
                 "StringEquals": {"kms:ViaService": f"ec2.{v['region']}.amazonaws.com"},
                 "Bool": {"kms:GrantIsForAWSResource": "true"},
