@@ -69,7 +69,7 @@ check's timeout only to 1 s (not 0.5 s), which a loaded 2-core machine needs."""
 
 
 def short_profile() -> Profile:
-    return Profile("short", users=10, warmup_s=3, after_s=10, window_s=7, hang_s=10, health=SHORT_HEALTH)
+    return Profile("short", users=10, warmup_s=2.5, after_s=9, window_s=6, hang_s=10, health=SHORT_HEALTH)
 
 
 Inject = Callable[[Cluster, Profile], None]
@@ -240,7 +240,7 @@ def _check_data(cluster: Cluster, initial: dict[int, int], requests: list[Reques
 def _locust(cluster: Cluster, profile: Profile, record: Path, log: Path) -> subprocess.Popen[bytes]:
     run_time = round(profile.warmup_s + profile.after_s)
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary"]
-    command += ["-u", str(profile.users), "-r", str(profile.users), "-t", f"{run_time}s", "--stop-timeout", "5"]
+    command += ["-u", str(profile.users), "-r", str(profile.users), "-t", f"{run_time}s", "--stop-timeout", "2"]
     command += ["--host", cluster.url, "--loglevel", "WARNING", "--exit-code-on-error", "0"]
     env = {**os.environ, "DRILL_RECORD": str(record), "PYTHONPATH": str(REPO)}
     return subprocess.Popen(

@@ -89,10 +89,10 @@ def _bounds(drill: Drill) -> tuple[float, float]:
     """(errors must end by, writes must be back by), seconds after the fault."""
     return {
         "deregister": (0.0, SLACK_S),
-        "instance-crash": (LB_CRASH_BOUND_S, SLACK_S),
+        "instance-crash": (LB_CRASH_BOUND_S, LB_CRASH_BOUND_S),  # the orders sent to it fail until then too
         "db-primary-kill": (DB_CRASH_BOUND_S, DB_CRASH_BOUND_S),
         "redis-primary-kill": (0.0, SLACK_S),
-        "zone-loss": (max(LB_CRASH_BOUND_S, DB_CRASH_BOUND_S), DB_CRASH_BOUND_S),
+        "zone-loss": (max(LB_CRASH_BOUND_S, DB_CRASH_BOUND_S), max(LB_CRASH_BOUND_S, DB_CRASH_BOUND_S)),
         "db-primary-hang": (DB_HANG_BOUND_S, DB_HANG_BOUND_S),
     }[drill.name]
 
