@@ -192,6 +192,8 @@ def test_dev_runs_the_same_drills_cheaply():
     ("bad", "expected"),
     [
         ({"availability_zones": ["us-east-1a"]}, "HaResilience.availability_zones: need at least 2 distinct zones"),
+        ({"stop_alarm_arn": ""}, "HaResilience.stop_alarm_arn: must be a CloudWatch alarm ARN"),
+        ({"stop_alarm_arn": None}, "HaResilience.stop_alarm_arn: must be a CloudWatch alarm ARN"),
         ({"zone_subnet_ids": {"us-east-1a": ["s"]}}, "HaResilience.zone_subnet_ids: need at least one subnet for each"),
         ({"database_cluster_identifier": None}, "HaResilience.database_cluster_identifier: needed for database_engine"),
         ({"database_engine": "mysql"}, "HaResilience.database_engine: must be one of aurora-postgresql, postgres"),

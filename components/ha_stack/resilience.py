@@ -199,8 +199,21 @@ def _texts(args: HaResilienceArgs, field: str, pattern: str, example: str) -> li
     return list(values)
 
 
+def _stop_alarm(args: HaResilienceArgs) -> None:
+    """A drill without a stop condition is what the issue set out to avoid: a plain value must be an alarm ARN."""
+    alarm = args.get("stop_alarm_arn")
+    if alarm is None or (
+        isinstance(alarm, str) and not re.fullmatch(r"arn:[^:]+:cloudwatch:[^:]+:\d{12}:alarm:.+", alarm)
+    ):
+        raise _fail(
+            "stop_alarm_arn",
+            f"must be a CloudWatch alarm ARN (arn:aws:cloudwatch:<region>:<account>:alarm:<name>), got {alarm!r}",
+        )
+
+
 def plan(args: HaResilienceArgs) -> ResiliencePlan:
     """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
+    _stop_alarm(args)
     zones = _zones(args)
     engine, multi_az = _database(args)
     autoshift = checks.boolean(COMPONENT, args, "enable_zonal_autoshift", True) and args.get("alb_arn") is not None
