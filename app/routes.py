@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from app.cache import ProductCache
@@ -148,7 +149,7 @@ async def list_products(
 
 
 @router.get("/products/{product_id}")
-async def get_product(product_id: Id, request: Request, response: Response) -> Any:
+async def get_product(product_id: Id, request: Request) -> Response:
     """Cache-aside: Redis first (its JSON text is sent as stored); on a miss, the writer, then fill the cache
     (a replica's row is served but not cached when the writer does not answer: see app.cache)."""
     cache = _cache(request)
@@ -166,8 +167,7 @@ async def get_product(product_id: Id, request: Request, response: Response) -> A
     fresh = jsonable(product)
     if latest:
         await cache.fill(fresh)
-    response.headers["x-cache"] = "miss"
-    return fresh
+    return JSONResponse(fresh, headers={"x-cache": "miss"})
 
 
 @router.post("/products", status_code=201)

@@ -35,6 +35,8 @@ class Run:
     requests_per_second: float
     p50_ms: float
     p99_ms: float
+    cpu_us_per_request: float
+    """The server process's CPU time (user + system) per request: unlike req/s, barely moved by other load."""
 
 
 def _ms(text: str) -> float:
@@ -42,8 +44,14 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str) -> tuple[float, float, float]:
-    """requests/s, p50 ms, p99 ms of one wrk run on LOAD_CORE."""
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str) -> tuple[float, float, float, int]:
+    """requests/s, p50 ms, p99 ms and the request count of one wrk run on LOAD_CORE."""
     out = subprocess.run(
         ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url],
         capture_output=True,
@@ -53,9 +61,10 @@ def wrk(url: str) -> tuple[float, float, float]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     if "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"wrk saw errors against {url}:\n{out}")
-    return rps, p50, p99
+    return rps, p50, p99, total
 
 
 def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -73,6 +82,7 @@ def measure(lab: Lab) -> list[Run]:
     service = start(lab.service_command(1), lab.service_env(service_port), service_port)
     floor = start([sys.executable, "-m", "bench.floor"], lab.service_env(floor_port), floor_port)
     bases = {"service": f"http://127.0.0.1:{service_port}", "floor": f"http://127.0.0.1:{floor_port}"}
+    pids = {"service": service.pid, "floor": floor.pid}  # taskset execs the server: same pid
     runs: list[Run] = []
     try:
         for _ in range(2):  # the service fills the cache; both warm up
@@ -84,8 +94,10 @@ def measure(lab: Lab) -> list[Run]:
             for i in range(RUNS):
                 order = ["service", "floor"] if i % 2 == 0 else ["floor", "service"]
                 for target in order:
-                    rps, p50, p99 = wrk(bases[target] + path)
-                    runs.append(Run(path, target, rps, p50, p99))
+                    cpu_before = cpu_seconds(pids[target])
+                    rps, p50, p99, total = wrk(bases[target] + path)
+                    cpu_us = (cpu_seconds(pids[target]) - cpu_before) / total * 1e6
+                    runs.append(Run(path, target, rps, p50, p99, round(cpu_us, 1)))
                     time.sleep(0.5)
     finally:
         for proc in (service, floor):
@@ -101,6 +113,7 @@ def summary(runs: list[Run]) -> list[dict[str, object]]:
             target: {
                 "rps": statistics.median(r.requests_per_second for r in runs if (r.path, r.target) == (path, target)),
                 "p99": statistics.median(r.p99_ms for r in runs if (r.path, r.target) == (path, target)),
+                "cpu": statistics.median(r.cpu_us_per_request for r in runs if (r.path, r.target) == (path, target)),
             }
             for target in ("service", "floor")
         }
@@ -119,6 +132,9 @@ def summary(runs: list[Run]) -> list[dict[str, object]]:
                 "floor_rps": round(med["floor"]["rps"]),
                 "ratio": round(med["service"]["rps"] / med["floor"]["rps"], 2),
                 "ratio_range": [round(min(ratios), 2), round(max(ratios), 2)],
+                "service_cpu_us": round(med["service"]["cpu"], 1),
+                "floor_cpu_us": round(med["floor"]["cpu"], 1),
+                "cpu_ratio": round(med["floor"]["cpu"] / med["service"]["cpu"], 2),
                 "service_p99_ms": round(med["service"]["p99"], 2),
                 "floor_p99_ms": round(med["floor"]["p99"], 2),
             }
@@ -137,15 +153,19 @@ def write(runs: list[Run], rows: list[dict[str, object]]) -> None:
         f"{SERVER_CORE} with `taskset`, wrk (1 thread, {CONNECTIONS} connections, {SECONDS} s) on core "
         f"{LOAD_CORE}, runs alternating service/floor, {RUNS} runs each; medians, and the range of the "
         "per-pair ratios. The machine's 2 cores are shared with other work, so compare the ratio, not the "
-        "absolute figures.",
+        f"absolute figures. Load average when it finished: {os.getloadavg()[0]:.2f}. CPU µs/request is the "
+        "server process's own CPU time over wrk's request count: it is what other load moves least, and "
+        "floor/service of it is the cost ratio to read.",
         "",
-        "| endpoint | service req/s | floor req/s | service/floor | per-run ratios | service p99 ms | floor p99 ms |",
-        "|---|---|---|---|---|---|---|",
+        "| endpoint | service req/s | floor req/s | service/floor req/s | per-run ratios | service CPU µs/req "
+        "| floor CPU µs/req | floor/service CPU | service p99 ms | floor p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         low, high = r["ratio_range"]  # type: ignore[misc]
         lines.append(
             f"| {r['endpoint']} | {r['service_rps']} | {r['floor_rps']} | {r['ratio']}x | {low}-{high} | "
+            f"{r['service_cpu_us']} | {r['floor_cpu_us']} | {r['cpu_ratio']}x | "
             f"{r['service_p99_ms']} | {r['floor_p99_ms']} |"
         )
     md = ROOT / "docs" / "benchmark.md"
