@@ -4,7 +4,7 @@ side by side in one run with wrk, each server on core 0 and wrk on core 1, alter
 Writes the "Cost per request" section of docs/benchmark.md and the ``cost_per_request`` key of
 docs/benchmark.json (bench/service.py keeps both when it rewrites the rest).
 
-    make bench-cost        # or: .venv/bin/python -m bench.cost
+    .venv/bin/python -m bench.cost      # needs wrk and taskset (apt-get install -y wrk)
 """
 
 import json
@@ -162,7 +162,9 @@ def write(runs: list[Run], rows: list[dict[str, object]]) -> None:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        low, high = r["ratio_range"]  # type: ignore[misc]
+        ratios = r["ratio_range"]
+        assert isinstance(ratios, list)
+        low, high = ratios
         lines.append(
             f"| {r['endpoint']} | {r['service_rps']} | {r['floor_rps']} | {r['ratio']}x | {low}-{high} | "
             f"{r['service_cpu_us']} | {r['floor_cpu_us']} | {r['cpu_ratio']}x | "
