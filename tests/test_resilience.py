@@ -2,6 +2,7 @@
 a role that may do exactly what the drills do; zonal autoshift's practice runs are judged by the same alarm."""
 
 import json
+import shutil
 import threading
 import time
 import uuid
@@ -14,8 +15,10 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 from moto.server import ThreadedMotoServer
 
+from drills.run import SHORT_HEALTH
 from ha_stack.database import DatabaseEngine
 from ha_stack.resilience import FIS_PERMISSIONS, HaResilience, HaResilienceArgs, allowed_actions, plan
+from lab.cluster import crash, running_cluster
 from stack import drill, resilience_report
 from stack.mock_cloud import ACCOUNT_ID, Recording
 from stack.settings import parse_settings
@@ -381,14 +384,11 @@ def _api_template(inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _deployed(prod: Recording, fis: Any, site: _Site) -> dict[str, Any]:
+def _deployed(prod: Recording, fis: Any, site: _Site | str) -> dict[str, Any]:
     """Outputs of prod as `pulumi up` would leave them: the database drill's template exists in (moto's) FIS."""
     created = fis.create_experiment_template(**_api_template(templates(prod)["database"]))
-    port = site.server_address[1]
-    return {
-        "drill_template_ids": {"database": created["experimentTemplate"]["id"]},
-        "site_url": f"http://127.0.0.1:{port}",
-    }
+    url = site if isinstance(site, str) else f"http://127.0.0.1:{site.server_address[1]}"
+    return {"drill_template_ids": {"database": created["experimentTemplate"]["id"]}, "site_url": url}
 
 
 @contextmanager
@@ -465,3 +465,25 @@ def test_the_report_shows_a_lab_failover_figure_only_where_the_stack_has_a_stand
 
     assert "db-primary-kill" in database_row(prod, "prod").measured
     assert database_row(dev, "dev").measured == ""
+
+
+@pytest.mark.servers
+def test_drill_runner_measures_a_database_failover_on_the_lab(prod, moto_fis):
+    """The lab (HAProxy as the ALB, three service instances, PostgreSQL primary + synchronous standby with its
+    promotion agent) plays the deployed stack; moto's FIS plays the experiment, and the fault the experiment would
+    cause on AWS (the writer lost) is injected into the lab one second after it starts."""
+    if shutil.which("haproxy") is None or shutil.which("redis-server") is None:
+        pytest.fail("haproxy and redis-server are needed: run `make servers`")
+    with running_cluster(SHORT_HEALTH) as cluster:
+        fault = threading.Timer(1.0, crash, args=(cluster.lab.primary,))
+        fault.start()
+        result = drill.run(
+            "database", _deployed(prod, moto_fis, cluster.url), region="us-east-1", rate_per_second=10,
+            recovery_window_seconds=10.0, poll_seconds=1.0,
+        )  # fmt: skip
+        fault.join()
+        assert cluster.agent.failover is not None, "the promotion agent never failed over"
+    assert result.experiment_status == "completed"
+    assert result.writes_acknowledged > 10
+    assert result.writes_lost == 0
+    assert result.passed, drill.render(result)
