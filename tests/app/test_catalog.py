@@ -133,6 +133,20 @@ async def test_the_access_log_samples_fast_successes_but_keeps_every_failure_and
     missing = await client.get("/products/987654321")
     assert missing.status_code == 404
     lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "app.access"]
-    assert [(line["status"], line["sample_rate"]) for line in lines] == [(200, 100), (200, 100), (404, 1)]
+    sampled = [line["sample_rate"] for line in lines if line["status"] == 200]
+    assert sampled[0] == 1, "the first request is logged"
+    assert 2 <= len(sampled) < 150
+    assert max(sampled) <= 100
+    assert 150 - 99 <= sum(sampled) <= 150, "each line stands for the requests since the previous one"
+    assert [(line["status"], line["sample_rate"]) for line in lines if line["status"] != 200] == [(404, 1)]
     counts = client.app.state.requests
     assert (counts.requests, counts.client_errors, counts.server_errors) == (151, 1, 0)
+
+
+async def test_a_quiet_service_still_logs_a_request_a_second(client, caplog):
+    caplog.set_level(logging.INFO, logger="app.access")
+    await client.get("/health")
+    await asyncio.sleep(1.05)
+    await client.get("/health")
+    rates = [json.loads(JsonFormatter().format(r))["sample_rate"] for r in caplog.records if r.name == "app.access"]
+    assert rates == [1, 1]
