@@ -119,6 +119,7 @@ async def test_every_request_gets_a_request_id_and_a_json_access_log_line(client
     caplog.set_level(logging.INFO, logger="app.access")
     response = await client.get("/health", headers={"x-request-id": "req-123"})
     assert response.headers["x-request-id"] == "req-123"
+    await asyncio.sleep(1.1)  # a lone success is logged within a second (app.logs.SAMPLE_SECONDS)
     (record,) = [r for r in caplog.records if r.name == "app.access"]
     line = json.loads(JsonFormatter().format(record))
     assert line["request_id"] == "req-123"
@@ -132,12 +133,12 @@ async def test_the_access_log_samples_fast_successes_but_keeps_every_failure_and
         await client.get("/health")
     missing = await client.get("/products/987654321")
     assert missing.status_code == 404
+    await asyncio.sleep(1.1)  # the rest of the successes are counted in a line within a second
     lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "app.access"]
     sampled = [line["sample_rate"] for line in lines if line["status"] == 200]
-    assert sampled[0] == 1, "the first request is logged"
-    assert 2 <= len(sampled) < 150
+    assert 2 <= len(sampled) <= 3
     assert max(sampled) <= 100
-    assert 150 - 99 <= sum(sampled) <= 150, "each line stands for the requests since the previous one"
+    assert sum(sampled) == 150, "every success is counted by exactly one line"
     assert [(line["status"], line["sample_rate"]) for line in lines if line["status"] != 200] == [(404, 1)]
     counts = client.app.state.requests
     assert (counts.requests, counts.client_errors, counts.server_errors) == (151, 1, 0)
@@ -146,7 +147,8 @@ async def test_the_access_log_samples_fast_successes_but_keeps_every_failure_and
 async def test_a_quiet_service_still_logs_a_request_a_second(client, caplog):
     caplog.set_level(logging.INFO, logger="app.access")
     await client.get("/health")
-    await asyncio.sleep(1.05)
+    await asyncio.sleep(1.1)
     await client.get("/health")
+    await asyncio.sleep(1.1)
     rates = [json.loads(JsonFormatter().format(r))["sample_rate"] for r in caplog.records if r.name == "app.access"]
     assert rates == [1, 1]
