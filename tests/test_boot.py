@@ -613,8 +613,9 @@ def test_stop_drains_an_in_flight_request_within_the_deregistration_delay(first:
         with ThreadPoolExecutor(max_workers=1) as stopper:
             started = time.monotonic()
             stopping = stopper.submit(first.container.run, "systemctl", "stop", SERVICE, timeout=120)
-            time.sleep(2)
-            assert first.systemctl("show", "-p", "ActiveState", "--value", SERVICE) == "deactivating"
+            # The service gives up on a row lock after 1 s (lock_timeout): release it well before, as soon as the
+            # stop has begun, so the order is still in flight while the service drains.
+            assert _becomes(first, "deactivating", within=0.6)
             hold.rollback()  # the lock goes; the request completes while the service drains
             stopping.result(timeout=120)
             stopped = time.monotonic() - started
@@ -626,6 +627,16 @@ def test_stop_drains_an_in_flight_request_within_the_deregistration_delay(first:
     assert first.systemctl("show", "-p", "ExecMainStatus", "--value", SERVICE) in ("0", "15")
     delay = first.pub.deregistration_delay
     print(f"\nstop with one request in flight: {stopped:.1f} s (deregistration delay {delay} s)")
+
+
+def _becomes(instance: Instance, state: str, within: float) -> bool:
+    """Whether the service's unit reaches this ActiveState within `within` seconds (polled)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if instance.systemctl("show", "-p", "ActiveState", "--value", SERVICE) == state:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_a_changed_release_boots_new_code_under_a_new_key(

@@ -183,8 +183,8 @@ def test_dev_reaches_its_internal_alb_through_a_vpc_origin_not_the_internet(dev)
 def test_no_stack_reaches_its_alb_over_plain_http_on_the_internet(stack, request):
     """Item 26: the origin secret and the requests cross the internet only inside TLS, or not at all."""
     alb_origin = origins(request.getfixturevalue(stack))["alb"]
-    over_internet = alb_origin.get("customOriginConfig")
-    assert alb_origin.get("vpcOriginConfig") or over_internet["originProtocolPolicy"] == "https-only"
+    over_internet = alb_origin.get("customOriginConfig") or {}
+    assert alb_origin.get("vpcOriginConfig") or over_internet.get("originProtocolPolicy") == "https-only"
 
 
 def test_the_dev_stack_does_not_warn_of_a_plain_http_origin(caplog):
