@@ -287,7 +287,8 @@ def test_target_group_checks_health_and_outlasts_the_service_drain(prod):
     assert (target_group.inputs["port"], target_group.inputs["protocol"]) == (8000, "HTTP")
     check = target_group.inputs["healthCheck"]
     assert (check["path"], check["matcher"], check["port"]) == ("/health", "200", "traffic-port")
-    assert (check["interval"], check["healthyThreshold"], check["unhealthyThreshold"]) == (15, 2, 3)
+    # An instance that dies is out of rotation after ~10 s (docs/resilience.md: instance-crash-fast-check).
+    assert (check["interval"], check["timeout"], check["healthyThreshold"], check["unhealthyThreshold"]) == (5, 3, 2, 2)
     service = from_env(
         {"HA_DB_WRITER": "db", "HA_DB_NAME": "shop", "HA_DB_USER": "u", "HA_DB_PASSWORD": "p", "HA_REDIS_HOST": "r"}
     )
