@@ -22,11 +22,11 @@ MEANING = {
     "instance-crash": "An instance dies abruptly. The ALB keeps sending it requests until its health check has "
     "failed `unhealthy_threshold` times, and it does not retry a failed request on another target: each of "
     "those requests is a 502 for the user (a 504 after 10 s when the host is gone rather than refusing).",
-    "instance-crash-fast-check": "The same crash with the target group's check at the ALB's minimum (5 s "
-    "interval, 2 failures): the before/after of the health-check setting.",
+    "instance-crash-slow-check": "The same crash with the target group's earlier check (15 s interval, 3 "
+    "failures): the before of the before/after that moved the check to the ALB's minimum (5 s, 2 failures).",
     "db-primary-kill": "The writer's host fails. The service retries idempotent work (reads, orders by key) "
     "across the failover; on AWS the failover itself takes ~30 s (Aurora) to 60-120 s (RDS Multi-AZ) instead "
-    "of the local agent's few seconds, and orders that outlive the service's 15 s retry budget get a 503 "
+    "of the local agent's few seconds, and orders that outlive the service's 3 s request budget get a 503 "
     "with Retry-After that the client retries with the same key.",
     "redis-primary-kill": "ElastiCache fails over to the replica. The cache is optional: reads fall back to the "
     "database, so users see no errors, only the database's latency for a few seconds.",
