@@ -122,7 +122,7 @@ def test_prod_preview_lists_drills_autoshift_and_a_resilience_report(prod_out):
     assert "drill=resilience: fail the Aurora writer over to a reader in another AZ" in prod_out
     report = prod_out.split("Resilience (estimated RTO / RPO per disruption, from this configuration)")[1]
     for line in [
-        "  one instance lost [Application]: RTO 45 s, RPO 0 s",
+        "  one instance lost [Application]: RTO 10 s, RPO 0 s",  # 2 failed checks x 5 s
         "  one AZ lost [AZ]: RTO 60 s, RPO 0 s",
         "  database primary lost [Infrastructure]: RTO 60 s, RPO 0 s",
         "  cache primary lost [Infrastructure]: RTO 0 s, RPO 0 s",

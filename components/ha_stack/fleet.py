@@ -169,6 +169,9 @@ class HaWebFleet(pulumi.ComponentResource):
             target_group_arns=[args["target_group_arn"]],
             launch_template={"id": args["launch_template_id"], "version": args["launch_template_version"]},
             capacity_rebalance=True,
+            # Equal instances per AZ; when launches fail in an impaired AZ, launch in the healthy ones ("Auto
+            # Scaling group Availability Zone distribution", EC2 Auto Scaling user guide). AWS's default, stated.
+            availability_zone_distribution={"capacity_distribution_strategy": "balanced-best-effort"},
             enabled_metrics=ASG_METRICS,
             metrics_granularity="1Minute",
             instance_refresh={

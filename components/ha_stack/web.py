@@ -74,6 +74,9 @@ class HaWebTierArgs(TypedDict):
     """Encrypted gp3 root volume size, 8 to 1024 GiB. Default 20."""
     enable_deletion_protection: NotRequired[bool]
     """Refuse to delete the load balancer. Default true."""
+    enable_zonal_shift: NotRequired[bool]
+    """Register the load balancer with ARC zonal shift (attribute zonal_shift.config.enabled, off by default on AWS),
+    so an operator, or zonal autoshift, moves its traffic off an impaired AZ in one step. Default true."""
     domain_name: NotRequired[str]
     """Hostname for the load balancer (e.g. origin.shop.example.com): HTTPS with a DNS-validated certificate,
     HTTP redirected to HTTPS, and an alias record. Needs hosted_zone_id. Default none: HTTP only."""
@@ -103,6 +106,7 @@ class WebPlan:
     deregistration_delay_seconds: int
     root_volume_gib: int
     enable_deletion_protection: bool
+    enable_zonal_shift: bool
     domain_name: str | None
     cloudfront_only: bool
     internal: bool
@@ -201,6 +205,7 @@ def plan(args: HaWebTierArgs) -> WebPlan:
         deregistration_delay_seconds=_int(args, "deregistration_delay_seconds", 30, 0, 3600),
         root_volume_gib=_int(args, "root_volume_gib", 20, 8, 1024),
         enable_deletion_protection=args.get("enable_deletion_protection", True),
+        enable_zonal_shift=checks.boolean(COMPONENT, args, "enable_zonal_shift", True),
         domain_name=_domain(args),
         cloudfront_only=args.get("cloudfront_only", False),
         internal=internal,
@@ -440,6 +445,7 @@ class HaWebTier(pulumi.ComponentResource):
             security_groups=[alb_sg.id],
             subnets=subnets,
             enable_deletion_protection=p.enable_deletion_protection,
+            enable_zonal_shift=p.enable_zonal_shift,
             drop_invalid_header_fields=True,
             desync_mitigation_mode="defensive",
             enable_http2=True,
