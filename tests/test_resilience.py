@@ -487,3 +487,11 @@ def test_drill_runner_measures_a_database_failover_on_the_lab(prod, moto_fis):
     assert result.writes_acknowledged > 10
     assert result.writes_lost == 0
     assert result.passed, drill.render(result)
+
+
+def test_prod_load_balancer_is_registered_for_zonal_shift_and_the_group_stays_balanced(prod, dev):
+    for rec in (prod, dev):
+        (alb,) = rec.of_type("aws:lb/loadBalancer:LoadBalancer")
+        assert alb.inputs["enableZonalShift"] is True
+        (group,) = rec.of_type("aws:autoscaling/group:Group")
+        assert group.inputs["availabilityZoneDistribution"] == {"capacityDistributionStrategy": "balanced-best-effort"}
