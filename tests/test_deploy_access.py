@@ -25,6 +25,7 @@ IAM_PREFIX_OF_MODULE = {
     "alb": "elasticloadbalancing",
     "lb": "elasticloadbalancing",
     "appautoscaling": "application-autoscaling",
+    "arczonalshift": "arc-zonal-shift",
     "vpc": "ec2",
     "cloudwatch/logGroup": "logs",
     "cloudwatch/logMetricFilter": "logs",

@@ -40,6 +40,17 @@ DEPLOY_SERVICES: dict[str, tuple[str, ...]] = {
     "cloudwatch": ("cloudwatch:*",),
     "ec2": ("ec2:*",),
     "elasticache": ("elasticache:*",),
+    "fis": (
+        "fis:CreateExperimentTemplate",
+        "fis:GetExperimentTemplate",
+        "fis:UpdateExperimentTemplate",
+        "fis:DeleteExperimentTemplate",
+        "fis:ListExperimentTemplates",
+        "fis:TagResource",
+        "fis:UntagResource",
+        "fis:ListTagsForResource",
+    ),
+    "arc-zonal-shift": ("arc-zonal-shift:*",),
     "elasticloadbalancing": ("elasticloadbalancing:*",),
     "logs": ("logs:*",),
     "lambda": (
@@ -145,7 +156,7 @@ Whole services where the program creates, tags, updates and deletes many resourc
 provider calls dozens of Describe/Modify actions for them: an exact list could not be proven complete without a real
 deploy. Narrow lists where a whole service would reach data or hosts the stack does not own: Secrets Manager and
 Parameter Store (no reading of other applications' secrets in bulk, no `ssm:SendCommand` shell on instances), Lambda
-(no invoking of other functions), KMS
+(no invoking of other functions), FIS (templates only: starting an experiment is the drill runner's job), KMS
 (no key administration beyond what the stack's own keys need), IAM (roles and instance profiles only; see
 `PASSED_TO_SERVICES`), STS (identity only). `tests/test_deploy_access.py` checks that every resource type both stacks
 declare falls under one of these prefixes.
@@ -159,6 +170,7 @@ PASSED_TO_SERVICES = (
     "delivery.logs.amazonaws.com",
     "application-autoscaling.amazonaws.com",
     "lambda.amazonaws.com",
+    "fis.amazonaws.com",
 )
 """The services the stack's roles are handed to (iam:PassRole is refused for any other)."""
 
