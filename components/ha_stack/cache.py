@@ -14,6 +14,7 @@ from ha_stack import checks
 from ha_stack.iam import caller_account, log_group_key_policy
 from ha_stack.naming import component_tags, type_token
 from ha_stack.parameters import publish_parameters
+from ha_stack.secrets import stored_secret
 from ha_stack.security import client_only_security_group
 
 NODE_TYPE = r"cache\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
@@ -286,16 +287,13 @@ class HaCache(pulumi.ComponentResource):
         """A generated AUTH token, kept as a Pulumi secret and stored in Secrets Manager for the service."""
         name = self._name
         token = random.RandomPassword(f"{name}-auth-token", length=AUTH_TOKEN_LENGTH, special=False, opts=self._child)
-        secret = aws.secretsmanager.Secret(
+        secret = stored_secret(
             f"{name}-auth-token",
-            description=f"{name}: AUTH token of the cache (plain string)",
-            kms_key_id=key,
-            recovery_window_in_days=7,
-            tags=self._tags(f"{name}-auth-token"),
-            opts=self._child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-auth-token", secret_id=secret.id, secret_string=token.result, opts=self._child
+            f"{name}: AUTH token of the cache (plain string)",
+            token.result,
+            key,
+            self._tags(f"{name}-auth-token"),
+            self._child,
         )
         return token, secret
 

@@ -14,6 +14,7 @@ from ha_stack import checks
 from ha_stack.iam import assume_role_policy, caller_account
 from ha_stack.naming import az_letter, component_tags, type_token
 from ha_stack.parameters import publish_parameters
+from ha_stack.secrets import stored_secret
 from ha_stack.security import client_only_security_group
 
 POSTGRES_MAJOR_VERSIONS = ("13", "14", "15", "16", "17")
@@ -443,19 +444,13 @@ class HaDatabase(pulumi.ComponentResource):
         password = random.RandomPassword(
             f"{name}-password", length=APP_PASSWORD_LENGTH, special=False, opts=self._child
         )
-        secret = aws.secretsmanager.Secret(
+        secret = stored_secret(
             f"{name}-secret",
-            description=f"{self._name}: login of the service's role {p.app_username} (JSON username, password)",
-            kms_key_id=key_arn,
-            recovery_window_in_days=7,
-            tags=self._tags(f"{name}-secret"),
-            opts=self._child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-secret",
-            secret_id=secret.id,
-            secret_string=pulumi.Output.json_dumps({"username": p.app_username, "password": password.result}),
-            opts=self._child,
+            f"{self._name}: login of the service's role {p.app_username} (JSON username, password)",
+            pulumi.Output.json_dumps({"username": p.app_username, "password": password.result}),
+            key_arn,
+            self._tags(f"{name}-secret"),
+            self._child,
         )
         return secret
 
