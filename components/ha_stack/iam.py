@@ -73,6 +73,19 @@ def caller_account(parent: pulumi.Resource) -> Account:
     )
 
 
+def logs_may_use_key(sid: str, region: str, operator: str, log_groups: pulumi.Input[str]) -> Statement:
+    """Key-policy statement: CloudWatch Logs of `region` may use the key for the log groups matched by `operator`
+    (ArnLike for a pattern, ArnEquals for one group) on the `kms:EncryptionContext:aws:logs:arn` it sends."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {operator: {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+    }
+
+
 def log_group_key_policy(account: str, partition: str, region: str, log_group: str = "*") -> str:
     """Key policy of a customer-managed key for CloudWatch Logs log groups.
 
@@ -90,12 +103,5 @@ def log_group_key_policy(account: str, partition: str, region: str, log_group: s
             "Action": "kms:*",
             "Resource": "*",
         },
-        {
-            "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
-        },
+        logs_may_use_key("CloudWatchLogsEncryptsThisAccountsLogGroups", region, "ArnLike", log_groups),
     )

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 from ha_stack import checks
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.database import DatabaseEngine
-from ha_stack.iam import Statement, assume_role_policy, caller_account, policy_document
+from ha_stack.iam import Statement, assume_role_policy, caller_account, logs_may_use_key, policy_document
 from ha_stack.naming import component_tags, type_token
 
 GLOBAL_REGION = "us-east-1"
@@ -1111,14 +1111,7 @@ def _audit_key_statements(account: str, partition: str, p: MonitoringPlan) -> li
             "Resource": "*",
             "Condition": {"StringEquals": {"aws:SourceArn": trail}},
         },
-        {
-            "Sid": "CloudWatchLogsEncryptsTrailLogs",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{p.region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group}},
-        },
+        logs_may_use_key("CloudWatchLogsEncryptsTrailLogs", p.region, "ArnEquals", log_group),
     ]
 
 
