@@ -788,7 +788,7 @@ def test_bad_arguments_are_refused_before_anything_is_declared(overrides, messag
         ({"min_size": 5, "max_size": 3}, "HaWebFleet.min_size: must be <= max_size (3), got 5"),
         ({"desired_capacity": 9}, "HaWebFleet.desired_capacity: must be between min_size (2) and max_size (4), got 9"),
         ({"subnet_ids": ["subnet-aa"]}, "HaWebFleet.subnet_ids: need subnets in at least 2 AZs"),
-        ({"requests_per_target": 0}, "HaWebFleet.requests_per_target: must be an integer from 1 to 100000, got 0"),
+        ({"requests_per_target": 0}, "HaWebFleet.requests_per_target: must be from 1 to 100000, got 0"),
         ({"requests_per_target": 500}, "HaWebFleet.requests_per_target: needs alb_arn_suffix and target_group_arn"),
     ],
 )

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import TypeVar
 
+from ha_stack import options
 from ha_stack.naming import az_letter
 
 E = TypeVar("E", bound=Enum)
@@ -105,3 +106,45 @@ def data_tier_zones(
                 component, "client_security_group_ids", f"role names must be short lower-case words, got {role!r}"
             )
     return zones
+
+
+# Checks for options.Spec (each returns None or the line's message) and rules across fields that several components
+# share. The raising helpers above go once every component reads its arguments through a Spec.
+
+log_retention = options.one_of(LOG_RETENTION_DAYS, "a CloudWatch Logs retention in days")
+"""A retention period CloudWatch Logs accepts; any other fails at deploy."""
+parameter_path_rule = options.matches(PARAMETER_PATH, "a Parameter Store path such as /ha-stack/prod/")
+archive_days_range = options.between(1, 3650, " days")
+
+
+def archive_order(args: Mapping[str, object], problems: options.Problems) -> None:
+    """log_expire_days after log_glacier_days (an object must reach Glacier before it expires)."""
+    glacier, expire = args.get("log_glacier_days"), args.get("log_expire_days")
+    if isinstance(glacier, int) and isinstance(expire, int) and expire <= glacier:
+        problems.add("log_expire_days", f"must be after log_glacier_days ({glacier}), got {expire}")
+
+
+def zones_subnets_clients(args: Mapping[str, object], problems: options.Problems) -> None:
+    """A data tier's placement: at least 2 distinct zones, one subnet per zone, at least one client group named by a
+    short role. Fields the caller has not given yet (the stack's wiring) are not judged."""
+    zones = args.get("availability_zones")
+    if isinstance(zones, list):
+        if len(zones) < 2 or len(set(zones)) != len(zones):
+            problems.add("availability_zones", f"need at least 2 distinct zones, got {options.shown(zones)}")
+        for zone in zones:
+            try:
+                az_letter(zone)
+            except ValueError as err:
+                problems.add("availability_zones", str(err))
+        subnets = args.get("subnet_ids")
+        if isinstance(subnets, list) and len(subnets) != len(zones):
+            problems.add("subnet_ids", f"need one subnet per zone ({len(zones)}), got {len(subnets)}")
+    clients = args.get("client_security_group_ids")
+    if isinstance(clients, Mapping):
+        if not clients:
+            problems.add("client_security_group_ids", "need at least one client security group (nothing could connect)")
+        for role in clients:
+            if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", str(role)):
+                problems.add(
+                    "client_security_group_ids", f"role names must be short lower-case words, got {options.shown(role)}"
+                )

@@ -7,14 +7,13 @@ role, so HaWebTier must exist before the data tier, and a hosted (multi-language
 outputs once every child exists, so a group inside it could never wait for the data tier.
 """
 
-from dataclasses import dataclass
-from functools import partial
-from typing import NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from ha_stack import checks
+from ha_stack import options
 from ha_stack.naming import component_tags, type_token
 
 COMPONENT = "HaWebFleet"
@@ -36,7 +35,7 @@ ROLLOUT_MAX_HEALTHY_PERCENT = 190
 
 
 class HaWebFleetArgs(TypedDict):
-    """Inputs for HaWebFleet."""
+    """Inputs for HaWebFleet (defaults and checks: ARGS)."""
 
     subnet_ids: list[pulumi.Input[str]]
     """Private subnets for the instances, one per AZ (at least 2)."""
@@ -48,86 +47,77 @@ class HaWebFleetArgs(TypedDict):
     """Target group the instances join; its health checks decide when an instance is replaced
     (HaWebTier.target_group_arn)."""
     min_size: NotRequired[int]
-    """Fewest instances; at least one per AZ for high availability. Default 2."""
+    """Fewest instances; at least one per AZ for high availability."""
     max_size: NotRequired[int]
-    """Most instances the autoscaler may run. Default 4."""
+    """Most instances the autoscaler may run."""
     desired_capacity: NotRequired[int]
-    """Instances at creation; afterwards the autoscaler owns this. Default min_size."""
+    """Instances at creation; afterwards the autoscaler owns this."""
     cpu_target_percent: NotRequired[int]
-    """Average CPU the autoscaler holds the group at, 10 to 90. Default 60."""
+    """Average CPU the autoscaler holds the group at."""
     requests_per_target: NotRequired[int]
     """Also scale on ALB requests per instance per minute at this target (needs alb_arn_suffix and
-    target_group_arn_suffix). Default off."""
+    target_group_arn_suffix)."""
     alb_arn_suffix: NotRequired[pulumi.Input[str]]
     """The load balancer's ARN suffix (HaWebTier.alb_arn_suffix), for scaling on requests."""
     target_group_arn_suffix: NotRequired[pulumi.Input[str]]
     """The target group's ARN suffix (HaWebTier.target_group_arn_suffix), for scaling on requests."""
     health_check_grace_seconds: NotRequired[int]
-    """Seconds a new instance has to boot and start the service before health checks count. Default 180: the
+    """Seconds a new instance has to boot and start the service before health checks count. The default is the
     worst boot measured by the boot test (54 s, docs/boot.md) times 3 for what a real instance adds."""
     instance_warmup_seconds: NotRequired[int]
-    """Seconds before a new instance's metrics count for scaling and rollouts. Default 120."""
+    """Seconds before a new instance's metrics count for scaling and rollouts."""
     tags: NotRequired[dict[str, str]]
-    """Tags added to the group and propagated to its instances. Default none."""
+    """Tags added to the group and propagated to its instances."""
 
 
-@dataclass(frozen=True)
-class FleetPlan:
-    """HaWebFleetArgs with defaults applied and every plain value checked."""
-
-    min_size: int
-    max_size: int
-    desired_capacity: int
-    cpu_target_percent: int
-    requests_per_target: int | None
-    health_check_grace_seconds: int
-    instance_warmup_seconds: int
-    tags: dict[str, str]
+def _min_size(values: Mapping[str, Any]) -> int:
+    """min_size"""
+    return int(values.get("min_size", 2))
 
 
-_fail = partial(checks.fail, COMPONENT)
-_int = partial(checks.integer, COMPONENT)
+ARGS = options.Spec(
+    COMPONENT,
+    HaWebFleetArgs,
+    subnet_ids=options.Arg(),
+    launch_template_id=options.Arg(),
+    launch_template_version=options.Arg(),
+    target_group_arn=options.Arg(),
+    min_size=options.Arg(2, options.between(1, 100)),
+    max_size=options.Arg(4, options.between(1, 100)),
+    desired_capacity=options.Arg(_min_size, options.between(1, 100)),
+    cpu_target_percent=options.Arg(60, options.between(10, 90, " percent")),
+    requests_per_target=options.Arg(check=options.between(1, 100_000)),
+    alb_arn_suffix=options.Arg(),
+    target_group_arn_suffix=options.Arg(),
+    health_check_grace_seconds=options.Arg(180, options.between(0, 7200, " seconds")),
+    instance_warmup_seconds=options.Arg(120, options.between(0, 3600, " seconds")),
+    tags=options.Arg({}),
+)
 
 
-def _check_sizes(min_size: int, max_size: int, desired: int) -> None:
-    if min_size > max_size:
-        raise _fail("min_size", f"must be <= max_size ({max_size}), got {min_size}")
-    if not min_size <= desired <= max_size:
-        raise _fail(
-            "desired_capacity", f"must be between min_size ({min_size}) and max_size ({max_size}), got {desired}"
-        )
+def check(given: object, problems: options.Problems, skip: frozenset[str] = frozenset()) -> HaWebFleetArgs:
+    """Every argument and every rule across them, all problems recorded (the stack passes its wiring as skip)."""
+    args = ARGS.read(given, problems, skip=skip)
+    subnets = args.get("subnet_ids")
+    if subnets is not None and len(subnets) < 2:
+        problems.add("subnet_ids", f"need subnets in at least 2 AZs for high availability, got {len(subnets)}")
+    low, high, desired = args.get("min_size"), args.get("max_size"), args.get("desired_capacity")
+    if low is not None and high is not None and low > high:
+        problems.add("min_size", f"must be <= max_size ({high}), got {low}")
+    elif low is not None and high is not None and desired is not None and not low <= desired <= high:
+        problems.add("desired_capacity", f"must be between min_size ({low}) and max_size ({high}), got {desired}")
+    wired = {"alb_arn_suffix", "target_group_arn_suffix"}
+    if "requests_per_target" in args and not wired & skip and not wired <= args.keys():
+        problems.add("requests_per_target", "needs alb_arn_suffix and target_group_arn_suffix to name the metric")
+    return args
 
 
-def _requests(args: HaWebFleetArgs) -> int | None:
-    requests = args.get("requests_per_target")
-    if requests is None:
-        return None
-    if not isinstance(requests, int) or isinstance(requests, bool) or not 1 <= requests <= 100_000:
-        raise _fail("requests_per_target", f"must be an integer from 1 to 100000, got {requests!r}")
-    if args.get("alb_arn_suffix") is None or args.get("target_group_arn_suffix") is None:
-        raise _fail("requests_per_target", "needs alb_arn_suffix and target_group_arn_suffix to name the metric")
-    return requests
-
-
-def plan(args: HaWebFleetArgs) -> FleetPlan:
+def plan(args: HaWebFleetArgs) -> HaWebFleetArgs:
     """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
-    subnets = args["subnet_ids"]
-    if len(subnets) < 2:
-        raise _fail("subnet_ids", f"need subnets in at least 2 AZs for high availability, got {len(subnets)}")
-    min_size = _int(args, "min_size", 2, 1, 100)
-    max_size = _int(args, "max_size", 4, 1, 100)
-    desired = _int(args, "desired_capacity", min_size, 1, 100)
-    _check_sizes(min_size, max_size, desired)
-    return FleetPlan(
-        min_size=min_size,
-        max_size=max_size,
-        desired_capacity=desired,
-        cpu_target_percent=_int(args, "cpu_target_percent", 60, 10, 90),
-        requests_per_target=_requests(args),
-        health_check_grace_seconds=_int(args, "health_check_grace_seconds", 180, 0, 7200),
-        instance_warmup_seconds=_int(args, "instance_warmup_seconds", 120, 0, 3600),
-        tags=dict(args.get("tags") or {}),
-    )
+    problems = options.Problems(f"{COMPONENT}.")
+    checked = check(args, problems)
+    problems.raise_any()
+    return checked
 
 
 class HaWebFleet(pulumi.ComponentResource):
@@ -156,16 +146,16 @@ class HaWebFleet(pulumi.ComponentResource):
     def _auto_scaling_group(self, args: HaWebFleetArgs) -> aws.autoscaling.Group:
         """Every subnet, ELB health checks, the given template version, and a rolling refresh on each change."""
         name, p = self._name, self._plan
-        tags = component_tags(COMPONENT, p.tags, name=f"{name}-instance")
+        tags = component_tags(COMPONENT, p["tags"], name=f"{name}-instance")
         return aws.autoscaling.Group(
             f"{name}-instances",
             vpc_zone_identifiers=args["subnet_ids"],
-            min_size=p.min_size,
-            max_size=p.max_size,
-            desired_capacity=p.desired_capacity,
+            min_size=p["min_size"],
+            max_size=p["max_size"],
+            desired_capacity=p["desired_capacity"],
             health_check_type="ELB",
-            health_check_grace_period=p.health_check_grace_seconds,
-            default_instance_warmup=p.instance_warmup_seconds,
+            health_check_grace_period=p["health_check_grace_seconds"],
+            default_instance_warmup=p["instance_warmup_seconds"],
             target_group_arns=[args["target_group_arn"]],
             launch_template={"id": args["launch_template_id"], "version": args["launch_template_version"]},
             capacity_rebalance=True,
@@ -180,7 +170,7 @@ class HaWebFleet(pulumi.ComponentResource):
                     "min_healthy_percentage": ROLLOUT_MIN_HEALTHY_PERCENT,
                     "max_healthy_percentage": ROLLOUT_MAX_HEALTHY_PERCENT,
                     "auto_rollback": True,
-                    "instance_warmup": str(p.instance_warmup_seconds),
+                    "instance_warmup": str(p["instance_warmup_seconds"]),
                     "skip_matching": True,
                 },
             },
@@ -201,12 +191,13 @@ class HaWebFleet(pulumi.ComponentResource):
             policy_type="TargetTrackingScaling",
             target_tracking_configuration={
                 "predefined_metric_specification": {"predefined_metric_type": "ASGAverageCPUUtilization"},
-                "target_value": p.cpu_target_percent,
+                "target_value": p["cpu_target_percent"],
             },
             opts=self._child,
         )
-        alb, target_group = args.get("alb_arn_suffix"), args.get("target_group_arn_suffix")
-        if p.requests_per_target is None or alb is None or target_group is None:
+        requests = p.get("requests_per_target")
+        alb, target_group = p.get("alb_arn_suffix"), p.get("target_group_arn_suffix")
+        if requests is None or alb is None or target_group is None:
             return
         aws.autoscaling.Policy(
             f"{name}-requests-target",
@@ -217,7 +208,7 @@ class HaWebFleet(pulumi.ComponentResource):
                     "predefined_metric_type": "ALBRequestCountPerTarget",
                     "resource_label": pulumi.Output.concat(alb, "/", target_group),
                 },
-                "target_value": p.requests_per_target,
+                "target_value": requests,
             },
             opts=self._child,
         )
