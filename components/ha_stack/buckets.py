@@ -42,6 +42,9 @@ class BucketSpec:
     """Delete every object version with the bucket, so `pulumi destroy` of a non-prod stack does not stop at
     BucketNotEmpty. False keeps the data: destroy fails on a non-empty bucket. It takes effect only once a
     `pulumi up` has stored it, before the destroy (SDK: aws.s3.Bucket force_destroy)."""
+    region: str | None = None
+    """Region of the bucket and every guard (pulumi-aws 7's per-resource `region`), e.g. a replica in the standby
+    region; None: the provider's region."""
 
 
 _CONFIGURED: "weakref.WeakKeyDictionary[aws.s3.Bucket, pulumi.Resource]" = weakref.WeakKeyDictionary()
@@ -54,10 +57,12 @@ def private_bucket(name: str, spec: BucketSpec, tags: dict[str, str], opts: pulu
     The guards are applied one after another (public access block first, so nothing else lands on an open
     bucket); `configured(bucket)` is the last of them, for resources that need the finished bucket.
     """
-    bucket = aws.s3.Bucket(name, force_destroy=spec.force_destroy, tags=tags, opts=opts)
+    region = spec.region
+    bucket = aws.s3.Bucket(name, force_destroy=spec.force_destroy, tags=tags, region=region, opts=opts)
     last: pulumi.Resource = aws.s3.BucketPublicAccessBlock(
         name,
         bucket=bucket.id,
+        region=region,
         block_public_acls=True,
         block_public_policy=True,
         ignore_public_acls=True,
@@ -66,17 +71,21 @@ def private_bucket(name: str, spec: BucketSpec, tags: dict[str, str], opts: pulu
     )
     ownership = "BucketOwnerPreferred" if spec.acl_log_delivery else "BucketOwnerEnforced"
     last = aws.s3.BucketOwnershipControls(
-        name, bucket=bucket.id, rule={"object_ownership": ownership}, opts=_after(opts, last)
+        name, bucket=bucket.id, rule={"object_ownership": ownership}, region=region, opts=_after(opts, last)
     )
     last = aws.s3.BucketServerSideEncryptionConfiguration(
-        name, bucket=bucket.id, rules=[_encryption_rule(spec.kms_key_arn)], opts=_after(opts, last)
+        name, bucket=bucket.id, rules=[_encryption_rule(spec.kms_key_arn)], region=region, opts=_after(opts, last)
     )
     last = aws.s3.BucketVersioning(
-        name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=_after(opts, last)
+        name,
+        bucket=bucket.id,
+        versioning_configuration={"status": "Enabled"},
+        region=region,
+        opts=_after(opts, last),
     )
     # The SDK's own example makes the lifecycle wait for versioning on a versioned bucket.
     last = aws.s3.BucketLifecycleConfiguration(
-        name, bucket=bucket.id, rules=_lifecycle_rules(spec), opts=_after(opts, last)
+        name, bucket=bucket.id, rules=_lifecycle_rules(spec), region=region, opts=_after(opts, last)
     )
     _CONFIGURED[bucket] = last
     return bucket
@@ -104,11 +113,14 @@ def bucket_policy(
     opts: pulumi.ResourceOptions,
     statements: Callable[[dict[str, str]], Sequence[Statement]] | None = None,
     statement_inputs: Mapping[str, pulumi.Input[str]] | None = None,
+    *,
+    region: str | None = None,
 ) -> aws.s3.BucketPolicy:
     """TLS-only, plus `statements` given {"arn": the bucket ARN, **statement_inputs} once they resolve.
 
     The policy waits for the bucket's other guards (S3 takes one configuration call at a time per bucket).
     Objects written to the bucket should wait on the policy (depends_on), so nothing lands before it applies.
+    `region` is the bucket's (its BucketSpec.region), for a bucket outside the provider's region.
     """
     extra = statements or (lambda _values: [])
     values = pulumi.Output.all(arn=bucket.arn, **(statement_inputs or {}))
@@ -117,6 +129,7 @@ def bucket_policy(
         name,
         bucket=bucket.id,
         policy=values.apply(lambda v: policy_document(deny_insecure_transport(v["arn"]), *extra(v))),
+        region=region,
         opts=opts if guards is None else _after(opts, guards),
     )
 
