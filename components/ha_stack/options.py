@@ -311,9 +311,14 @@ def between(low: float, high: float, unit: str = "") -> Check:
     def check(value: float) -> str | None:
         if low <= value <= high:
             return None
-        return f"must be from {low:g} to {high:g}{unit}, got {shown(value)}"
+        return f"must be from {_number(low)} to {_number(high)}{unit}, got {shown(value)}"
 
     return check
+
+
+def _number(value: float) -> str:
+    """A bound as written: whole numbers in full (31536000, not 3.1536e+07), others without trailing zeros."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def matches(pattern: str, what: str) -> Check:
