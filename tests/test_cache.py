@@ -6,11 +6,14 @@ import json
 import re
 from typing import Any, cast
 
+import botocore.session
+import pulumi
 import pytest
 
-from ha_stack import CacheEngine, HaCache, HaCacheArgs
-from ha_stack.cache import plan
+from ha_stack import CacheEngine, HaCache, HaCacheArgs, catalogue, options
+from ha_stack.cache import ENGINE_VERSIONS, accepted_versions, check, plan
 from stack.ha_summary import cache_facts
+from stack.mock_cloud import Recording
 from tests.conftest import DATA_TIER, ZONES3, build, parented_children, published, run_stack, stack_config
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
@@ -153,35 +156,41 @@ def test_every_child_is_parented_to_the_component():
     parented_children(rec)
 
 
+VERSIONS = "(cfn-lint's AWS catalogue) in a major HaCache runs"
+REDIS_VERSIONS = (
+    f"must be a redis version ElastiCache offers {VERSIONS} (6, 6.x, 6.0, 6.2, 7, 7.0, 7.1), such as 7 or 7.1"
+)
+VALKEY_VERSIONS = f"must be a valkey version ElastiCache offers {VERSIONS} (7, 7.2, 8, 8.0, 8.1, 8.2), such as 8 or 8.2"
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         (
             {"node_count": 1},
-            "HaCache.automatic_failover: needs node_count >= 2 (a replica to fail over to), got 1",
+            "HaCache.automatic_failover: needs node_count >= 2 (a replica to fail over to), got node_count 1",
         ),
         ({"engine": "memcached"}, "HaCache.engine: must be one of redis, valkey, got 'memcached'"),
-        ({"node_type": "r7g.large"}, "HaCache.node_type: must be an ElastiCache node type such as cache.r7g.large"),
         (
-            {"engine_version": "5.0.6"},
-            "HaCache.engine_version: must be a redis version ElastiCache offers (6, 6.x, 6.0, 6.2, 7, 7.0, 7.1), "
-            "got '5.0.6'",
+            {"node_type": "r7g.large"},
+            "HaCache.node_type: must be a node type ElastiCache offers such as cache.r7g.large (cfn-lint's AWS "
+            "catalogue), got 'r7g.large'",
         ),
-        ({"engine_version": "7.5"}, "HaCache.engine_version: must be a redis version ElastiCache offers"),
-        ({"engine_version": 7}, "HaCache.engine_version: must be a redis version ElastiCache offers"),
-        (
-            {"engine": "valkey", "engine_version": "7.1"},
-            "HaCache.engine_version: must be a valkey version ElastiCache offers (7, 7.2, 8, 8.0, 8.1, 8.2), got '7.1'",
-        ),
-        ({"engine": "valkey", "engine_version": "9.0"}, "HaCache.engine_version: must be a valkey version"),
+        ({"engine_version": "5.0.6"}, f"HaCache.engine_version: {REDIS_VERSIONS}, got '5.0.6'"),
+        ({"engine_version": "7.5"}, f"HaCache.engine_version: {REDIS_VERSIONS}, got '7.5'"),
+        ({"engine": "valkey", "engine_version": "7.1"}, f"HaCache.engine_version: {VALKEY_VERSIONS}, got '7.1'"),
+        ({"engine": "valkey", "engine_version": "9.0"}, f"HaCache.engine_version: {VALKEY_VERSIONS}, got '9.0'"),
         ({"apply_immediately": "yes"}, "HaCache.apply_immediately: must be true or false, got 'yes'"),
-        ({"log_retention_days": 2}, "HaCache.log_retention_days: must be a CloudWatch Logs retention (1, 3, 5, 7,"),
+        (
+            {"log_retention_days": 2},
+            "HaCache.log_retention_days: must be a CloudWatch Logs retention in days (1, 3, 5, 7,",
+        ),
         ({"node_count": 4}, "HaCache.node_count: must be <= the number of zones (3)"),
         ({"client_security_group_ids": {}}, "HaCache.client_security_group_ids: need at least one client"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_declared(overrides, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(options.ArgsError, match=re.escape(message)):
         plan(args(**overrides))
 
 
@@ -206,11 +215,12 @@ def test_each_version_gets_awss_parameter_group_family(engine, version, sent, fa
 
 
 def test_families_are_the_ones_aws_creates_parameter_groups_for():
-    """CreateCacheParameterGroup's valid families (ElastiCache API reference) for the engines HaCache runs."""
-    from ha_stack.cache import ENGINE_VERSIONS  # noqa: PLC0415 (the table is new: the other tests run without it)
-
-    families = {r.family for releases in ENGINE_VERSIONS.values() for r in releases.values()}
+    """CreateCacheParameterGroup's valid families (ElastiCache API reference, as botocore's service model carries
+    it) for every version HaCache accepts."""
+    documented = elasticache_doc("CreateCacheParameterGroup", "CacheParameterGroupFamily")
+    families = {r.family for engine in CacheEngine for r in accepted_versions(engine.value).values()}
     assert families == {"redis6.x", "redis7", "valkey7", "valkey8"}
+    assert [f for f in families if f"<code>{f}</code>" not in documented] == []
 
 
 @pytest.mark.parametrize(("engine", "version"), [("redis", "7.1"), ("redis", "7.0"), ("valkey", "7.2")])
@@ -324,3 +334,194 @@ def test_a_stack_may_name_valkeys_major_only():
     group = rec.named("cache-redis", GROUP)
     assert (group.inputs["engine"], group.inputs["engineVersion"]) == ("valkey", "8.2")
     assert rec.named("cache-params", PARAMS).inputs["family"] == "valkey8"
+
+
+def elasticache_doc(operation: str, member: str) -> str:
+    """The ElastiCache API reference's text for one request member (botocore's service model carries it)."""
+    model = botocore.session.get_session().get_service_model("elasticache")
+    return str(model.operation_model(operation).input_shape.members[member].documentation)
+
+
+# Issue 17: every bad input is one line naming the argument, the value and what is allowed, before anything exists
+
+
+def refused(given: object, name: str = "cache") -> tuple[list[str], Recording]:
+    """Build HaCache on its own with these arguments: the lines it refused them with, and what was registered."""
+    lines: list[str] = []
+
+    def program() -> None:
+        try:
+            HaCache(name, cast(HaCacheArgs, given))
+        except options.ArgsError as err:
+            lines.extend(err.problems)
+
+    return lines, build(program)
+
+
+LONG = "x" * 10_000
+REFUSED = [
+    # wrong types (the old checks took a list-like or a string where a number or a flag was meant)
+    ({"node_count": "3"}, "HaCache.node_count: must be a whole number, got '3'"),
+    ({"automatic_failover": "yes"}, "HaCache.automatic_failover: must be true or false, got 'yes'"),
+    ({"tags": {1: "x"}}, "HaCache.tags: must be an object of strings, got {1: 'x'}"),
+    ({"availability_zones": None}, "HaCache.availability_zones: must be a list of strings, got None"),
+    ({"vpc_id": None}, "HaCache.vpc_id: must be a string (or an Output of one), got None"),
+    # an Output where a plain value decides what is declared
+    (
+        {"node_count": pulumi.Output.from_input(2)},
+        "HaCache.node_count: must be a plain value known before deploy, not an Output",
+    ),
+    (
+        {"availability_zones": pulumi.Output.from_input(["us-east-1a", "us-east-1b"])},
+        "HaCache.availability_zones: must be a plain value known before deploy, not an Output",
+    ),
+    # catalogue misses: a size or a family that never shipped, versions ElastiCache does not offer
+    (
+        {"node_type": "cache.r7g.huge"},
+        "HaCache.node_type: must be a node type ElastiCache offers such as cache.r7g.large (cfn-lint's AWS "
+        "catalogue), got 'cache.r7g.huge' (nearest: cache.r7g.large",
+    ),
+    ({"node_type": "cache.q9.large"}, "HaCache.node_type: must be a node type ElastiCache offers"),
+    ({"engine_version": "7.5"}, f"HaCache.engine_version: {REDIS_VERSIONS}, got '7.5'"),
+    ({"engine_version": "7.x"}, f"HaCache.engine_version: {REDIS_VERSIONS}, got '7.x'"),
+    # offered, but refused on purpose: no automatic minor upgrades (Redis OSS 5), no family in the API reference yet
+    ({"engine_version": "5.0.6"}, f"HaCache.engine_version: {REDIS_VERSIONS}, got '5.0.6'"),
+    ({"engine": "valkey", "engine_version": "9.0"}, f"HaCache.engine_version: {VALKEY_VERSIONS}, got '9.0'"),
+    # AWS's ranges
+    ({"node_count": 7}, "HaCache.node_count: must be from 1 to 6, got 7"),
+    ({"port": 80}, "HaCache.port: must be from 1024 to 65535, got 80"),
+    ({"snapshot_retention_days": 36}, "HaCache.snapshot_retention_days: must be from 0 to 35 days, got 36"),
+    ({"parameter_path": "ha-stack"}, "HaCache.parameter_path: must be a Parameter Store path such as /ha-stack/prod/"),
+    # a 10,000-character value is shown cut
+    ({"engine_version": LONG}, f"HaCache.engine_version: {REDIS_VERSIONS}, got 'xxxxxxxx"),
+    (
+        {"availability_zones": [LONG, "us-east-1b", "us-east-1c"]},
+        "HaCache.availability_zones: must be zone names such as us-east-1a, got 'xxxxx",
+    ),
+    # an unknown argument
+    ({"node_cont": 2}, "HaCache.node_cont: unknown argument (did you mean 'node_count'?)"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "line"), REFUSED, ids=lambda v: str(v)[:40])
+def test_each_class_of_bad_input_is_one_line_and_nothing_is_declared(overrides, line):
+    lines, rec = refused(args(**overrides))
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(line)
+    assert LONG[:100] not in lines[0]  # a value is never echoed whole
+    assert rec.resources == []
+
+
+def test_a_long_value_is_shown_cut_with_its_length():
+    lines, _ = refused(args(engine_version=LONG))
+    assert lines[0].endswith("... (10002 characters)")
+
+
+def test_a_missing_required_argument_is_named():
+    lines, rec = refused({k: v for k, v in args().items() if k != "subnet_ids"})
+    assert lines == ["HaCache.subnet_ids: is required"]
+    assert rec.resources == []
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        (
+            "c" * 27,
+            "HaCache.name: must be at most 26 characters: the ElastiCache replication group Pulumi names",
+        ),
+        ("my_cache", "HaCache.name: makes the ElastiCache replication group name 'my_cache-redis' + 7 random"),
+        ("shop.cache", "HaCache.name: makes the ElastiCache replication group name 'shop.cache-redis' + 7 random"),
+        ("cache-", "HaCache.name: makes the ElastiCache replication group name 'cache--redis' + 7 random"),
+        ("9cache", "HaCache.name: makes the ElastiCache replication group name '9cache-redis' + 7 random"),
+        (LONG, "HaCache.name: must be at most 26 characters"),
+    ],
+)
+def test_a_name_that_makes_an_invalid_replication_group_id_is_refused_before_anything_is_declared(name, line):
+    """ReplicationGroupId: 1 to 40 letters, digits or hyphens, first a letter, no "--", no hyphen at the end;
+    Pulumi names it "<name>-redis-" and 7 random characters, lower-cased."""
+    lines, rec = refused(args(), name=name)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(line)
+    assert LONG[:100] not in lines[0]
+    assert rec.resources == []
+
+
+def test_awss_replication_group_id_limit_is_the_one_checked():
+    assert "from 1 to 40 alphanumeric characters or hyphens" in elasticache_doc(
+        "CreateReplicationGroup", "ReplicationGroupId"
+    )
+    assert len(f"{'c' * 26}-redis-abcdef0") == 40
+    rec = build(lambda: HaCache("C" * 26, args()))
+    assert rec.named(f"{'C' * 26}-redis", GROUP).inputs["engine"] == "redis"
+
+
+def test_every_problem_is_reported_in_one_error():
+    with pytest.raises(options.ArgsError, match="HaCache") as raised:
+        plan(args(engine_version="7.5", node_type="cache.r7g.huge", apply_immediately="yes", node_cont=1), "a_b")
+    fields = [line.split(":")[0] for line in str(raised.value).splitlines()]
+    assert sorted(fields) == [
+        "HaCache.apply_immediately",
+        "HaCache.engine_version",
+        "HaCache.name",
+        "HaCache.node_cont",
+        "HaCache.node_type",
+    ]
+
+
+def test_the_stack_can_check_the_stack_file_before_the_wiring_exists():
+    problems = options.Problems("ha-stack:cache.")
+    wiring = frozenset({"vpc_id", "subnet_ids", "availability_zones", "client_security_group_ids", "parameter_path"})
+    checked = check({"node_count": 1, "engine_version": "6", "vpc_id": "vpc-1"}, problems, wiring)
+    assert problems.lines == [
+        "ha-stack:cache.vpc_id: is set by the stack from the other tiers, not in the stack file",
+        "ha-stack:cache.automatic_failover: needs node_count >= 2 (a replica to fail over to), got node_count 1; "
+        "set it false for one node",
+    ]
+    assert checked["engine_version"] == "6"
+    assert "availability_zones" not in checked
+
+
+# Issue 17: what a user may write as engine_version (AWS's rules, the catalogue's versions)
+
+
+@pytest.mark.parametrize(
+    ("engine", "written", "sent", "family"),
+    [
+        ("redis", 7, "7.1", "redis7"),  # YAML's unquoted 7: the major, its newest minor
+        ("redis", 7.1, "7.1", "redis7"),  # YAML's unquoted 7.1
+        ("redis", 6.2, "6.2", "redis6.x"),
+        ("valkey", 8, "8.2", "valkey8"),
+        ("valkey", "7", "7.2", "valkey7"),
+        ("redis", "6.x", "6.x", "redis6.x"),  # Redis OSS 6 only: the newest 6 at creation
+    ],
+)
+def test_a_version_written_as_a_number_or_a_major_is_the_release_it_names(engine, written, sent, family):
+    """A major alone is sent as its newest minor: from 7 on ElastiCache wants major.minor (pulumi-aws
+    ReplicationGroup.engine_version); the old stack layer passed "7" through and the component's table raised."""
+    rec = build(lambda: HaCache("cache", args(engine=engine, engine_version=written)))
+    assert rec.named("cache-redis", GROUP).inputs["engineVersion"] == sent
+    assert rec.named("cache-params", PARAMS).inputs["family"] == family
+
+
+@pytest.mark.parametrize("engine", ["redis", "valkey"])
+def test_accepted_versions_are_the_catalogues_in_the_majors_with_a_family(engine):
+    offered = catalogue.cache_engine_versions(engine)
+    accepted = accepted_versions(engine)
+    minors = [v for v in accepted if re.fullmatch(r"\d+\.\d+", v)]
+    assert minors
+    assert [v for v in minors if v not in offered] == []
+    for major in {v.split(".")[0] for v in minors}:
+        newest = [v for v in offered if v.split(".")[0] == major][-1]
+        assert accepted[major].version == newest
+    assert ENGINE_VERSIONS[engine] == accepted
+
+
+def test_versions_before_automatic_minor_upgrades_are_refused_as_aws_documents():
+    """AutoMinorVersionUpgrade (CreateReplicationGroup): only for Valkey 7.2 and later and Redis OSS 6.0 and later,
+    and the version policy (ignore_changes on engineVersion) relies on it."""
+    assert "Redis OSS engine version 6.0 and above" in elasticache_doc(
+        "CreateReplicationGroup", "AutoMinorVersionUpgrade"
+    )
+    assert "5.0.6" in catalogue.cache_engine_versions("redis")
+    assert not [v for v in accepted_versions("redis") if v.startswith(("4", "5"))]

@@ -1,23 +1,24 @@
 """HaCache: a Redis (or Valkey) replication group with a node per AZ, automatic failover and encryption throughout."""
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from functools import partial
-from typing import NotRequired, TypedDict
+from functools import cache
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from ha_stack import checks
+from ha_stack import catalogue, checks, naming, options
 from ha_stack.iam import caller_account, log_group_key_policy
 from ha_stack.naming import component_tags, type_token
 from ha_stack.parameters import publish_parameters
 from ha_stack.secrets import stored_secret
 from ha_stack.security import client_only_security_group
 
-NODE_TYPE = r"cache\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
+COMPONENT = "HaCache"
 EVICTION_POLICY = "allkeys-lru"
 """A cache evicts the least recently used key when full, whether or not it has a TTL."""
 SNAPSHOT_WINDOW = "02:00-03:00"
@@ -25,6 +26,37 @@ MAINTENANCE_WINDOW = "sun:05:30-sun:06:30"
 """UTC; after the snapshot window and the database's maintenance window."""
 AUTH_TOKEN_LENGTH = 64
 """ElastiCache accepts 16 to 128 printable characters; letters and digits avoid the forbidden @, " and /."""
+MAX_NODES = 6
+"""CreateReplicationGroup (ElastiCache API reference, NumCacheClusters): "The maximum permitted value for
+NumCacheClusters is 6 (1 primary plus 5 replicas)"."""
+GROUP_ROLE = "redis"
+"""The replication group's logical name is "<name>-redis" (kept for valkey too: renaming would replace it)."""
+DERIVED_NAMES = {
+    GROUP_ROLE: naming.NameRule(
+        "ElastiCache replication group",
+        40,
+        r"[a-z](-?[a-z0-9])*",
+        "letters, digits and single hyphens, starting with a letter",
+        lower=True,
+    ),
+    "params": naming.NameRule(
+        "ElastiCache parameter group",
+        255,
+        r"[A-Za-z](-?[A-Za-z0-9])*",
+        "letters, digits and single hyphens, starting with a letter",
+    ),
+    "subnets": naming.NameRule("ElastiCache subnet group", 255, r"[A-Za-z0-9-]+", "letters, digits and hyphens"),
+}
+"""Physical names Pulumi derives from the component's name ("<name>-<suffix>-<7 random>") and AWS's rules for them.
+ReplicationGroupId (ElastiCache API reference, CreateReplicationGroup): "1 to 40 alphanumeric characters or
+hyphens. The first character must be a letter. A name cannot end with a hyphen or contain two consecutive
+hyphens"; pulumi-aws lower-cases it (provider/resource_overrides.go: AutoNameTransform("replicationGroupId", 40,
+strings.ToLower)). CacheSubnetGroupName: "no more than 255 alphanumeric characters or hyphens"; cache parameter
+group names (user guide, "Creating an ElastiCache parameter group"): begin with a letter, letters, digits and
+hyphens, no two hyphens in a row, 1 to 255. The replication group's 40 is the limit that binds: names up to 26
+characters."""
+ZONE = r"[a-z]{2}(-[a-z]+)+-\d+[a-z]"
+"""An availability zone name (region, then the zone letter)."""
 
 
 class CacheEngine(str, Enum):
@@ -49,39 +81,63 @@ class EngineRelease:
     on are TLS-only and get no mode."""
 
 
-_REDIS6 = partial(EngineRelease, family="redis6.x", transit_encryption_mode=False)
-_REDIS7 = partial(EngineRelease, family="redis7", transit_encryption_mode=True)
-_VALKEY7 = partial(EngineRelease, family="valkey7", transit_encryption_mode=True)
-_VALKEY8 = partial(EngineRelease, family="valkey8", transit_encryption_mode=True)
-ENGINE_VERSIONS: dict[str, dict[str, EngineRelease]] = {
-    "redis": {
-        "6": _REDIS6("6.2"),
-        "6.x": _REDIS6("6.x"),
-        "6.0": _REDIS6("6.0"),
-        "6.2": _REDIS6("6.2"),
-        "7": _REDIS7("7.1"),
-        "7.0": _REDIS7("7.0"),
-        "7.1": _REDIS7("7.1"),
-    },
-    "valkey": {
-        "7": _VALKEY7("7.2"),
-        "7.2": _VALKEY7("7.2"),
-        "8": _VALKEY8("8.2"),
-        "8.0": _VALKEY8("8.0"),
-        "8.1": _VALKEY8("8.1"),
-        "8.2": _VALKEY8("8.2"),
-    },
+FAMILIES: dict[tuple[str, str], str] = {
+    ("redis", "6"): "redis6.x",
+    ("redis", "7"): "redis7",
+    ("valkey", "7"): "valkey7",
+    ("valkey", "8"): "valkey8",
 }
-"""The engine versions ElastiCache offers node-based clusters (ElastiCache user guide, "Supported engines and
-versions"; families from "Engine specific parameters"), keyed by what a caller may write. A major alone means
-its newest minor. Redis OSS 4 and 5 are refused: they take no automatic minor upgrades (6.0 and later only),
-which the version policy relies on; so are versions not listed here (Valkey 9 until its family is checked)."""
+"""Parameter group family of each engine major HaCache runs, in AWS's words (CreateCacheParameterGroup,
+ElastiCache API reference: "Valid values are: valkey8 | valkey7 | ... | redis6.x | redis7"; "Engine specific
+parameters" in the user guide). The versions themselves come from the catalogue; a major missing here is refused:
+Redis OSS 4 and 5 take no automatic minor upgrades (AutoMinorVersionUpgrade: "Valkey 7.2 and above or Redis OSS
+engine version 6.0 and above"), which the version policy relies on; Valkey 9, which ElastiCache offers, until AWS's
+API reference lists its family."""
+PATTERN_MAJORS = {("redis", "6")}
+"""Majors ElastiCache also takes as "<major>.x", the newest minor at creation: Redis OSS 6 only (pulumi-aws
+ReplicationGroup.engine_version: "If the version is 6, ... the minor version can be unspecified which will use the
+latest version at creation time, e.g., 6.x"; from 7 on "the major and minor version should be set")."""
 DEFAULT_VERSIONS = {"redis": "7", "valkey": "8"}
-"""engine_version when none is given: the newest major of each engine."""
+"""engine_version when none is given: the newest major HaCache runs of each engine (its newest minor)."""
+
+
+def _major(version: str) -> str:
+    return version.split(".", 1)[0]
+
+
+def _release(engine: str, version: str) -> EngineRelease:
+    family = FAMILIES[(engine, _major(version))]
+    return EngineRelease(version, family, transit_encryption_mode=family != "redis6.x")
+
+
+@cache
+def accepted_versions(engine: str) -> dict[str, EngineRelease]:
+    """What a caller may write for an engine, and the release each means, derived from the catalogue's versions:
+    each major.minor ElastiCache offers in a major HaCache has a family for; the major alone (its newest minor,
+    sent as major.minor since ElastiCache wants both from 7 on); and "6.x" for Redis OSS 6."""
+    offered = [v for v in catalogue.cache_engine_versions(engine) if (engine, _major(v)) in FAMILIES]
+    minors = [v for v in offered if re.fullmatch(r"\d+\.\d+", v)]
+    accepted: dict[str, EngineRelease] = {}
+    for major in sorted({_major(v) for v in minors}, key=int):
+        own = [v for v in minors if _major(v) == major]
+        accepted[major] = _release(engine, own[-1])
+        if (engine, major) in PATTERN_MAJORS:
+            accepted[f"{major}.x"] = _release(engine, f"{major}.x")
+        accepted.update({v: _release(engine, v) for v in own})
+    return accepted
+
+
+ENGINE_VERSIONS: dict[str, dict[str, EngineRelease]] = {e.value: accepted_versions(e.value) for e in CacheEngine}
+"""accepted_versions of every engine (what the stack layer lists until it reads the cache through `check`)."""
+
+
+def engine_release(engine: str, value: object) -> EngineRelease | None:
+    """The release ElastiCache runs for engine_version `value` of `engine`, or None if HaCache offers none."""
+    return accepted_versions(engine).get(value) if isinstance(value, str) else None
 
 
 class HaCacheArgs(TypedDict):
-    """Inputs for HaCache."""
+    """Inputs for HaCache (defaults and checks: ARGS)."""
 
     vpc_id: pulumi.Input[str]
     """VPC of the subnets."""
@@ -92,127 +148,161 @@ class HaCacheArgs(TypedDict):
     client_security_group_ids: dict[str, pulumi.Input[str]]
     """Security groups allowed on the cache port, keyed by a stable role name ("web") used in child names."""
     engine: NotRequired[CacheEngine]
-    """redis or valkey. Default redis."""
+    """redis or valkey."""
     engine_version: NotRequired[str]
-    """Engine version at creation: a major (7: its newest minor) or major.minor; redis 6, 6.x, 6.0, 6.2, 7, 7.0,
-    7.1; valkey 7, 7.2, 8, 8.0, 8.1, 8.2. Default: redis 7 (7.1), valkey 8 (8.2). AWS then applies newer minors
-    in the maintenance window (auto minor version upgrade) and the component never asks for the version again
-    (ignore_changes), so an upgraded cache is not "downgraded" by replacement. To move to another version
-    (a new major, or redis to valkey): modify the replication group with the AWS CLI (engine, engine version and
-    a parameter group of the new family), then set engine and engine_version here and run `pulumi up --refresh`."""
+    """Engine version at creation, one ElastiCache offers (cfn-lint's AWS catalogue): major.minor such as "7.1",
+    a major alone such as "7" (its newest minor), or "6.x" (Redis OSS 6, the newest 6 at creation). Redis OSS 6
+    and 7, Valkey 7 and 8: Redis OSS 4 and 5 take no automatic minor upgrades; Valkey 9 waits for AWS's API
+    reference to list its parameter group family. A number (7.1 written unquoted in YAML) is read as its text.
+    AWS then applies newer minors in the maintenance window (auto minor version upgrade) and the component never
+    asks for the version again (ignore_changes), so an upgraded cache is not "downgraded" by replacement. To move
+    to another version (a new major, or redis to valkey): modify the replication group with the AWS CLI (engine,
+    engine version and a parameter group of the new family), then set engine and engine_version here and run
+    `pulumi up --refresh`."""
     node_type: NotRequired[str]
-    """Node type, e.g. cache.r7g.large. Default cache.r7g.large."""
+    """Node type ElastiCache offers (cfn-lint's AWS catalogue, any region), e.g. cache.r7g.large."""
     node_count: NotRequired[int]
-    """Nodes, one per AZ: a primary and node_count - 1 replicas (at most one per zone). Default 3."""
+    """Nodes, one per AZ: a primary and node_count - 1 replicas (at most one per zone; ElastiCache allows 6)."""
     automatic_failover: NotRequired[bool]
-    """Promote a replica when the primary fails, with Multi-AZ on (needs node_count >= 2). Default true."""
+    """Promote a replica when the primary fails, with Multi-AZ on (needs node_count >= 2)."""
     port: NotRequired[int]
-    """Port the nodes listen on. Default 6379."""
+    """Port the nodes listen on."""
     snapshot_retention_days: NotRequired[int]
-    """Days of daily snapshots, 0 to 35 (0: none). Default 7."""
+    """Days of daily snapshots (0: none)."""
     kms_key_arn: NotRequired[pulumi.Input[str]]
-    """KMS key for encryption at rest and the AUTH token secret. Default: AWS's managed keys."""
+    """KMS key for encryption at rest and the AUTH token secret. Absent: AWS's managed keys."""
     log_kms_key_arn: NotRequired[pulumi.Input[str]]
     """KMS key of the slow log and engine log groups; its key policy must let CloudWatch Logs in this region use
-    it. Default: a rotating customer-managed key made for them, usable by CloudWatch Logs for this account's log
+    it. Absent: a rotating customer-managed key made for them, usable by CloudWatch Logs for this account's log
     groups in this region only."""
     log_retention_days: NotRequired[int]
     """Days to keep the slow log and engine log in CloudWatch Logs: one of the periods CloudWatch Logs accepts
-    (1, 3, 5, 7, 14, 30, 60, 90, ... 3653). Default 30."""
+    (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."""
     apply_immediately: NotRequired[bool]
     """Apply changes to the replication group (node type, parameter group, snapshots...) at once rather than in
-    the next maintenance window (sun 05:30-06:30 UTC). Default false: a production cache changes during the
+    the next maintenance window (sun 05:30-06:30 UTC). Off by default: a production cache changes during the
     window."""
     parameter_path: NotRequired[str]
     """Publish endpoints, port, TLS flag and the token secret's ARN under this Parameter Store path.
-    Default: not published."""
+    Absent: not published."""
     tags: NotRequired[dict[str, str]]
-    """Tags added to every taggable child. Default none."""
+    """Tags added to every taggable child."""
+
+
+def _default_version(values: Mapping[str, Any]) -> str:
+    """the engine's newest major: redis 7, valkey 8 (its newest minor)"""
+    return DEFAULT_VERSIONS[CacheEngine(values.get("engine", CacheEngine.REDIS)).value]
+
+
+ARGS = options.Spec(
+    COMPONENT,
+    HaCacheArgs,
+    vpc_id=options.Arg(),
+    subnet_ids=options.Arg(),
+    availability_zones=options.Arg(check=options.each(options.matches(ZONE, "zone names such as us-east-1a"))),
+    client_security_group_ids=options.Arg(),
+    engine=options.Arg(CacheEngine.REDIS),
+    engine_version=options.Arg(_default_version),
+    node_type=options.Arg(
+        "cache.r7g.large",
+        options.member_of(
+            catalogue.cache_node_types, "a node type ElastiCache offers such as cache.r7g.large", catalogue.SOURCE
+        ),
+    ),
+    node_count=options.Arg(3, options.between(1, MAX_NODES)),
+    automatic_failover=options.Arg(True),
+    port=options.Arg(6379, options.between(1024, 65535)),
+    snapshot_retention_days=options.Arg(7, options.between(0, 35, " days")),
+    kms_key_arn=options.Arg(),
+    log_kms_key_arn=options.Arg(),
+    log_retention_days=options.Arg(30, checks.log_retention),
+    apply_immediately=options.Arg(False),
+    parameter_path=options.Arg(check=checks.parameter_path_rule),
+    tags=options.Arg({}),
+)
+
+
+def _version_text(given: object) -> object:
+    """The arguments with a numeric engine_version as its text: YAML reads 7.1 or 7 unquoted as a number, and the
+    user meant the version."""
+    if not isinstance(given, Mapping):
+        return given
+    version = given.get("engine_version")
+    if isinstance(version, int | float) and not isinstance(version, bool):
+        return {**given, "engine_version": str(version)}
+    return given
+
+
+def _version_rule(args: HaCacheArgs, problems: options.Problems) -> None:
+    """engine_version is one the engine's catalogue offers, in a major HaCache runs."""
+    version = args.get("engine_version")
+    if version is None or not problems.ok("engine"):
+        return
+    engine = CacheEngine(args.get("engine", CacheEngine.REDIS)).value
+    if engine_release(engine, version) is None:
+        allowed = ", ".join(accepted_versions(engine))
+        problems.add(
+            "engine_version",
+            f"must be a {engine} version ElastiCache offers ({catalogue.SOURCE}) in a major HaCache runs "
+            f"({allowed}), such as {DEFAULT_VERSIONS[engine]} or {next(reversed(accepted_versions(engine)))}, "
+            f"got {options.shown(version)}",
+        )
+
+
+def _placement_rules(args: HaCacheArgs, problems: options.Problems) -> None:
+    """A node per zone, and a replica to fail over to."""
+    checks.zones_subnets_clients(args, problems)
+    nodes, zones = args.get("node_count"), args.get("availability_zones")
+    if nodes is not None and zones is not None and problems.ok("availability_zones") and nodes > len(zones):
+        problems.add(
+            "node_count", f"must be <= the number of zones ({len(zones)}) so each node gets its own AZ, got {nodes}"
+        )
+    failover = args.get("automatic_failover")
+    if failover and nodes is not None and nodes < 2:
+        problems.add(
+            "automatic_failover",
+            f"needs node_count >= 2 (a replica to fail over to), got node_count {nodes}; set it false for one node",
+        )
+
+
+def check(given: object, problems: options.Problems, skip: frozenset[str] = frozenset()) -> HaCacheArgs:
+    """Every argument and every rule across them, all problems recorded (the stack passes its wiring as skip)."""
+    args = ARGS.read(_version_text(given), problems, skip=skip)
+    _version_rule(args, problems)
+    _placement_rules(args, problems)
+    return args
+
+
+def check_name(name: str, problems: options.Problems) -> None:
+    """The component's name makes physical names ElastiCache accepts (DERIVED_NAMES)."""
+    message = naming.derived_name_problem(name, DERIVED_NAMES)
+    if message:
+        problems.add("name", message)
 
 
 @dataclass(frozen=True)
 class CachePlan:
-    """HaCacheArgs with defaults applied and every plain value checked."""
+    """The checked arguments and what HaCache derives from them before declaring anything."""
 
-    zones: list[str]
-    engine: CacheEngine
+    args: HaCacheArgs
+    """Every argument, defaults applied."""
     release: EngineRelease
-    node_type: str
-    node_count: int
-    automatic_failover: bool
-    port: int
-    snapshot_retention_days: int
-    log_retention_days: int
-    apply_immediately: bool
-    parameter_path: str | None
-    tags: dict[str, str]
-
-    def node_zones(self) -> list[str]:
-        """The zone of each node, primary first."""
-        return self.zones[: self.node_count]
+    """What ElastiCache runs for engine_version, with its parameter group family."""
+    node_zones: list[str]
+    """The zone of each node, primary first."""
 
 
-COMPONENT = "HaCache"
-_fail = partial(checks.fail, COMPONENT)
-_int = partial(checks.integer, COMPONENT)
-
-
-def engine_release(engine: str, value: object) -> EngineRelease | None:
-    """The release ElastiCache runs for engine_version `value` of `engine`, or None if it offers none."""
-    releases = ENGINE_VERSIONS.get(engine, {})
-    return releases.get(value) if isinstance(value, str) else None
-
-
-def _release(value: object, engine: CacheEngine) -> EngineRelease:
-    release = engine_release(engine.value, value)
-    if release is None:
-        allowed = ", ".join(ENGINE_VERSIONS[engine.value])
-        raise _fail("engine_version", f"must be a {engine.value} version ElastiCache offers ({allowed}), got {value!r}")
-    return release
-
-
-def _flag(args: HaCacheArgs, field: str, default: bool) -> bool:
-    value = args.get(field, default)
-    if not isinstance(value, bool):
-        raise _fail(field, f"must be true or false, got {value!r}")
-    return value
-
-
-def plan(args: HaCacheArgs) -> CachePlan:
-    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
-    zones = checks.data_tier_zones(
-        COMPONENT, list(args["availability_zones"]), list(args["subnet_ids"]), args["client_security_group_ids"]
-    )
-    engine = checks.choice(COMPONENT, "engine", args.get("engine", CacheEngine.REDIS), CacheEngine)
-    node_type = args.get("node_type", "cache.r7g.large")
-    if not isinstance(node_type, str) or not re.fullmatch(NODE_TYPE, node_type):
-        raise _fail("node_type", f"must be an ElastiCache node type such as cache.r7g.large, got {node_type!r}")
-    nodes = _int(args, "node_count", 3, 1, 6)
-    if nodes > len(zones):
-        raise _fail(
-            "node_count", f"must be <= the number of zones ({len(zones)}) so each node gets its own AZ, got {nodes}"
-        )
-    failover = _flag(args, "automatic_failover", True)
-    if failover and nodes < 2:
-        raise _fail(
-            "automatic_failover",
-            f"needs node_count >= 2 (a replica to fail over to), got {nodes}; set it false for one node",
-        )
-    path = args.get("parameter_path")
-    return CachePlan(
-        zones=zones,
-        engine=engine,
-        release=_release(args.get("engine_version", DEFAULT_VERSIONS[engine.value]), engine),
-        node_type=node_type,
-        node_count=nodes,
-        automatic_failover=failover,
-        port=_int(args, "port", 6379, 1024, 65535),
-        snapshot_retention_days=_int(args, "snapshot_retention_days", 7, 0, 35),
-        log_retention_days=checks.log_retention_days(COMPONENT, args, "log_retention_days", 30),
-        apply_immediately=_flag(args, "apply_immediately", False),
-        parameter_path=None if path is None else checks.parameter_path(COMPONENT, "parameter_path", path),
-        tags=dict(args.get("tags") or {}),
-    )
+def plan(args: HaCacheArgs, name: str | None = None) -> CachePlan:
+    """Defaults and validation before any resource exists (of the name too, when given); pure, so it is tested
+    without mocks. Raises options.ArgsError with every problem."""
+    problems = options.Problems(f"{COMPONENT}.")
+    checked = check(args, problems)
+    if name is not None:
+        check_name(name, problems)
+    problems.raise_any()
+    release = engine_release(checked["engine"].value, checked["engine_version"])
+    assert release is not None  # checked by _version_rule
+    return CachePlan(checked, release, checked["availability_zones"][: checked["node_count"]])
 
 
 class HaCache(pulumi.ComponentResource):
@@ -234,36 +324,37 @@ class HaCache(pulumi.ComponentResource):
     """Secrets Manager secret holding the AUTH token (a plain string)."""
 
     def __init__(self, name: str, args: HaCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(type_token("HaCache"), name, None, opts)
-        p = plan(args)
-        self._name, self._plan = name, p
+        p = plan(args, name)  # before registering anything: bad arguments leave no trace in the stack
+        super().__init__(type_token(COMPONENT), name, None, opts)
+        self._name, self._plan, a = name, p, p.args
         self._child = pulumi.ResourceOptions(parent=self)
-        key = args.get("kms_key_arn")
+        key = a.get("kms_key_arn")
         group = client_only_security_group(
             name,
-            vpc_id=args["vpc_id"],
-            clients=args["client_security_group_ids"],
-            port=p.port,
-            service=p.engine.value,
+            vpc_id=a["vpc_id"],
+            clients=a["client_security_group_ids"],
+            port=a["port"],
+            service=a["engine"].value,
             tags=self._tags(f"{name}-sg"),
             opts=self._child,
         )
         subnets = aws.elasticache.SubnetGroup(
             f"{name}-subnets",
             description=f"{name}: data subnets",
-            subnet_ids=args["subnet_ids"],
+            subnet_ids=a["subnet_ids"],
             tags=self._tags(f"{name}-subnets"),
             opts=self._child,
         )
         token, secret = self._auth_token(key)
-        logs = self._log_groups(args.get("log_kms_key_arn") or self._log_key().arn)
+        logs = self._log_groups(a.get("log_kms_key_arn") or self._log_key().arn)
         replication_group = self._replication_group(group, subnets, token, key, logs)
-        if p.parameter_path:
-            self._publish(p.parameter_path, replication_group, secret)
+        path = a.get("parameter_path")
+        if path:
+            self._publish(path, replication_group, secret)
 
         self.primary_endpoint = replication_group.primary_endpoint_address
         self.reader_endpoint = replication_group.reader_endpoint_address
-        self.port = pulumi.Output.from_input(p.port)
+        self.port = pulumi.Output.from_input(a["port"])
         self.security_group_id = group.id
         self.replication_group_id = replication_group.id
         self.member_cluster_ids = replication_group.member_clusters.apply(sorted)
@@ -281,7 +372,7 @@ class HaCache(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return component_tags("HaCache", self._plan.tags, name=name)
+        return component_tags("HaCache", self._plan.args["tags"], name=name)
 
     def _auth_token(self, key: pulumi.Input[str] | None) -> tuple[random.RandomPassword, aws.secretsmanager.Secret]:
         """A generated AUTH token, kept as a Pulumi secret and stored in Secrets Manager for the service."""
@@ -319,7 +410,7 @@ class HaCache(pulumi.ComponentResource):
         return {
             kind: aws.cloudwatch.LogGroup(
                 f"{self._name}-{kind}",
-                retention_in_days=self._plan.log_retention_days,
+                retention_in_days=self._plan.args["log_retention_days"],
                 kms_key_id=key_arn,
                 tags=self._tags(f"{self._name}-{kind}"),
                 opts=self._child,
@@ -341,7 +432,7 @@ class HaCache(pulumi.ComponentResource):
         asking again for the creation version would read as a downgrade, which the provider plans as a
         replacement (an empty cache).
         """
-        name, p = self._name, self._plan
+        name, p, a = self._name, self._plan, self._plan.args
         parameters = aws.elasticache.ParameterGroup(
             f"{name}-params",
             family=p.release.family,
@@ -351,16 +442,16 @@ class HaCache(pulumi.ComponentResource):
             opts=self._child,
         )
         return aws.elasticache.ReplicationGroup(
-            f"{name}-redis",
-            description=f"{name}: {p.engine.value} cache, one node per AZ",
-            engine=p.engine.value,
+            f"{name}-{GROUP_ROLE}",
+            description=f"{name}: {a['engine'].value} cache, one node per AZ",
+            engine=a["engine"].value,
             engine_version=p.release.version,
-            node_type=p.node_type,
-            num_cache_clusters=p.node_count,
-            preferred_cache_cluster_azs=p.node_zones(),
-            automatic_failover_enabled=p.automatic_failover,
-            multi_az_enabled=p.automatic_failover,
-            port=p.port,
+            node_type=a["node_type"],
+            num_cache_clusters=a["node_count"],
+            preferred_cache_cluster_azs=p.node_zones,
+            automatic_failover_enabled=a["automatic_failover"],
+            multi_az_enabled=a["automatic_failover"],
+            port=a["port"],
             subnet_group_name=subnets.name,
             security_group_ids=[group.id],
             parameter_group_name=parameters.name,
@@ -369,11 +460,11 @@ class HaCache(pulumi.ComponentResource):
             transit_encryption_enabled=True,
             transit_encryption_mode="required" if p.release.transit_encryption_mode else None,
             auth_token=token.result,
-            snapshot_retention_limit=p.snapshot_retention_days,
+            snapshot_retention_limit=a["snapshot_retention_days"],
             snapshot_window=SNAPSHOT_WINDOW,
             maintenance_window=MAINTENANCE_WINDOW,
             auto_minor_version_upgrade=True,
-            apply_immediately=p.apply_immediately,
+            apply_immediately=a["apply_immediately"],
             log_delivery_configurations=[
                 {
                     "destination": group_.name,
@@ -383,7 +474,7 @@ class HaCache(pulumi.ComponentResource):
                 }
                 for kind, group_ in logs.items()
             ],
-            tags=self._tags(f"{name}-redis"),
+            tags=self._tags(f"{name}-{GROUP_ROLE}"),
             opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(ignore_changes=["engineVersion"])),
         )
 
@@ -394,7 +485,7 @@ class HaCache(pulumi.ComponentResource):
         values: dict[str, pulumi.Input[str]] = {
             "primary_endpoint": replication_group.primary_endpoint_address,
             "reader_endpoint": replication_group.reader_endpoint_address,
-            "port": str(self._plan.port),
+            "port": str(self._plan.args["port"]),
             "tls": "true",
             "auth_secret_arn": secret.arn,
         }
