@@ -3,7 +3,8 @@
 #   make test                 lint, type check and the whole test suite (installs PostgreSQL and Redis, and
 #                             systemd-nspawn for the boot test, which runs as root)
 # Also: make run (the service against local servers), make bench (the service benchmark),
-#   make lab (the whole architecture on loopback), make drill (failure drills under load -> docs/resilience.md).
+#   make lab (the whole architecture on loopback), make drill (failure drills under load -> docs/resilience.md),
+#   make docs (the component reference -> docs/reference/, the stacks' pictures -> docs/architecture/).
 STACK ?= prod
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: preview test lint typecheck pytest servers boot-tools run bench lab drill clean
+.PHONY: preview test lint typecheck pytest servers boot-tools run bench lab drill docs graphviz clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt components/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -66,6 +67,20 @@ lab: $(STAMP) servers
 # Every failure drill under load; writes docs/resilience.md and its timeline plots.
 drill: $(STAMP) servers
 	$(PY) -m drills.run
+
+# Graphviz's dot renders the architecture pictures (Debian package; the tests need only the committed files).
+graphviz:
+	@if ! command -v dot >/dev/null; then \
+		echo "installing graphviz (Debian package)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz >/dev/null; \
+	fi
+
+# The generated docs: a reference page per component (from its ARGS Spec) and each stack's architecture picture
+# (drawn from what __main__.py declares under the mock cloud). tests/test_reference.py and
+# tests/test_architecture.py fail when these are stale.
+docs: $(STAMP) graphviz
+	$(PY) -m stack.reference
+	$(PY) -m stack.architecture dev prod
 
 test: lint typecheck pytest
 
