@@ -45,6 +45,14 @@ UNOFFERED: dict[str, frozenset[str]] = {}
 (DescribeInstanceTypeOfferings, DescribeOrderableDBInstanceOptions); empty here, so every zone offers everything,
 until a test models a zone that lacks one."""
 
+EXISTING_VPC_NAME = "shared"
+EXISTING_VPC_CIDR = "10.50.0.0/16"
+EXISTING_TIERS = ("public", "private", "database")
+"""A VPC that already exists in the mock account, as a project reusing one component finds it (examples/): tagged
+Name=shared, with one subnet per tier (tag Tier=public/private/database) in each of the region's first three zones.
+Looked up with aws.ec2.get_vpc / get_subnets / get_subnet, filtered as EC2 filters (vpc-id, tag:<key>,
+availability-zone, subnet-id, cidr-block, state)."""
+
 S3_HOSTED_ZONES = {"us-east-1": "Z3AQBSTGFYJSTF", "us-east-2": "Z2O1EMRO9K5GLX", "us-west-2": "Z3BJ6K6RIION7M"}
 """Route 53 zone of S3 (website) endpoints per region, as AWS lists them."""
 
@@ -125,6 +133,42 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
+
+
+FILTERED_ATTRIBUTES = {
+    "vpc-id": "vpcId",
+    "subnet-id": "id",
+    "availability-zone": "availabilityZone",
+    "availability-zone-id": "availabilityZoneId",
+    "cidr-block": "cidrBlock",
+    "cidr": "cidrBlock",
+    "state": "state",
+}
+"""EC2 filter name -> the attribute it tests (DescribeVpcs / DescribeSubnets filters the mock cloud models)."""
+
+
+def _matches(item: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
+    """True when an existing VPC or subnet passes a data source's arguments: id, vpcId, availabilityZone, cidrBlock
+    and state as given, every tag in `tags`, and every filter (any of its values)."""
+    for key in ("id", "vpcId", "availabilityZone", "cidrBlock", "state"):
+        if query.get(key) is not None and item.get(key) != query[key]:
+            return False
+    tags = item.get("tags", {})
+    if any(tags.get(key) != value for key, value in (query.get("tags") or {}).items()):
+        return False
+    for flt in query.get("filters") or []:
+        name, values = str(flt["name"]), [str(v) for v in flt["values"]]
+        if name.startswith("tag:"):
+            actual = tags.get(name.removeprefix("tag:"))
+        elif name in FILTERED_ATTRIBUTES:
+            actual = item.get(FILTERED_ATTRIBUTES[name])
+        else:
+            raise NotImplementedError(
+                f"the mock cloud does not model the EC2 filter {name!r}; add it in stack/mock_cloud.py"
+            )
+        if actual is None or str(actual) not in values:
+            return False
+    return True
 
 
 def _digest(*parts: str, size: int = 17) -> str:
@@ -391,6 +435,12 @@ class MockCloud(pulumi.runtime.Mocks):
                 args.args
             ),
             "aws:rds/getOrderableDbInstance:getOrderableDbInstance": lambda: self._orderable_db_instance(args.args),
+            "aws:ec2/getVpc:getVpc": lambda: self._one("VPC", self._existing_vpcs(), args.args),
+            "aws:ec2/getSubnets:getSubnets": lambda: {
+                "id": region,
+                "ids": [s["id"] for s in self._existing_subnets() if _matches(s, args.args)],
+            },
+            "aws:ec2/getSubnet:getSubnet": lambda: self._one("Subnet", self._existing_subnets(), args.args),
             "aws:ec2/getManagedPrefixList:getManagedPrefixList": lambda: {
                 "id": f"pl-{_digest(str(args.args), size=8)}",
                 "name": args.args.get("name"),
@@ -401,6 +451,54 @@ class MockCloud(pulumi.runtime.Mocks):
                 f"the mock cloud has no answer for invoke {args.token}; add one in stack/mock_cloud.py"
             )
         return answers[args.token](), []
+
+    def _existing_vpcs(self) -> list[dict[str, Any]]:
+        """The VPC that already exists in the account (EXISTING_VPC_NAME), as DescribeVpcs describes it."""
+        vpc_id = f"vpc-{_digest('existing', self.region)}"
+        return [
+            {
+                "id": vpc_id,
+                "arn": f"arn:aws:ec2:{self.region}:{ACCOUNT_ID}:vpc/{vpc_id}",
+                "cidrBlock": EXISTING_VPC_CIDR,
+                "state": "available",
+                "default": False,
+                "ownerId": ACCOUNT_ID,
+                "tags": {"Name": EXISTING_VPC_NAME},
+            }
+        ]
+
+    def _existing_subnets(self) -> list[dict[str, Any]]:
+        """Its subnets: one per tier in each of the region's first three zones, a /24 each."""
+        (vpc,) = self._existing_vpcs()
+        subnets = []
+        for t, tier in enumerate(EXISTING_TIERS):
+            for z, (zone, zone_id) in enumerate(self.zones()[:3]):
+                subnet_id = f"subnet-{_digest('existing', self.region, tier, zone)}"
+                subnets.append(
+                    {
+                        "id": subnet_id,
+                        "arn": f"arn:aws:ec2:{self.region}:{ACCOUNT_ID}:subnet/{subnet_id}",
+                        "vpcId": vpc["id"],
+                        "availabilityZone": zone,
+                        "availabilityZoneId": zone_id,
+                        "cidrBlock": f"10.50.{10 * t + z}.0/24",
+                        "state": "available",
+                        "mapPublicIpOnLaunch": tier == "public",
+                        "ownerId": ACCOUNT_ID,
+                        "tags": {"Name": f"{EXISTING_VPC_NAME}-{tier}-{zone}", "Tier": tier},
+                    }
+                )
+        return subnets
+
+    @staticmethod
+    def _one(kind: str, items: list[dict[str, Any]], query: Mapping[str, Any]) -> dict[str, Any]:
+        """The single item a singular data source (get_vpc, get_subnet) matches; none or several fail as in AWS's
+        provider ("no matching EC2 VPC found", "multiple EC2 Subnets matched")."""
+        found = [item for item in items if _matches(item, query)]
+        if len(found) != 1:
+            problem = "no matching" if not found else "multiple"
+            raise ValueError(f"{problem} EC2 {kind}{'s matched' if found else ' found'}; query {dict(query)}")
+        return found[0]
 
     def _instance_type_offerings(self, query: Mapping[str, Any]) -> dict[str, Any]:
         """One (type, location) row per offered type in each zone, filtered as EC2 filters them."""
