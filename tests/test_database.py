@@ -5,10 +5,11 @@ import json
 import re
 from typing import Any, cast
 
+import pulumi
 import pytest
 
-from ha_stack import DatabaseEngine, HaDatabase, HaDatabaseArgs
-from ha_stack.database import plan
+from ha_stack import DatabaseEngine, HaDatabase, HaDatabaseArgs, catalogue, options
+from ha_stack.database import check, plan
 from stack.ha_summary import database_facts
 from stack.mock_cloud import Recording
 from tests.conftest import DATA_TIER, build, parented_children, published
@@ -21,6 +22,9 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 RANDOM_ID = "random:index/randomId:RandomId"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+
+
+AURORA_MAJORS = ", ".join(catalogue.rds_major_versions("aurora-postgresql"))
 
 
 def args(**overrides: Any) -> HaDatabaseArgs:
@@ -115,7 +119,7 @@ def test_rds_read_replicas_are_refused_because_aws_refuses_them_with_a_managed_m
     # source whose credentials Secrets Manager manages is not supported (all engines but SQL Server).
     with pytest.raises(ValueError, match=re.escape("HaDatabase.reader_count: engine postgres takes 0: AWS refuses")):
         plan(args(engine=DatabaseEngine.POSTGRES, reader_count=2))
-    assert plan(args(engine=DatabaseEngine.POSTGRES)).reader_count == 0
+    assert plan(args(engine=DatabaseEngine.POSTGRES)).args["reader_count"] == 0
 
 
 # 2. Network
@@ -279,10 +283,18 @@ def test_every_child_is_parented_to_the_component(rds_multi_az):
     ("overrides", "message"),
     [
         ({"engine": "mysql"}, "HaDatabase.engine: must be one of aurora-postgresql, postgres, got 'mysql'"),
-        ({"engine_version": "9.6"}, "HaDatabase.engine_version: major version must be one of 13, 14, 15, 16, 17"),
+        (
+            {"engine_version": "9.6"},
+            f"HaDatabase.engine_version: must be a major version AWS offers for aurora-postgresql ({AURORA_MAJORS}), "
+            "cfn-lint's AWS catalogue, got '9.6'",
+        ),
         ({"engine_version": "16.4"}, "HaDatabase.engine_version: must be the major version only ('16')"),
         ({"reader_count": 3}, "HaDatabase.reader_count: must be < the number of zones (3)"),
-        ({"instance_class": "r6g.large"}, "HaDatabase.instance_class: must be an RDS instance class"),
+        (
+            {"instance_class": "r6g.large"},
+            "HaDatabase.instance_class: must be an RDS instance class offered for aurora-postgresql (cfn-lint's AWS "
+            "catalogue), got 'r6g.large' (nearest: db.r6g.large",
+        ),
         ({"instance_class": "db.t4g.micro"}, "HaDatabase.instance_class: Aurora PostgreSQL needs db.t3.medium"),
         ({"backup_retention_days": 0}, "HaDatabase.backup_retention_days: Aurora keeps at least 1 day"),
         ({"reader_count": 2, "reader_autoscaling_max": 2}, "HaDatabase.reader_autoscaling_max: must be more than"),
@@ -304,6 +316,143 @@ def test_every_child_is_parented_to_the_component(rds_multi_az):
 def test_bad_arguments_are_refused_before_anything_is_declared(overrides, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         plan(args(**overrides))
+
+
+# Issue 17: every bad input is one line naming the argument, the value and what is allowed, before anything exists
+
+
+def refused(given: object, name: str = "db") -> tuple[list[str], Recording]:
+    """Build HaDatabase on its own with these arguments: the lines it refused them with, and what was registered."""
+    lines: list[str] = []
+
+    def program() -> None:
+        try:
+            HaDatabase(name, cast(HaDatabaseArgs, given))
+        except options.ArgsError as err:
+            lines.extend(err.problems)
+
+    return lines, build(program)
+
+
+LONG = "x" * 10_000
+REFUSED = [
+    # wrong types, where the old checks raised from deep inside or took the value as it came
+    ({"reader_count": "2"}, "HaDatabase.reader_count: must be a whole number, got '2'"),
+    ({"multi_az": "yes"}, "HaDatabase.multi_az: must be true or false, got 'yes'"),
+    ({"enable_deletion_protection": "no"}, "HaDatabase.enable_deletion_protection: must be true or false, got 'no'"),
+    ({"tags": {1: "x"}}, "HaDatabase.tags: must be an object of strings, got {1: 'x'}"),
+    ({"availability_zones": None}, "HaDatabase.availability_zones: must be a list of strings, got None"),
+    # an Output where a plain value decides what is declared
+    (
+        {"availability_zones": pulumi.Output.from_input(["us-east-1a", "us-east-1b"])},
+        "HaDatabase.availability_zones: must be a plain value known before deploy, not an Output",
+    ),
+    # catalogue misses: a family or size that never shipped, a version AWS does not offer
+    (
+        {"instance_class": "db.r6g.64xlarge"},
+        "HaDatabase.instance_class: must be an RDS instance class offered for aurora-postgresql (cfn-lint's AWS "
+        "catalogue), got 'db.r6g.64xlarge' (nearest: ",
+    ),
+    (
+        {"engine": "postgres", "instance_class": "db.q9.large"},
+        "HaDatabase.instance_class: must be an RDS instance class offered for postgres (cfn-lint's AWS catalogue), "
+        "got 'db.q9.large'",
+    ),
+    ({"engine_version": "99"}, "HaDatabase.engine_version: must be a major version AWS offers for aurora-postgresql"),
+    # reserved words and AWS's limits
+    ({"database_name": "user"}, "HaDatabase.database_name: must not be a PostgreSQL key word CREATE DATABASE refuses"),
+    (
+        {"database_name": "authorization"},
+        "HaDatabase.database_name: must not be a PostgreSQL key word CREATE DATABASE refuses",
+    ),
+    (
+        {"master_username": "shop_administrator"},
+        "HaDatabase.master_username: must be a lower-case identifier of up to 16",
+    ),
+    ({"master_username": "rdsadmin"}, "HaDatabase.master_username: must not be a PostgreSQL reserved word or role"),
+    # a 10,000-character value is shown cut
+    ({"database_name": LONG}, "HaDatabase.database_name: must be a lower-case identifier of up to 63 characters"),
+    # an unknown argument, and a required one left out
+    ({"reader_cont": 2}, "HaDatabase.reader_cont: unknown argument (did you mean 'reader_count'?)"),
+    ({"vpc_id": None}, "HaDatabase.vpc_id: must be a string (or an Output of one), got None"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "line"), REFUSED, ids=lambda v: str(v)[:40])
+def test_each_class_of_bad_input_is_one_line_and_nothing_is_declared(overrides, line):
+    lines, rec = refused(args(**overrides))
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(line)
+    assert LONG[:100] not in lines[0]  # a value is never echoed whole
+    assert rec.resources == []
+
+
+def test_a_long_value_is_shown_cut_with_its_length():
+    lines, _ = refused(args(database_name=LONG))
+    assert lines[0].endswith("... (10002 characters)")
+
+
+def test_a_missing_required_argument_is_named():
+    given = {k: v for k, v in args().items() if k != "vpc_id"}
+    lines, rec = refused(given)
+    assert lines == ["HaDatabase.vpc_id: is required"]
+    assert rec.resources == []
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        (
+            "d" * 45,
+            "HaDatabase.name: the component's name makes the instance identifier 64 characters ('" + "d" * 45,
+        ),
+        ("Shop_DB", "HaDatabase.name: the component's name must be lower-case letters, digits and single hyphens"),
+        ("db-", "HaDatabase.name: the component's name must be lower-case letters, digits and single hyphens"),
+    ],
+)
+def test_a_name_that_makes_an_invalid_rds_identifier_is_refused_before_anything_is_declared(name, line):
+    # RDS: identifiers are 1 to 63 letters, digits or hyphens, first a letter, no "--", no hyphen at the end; Pulumi
+    # appends "-" and 7 characters to "<name>-cluster" and does not cut it to 63.
+    lines, rec = refused(args(), name=name)
+    assert lines[0].startswith(line)
+    assert rec.resources == []
+
+
+def test_the_longest_names_aws_takes_are_accepted():
+    # Aurora: "<name>-instance-a" + "-xxxxxxx" must fit RDS's 63 (44 characters); RDS PostgreSQL:
+    # "<name>-monitoring" + "-xxxxxxx" must fit IAM's 64 for role names (45).
+    assert plan(args(), "d" * 44).aurora
+    with pytest.raises(
+        ValueError, match=re.escape("over AWS's limit of 63: use a name of at most 44 characters, got 45")
+    ):
+        plan(args(), "d" * 45)
+    rds = args(engine="postgres", instance_class="db.m7g.large", reader_count=0)
+    assert not plan(rds, "d" * 45).aurora
+    with pytest.raises(ValueError, match=re.escape("the monitoring role name 65 characters")):
+        plan(rds, "d" * 46)
+
+
+def test_every_problem_is_reported_in_one_error():
+    with pytest.raises(options.ArgsError, match="HaDatabase") as raised:
+        plan(args(engine_version="16.4", multi_az="yes", database_name="select", reader_cont=1), "db")
+    fields = [line.split(":")[0] for line in str(raised.value).splitlines()]
+    assert sorted(fields) == [
+        "HaDatabase.database_name",
+        "HaDatabase.engine_version",
+        "HaDatabase.multi_az",
+        "HaDatabase.reader_cont",
+    ]
+
+
+def test_the_stack_can_check_the_stack_file_before_the_wiring_exists():
+    problems = options.Problems("ha-stack:database.")
+    wiring = frozenset({"vpc_id", "subnet_ids", "availability_zones", "client_security_group_ids"})
+    checked = check({"engine": "postgres", "instance_class": "db.t4g.micro", "reader_count": 1}, problems, wiring)
+    assert problems.lines == [
+        "ha-stack:database.reader_count: engine postgres takes 0: AWS refuses read replicas of a primary whose master "
+        "password Secrets Manager manages; use engine aurora-postgresql for readers, got 1"
+    ]
+    assert "availability_zones" not in checked
 
 
 # Item 7: major versions only
@@ -357,7 +506,7 @@ def test_app_username_is_configurable_and_is_the_output_secrets_user():
 def test_reader_auto_scaling_must_be_able_to_add_a_reader():
     with pytest.raises(ValueError, match=re.escape("must be more than reader_count (2) and at most 15")):
         plan(args(reader_count=2, reader_autoscaling_max=2))
-    assert plan(args(reader_count=2, reader_autoscaling_max=3)).reader_autoscaling_max == 3
+    assert plan(args(reader_count=2, reader_autoscaling_max=3)).args["reader_autoscaling_max"] == 3
 
 
 # Item 19: a final-snapshot name per replacement

@@ -1,30 +1,34 @@
 """HaDatabase: PostgreSQL that survives an AZ loss: Aurora with readers in other AZs, or RDS Multi-AZ with replicas."""
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from functools import partial
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from ha_stack import checks
+from ha_stack import catalogue, checks, options
 from ha_stack.iam import assume_role_policy, caller_account
 from ha_stack.naming import az_letter, component_tags, type_token
 from ha_stack.parameters import publish_parameters
 from ha_stack.secrets import stored_secret
 from ha_stack.security import client_only_security_group
 
-POSTGRES_MAJOR_VERSIONS = ("13", "14", "15", "16", "17")
+COMPONENT = "HaDatabase"
 DEFAULT_MAJOR_VERSION = "16"
 """Major versions only: AWS picks the minor at creation and auto minor upgrades move it in the maintenance window.
 The AWS provider keeps `engine_version` "16" as long as the running version starts with "16." (its
 compareActualEngineVersion), so an upgrade AWS made is never undone by the next deploy."""
 INSTANCE_CLASS = r"db\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
+"""Kept only for stack/settings.py, which still imports it until the stack layer reads `check` (issue 17); the
+component checks classes against the catalogue instead."""
 AURORA_TOO_SMALL = r"db\.t\d+g?\.(micro|small)"
-"""Aurora PostgreSQL starts at db.t3.medium / db.t4g.medium."""
+"""Aurora PostgreSQL starts at db.t3.medium / db.t4g.medium (Aurora user guide, "Supported DB engines for DB instance
+classes": the micro and small burstable classes are Aurora MySQL's only). cfn-lint's per-engine list still carries
+db.t3.small for aurora-postgresql, so this rule runs before the catalogue."""
 SLOW_STATEMENT_MS = 500
 """Statements slower than this are logged (log_min_duration_statement)."""
 READER_CPU_TARGET_PERCENT = 70
@@ -44,11 +48,33 @@ POSTGRES_RESERVED_WORDS = frozenset(
     "or order placing primary references returning select session_user some symmetric table then to "
     "trailing true union unique user using variadic when where window with".split()
 )
-"""PostgreSQL's reserved key words (`SELECT word FROM pg_get_keywords() WHERE catcode = 'R'` on PostgreSQL 15)."""
+"""PostgreSQL's reserved key words: `SELECT word FROM pg_get_keywords() WHERE catcode = 'R'`, run on Debian's
+postgresql-15 (15.18) here; the same as the "reserved" column of the PostgreSQL manual's Appendix C, "SQL Key Words".
+CREATE ROLE refuses them unquoted."""
+POSTGRES_TYPE_FUNCTION_WORDS = frozenset(
+    "authorization binary collation concurrently cross current_schema freeze full ilike inner is isnull join "  # noqa: SIM905
+    "left like natural notnull outer overlaps right similar tablesample verbose".split()
+)
+"""Key words reserved except as function or type names (`catcode = 'T'` in the same query): CREATE DATABASE refuses
+them unquoted too (measured on 15.18: `CREATE DATABASE authorization` is a syntax error, while `CREATE ROLE` takes
+it), so a database name must avoid both sets."""
 RESERVED_ROLE_NAMES = frozenset({"public", "none", "rdsadmin"})
 """Names CREATE ROLE refuses ("role name ... is reserved"), and the RDS administrator role every instance has."""
 RESERVED_ROLE_PREFIXES = ("pg_", "rds_")
 """pg_ roles are reserved by PostgreSQL; rds_ roles (rds_superuser, ...) are RDS's own."""
+RDS_IDENTIFIER_CHARACTERS = 63
+"""DB instance and Aurora DB cluster identifiers: 1 to 63 letters, digits or hyphens, first a letter, no two
+consecutive hyphens, no hyphen at the end (RDS API reference, CreateDBInstance DBInstanceIdentifier and
+CreateDBCluster DBClusterIdentifier)."""
+RDS_NAME_CHARACTERS = 255
+"""Final snapshot identifiers, parameter group and subnet group names: at most 255 (DeleteDBCluster and
+DeleteDBInstance FinalDBSnapshotIdentifier, CreateDBParameterGroup DBParameterGroupName)."""
+IAM_ROLE_NAME_CHARACTERS = 64
+"""IAM role names: at most 64 characters (IAM API reference, CreateRole RoleName)."""
+AUTONAME_SUFFIX = "-0000000"
+"""What Pulumi appends to a logical name to make a physical one: a hyphen and 7 random characters, without cutting the
+name to AWS's limit (pulumi-aws provider/resources.go: rds Instance `identifier` autonaming, Randlen 7, Maxlen 255;
+the same for clusters and every `name`)."""
 
 
 class DatabaseEngine(str, Enum):
@@ -61,7 +87,7 @@ class DatabaseEngine(str, Enum):
 
 
 class HaDatabaseArgs(TypedDict):
-    """Inputs for HaDatabase."""
+    """Inputs for HaDatabase (defaults and checks: ARGS)."""
 
     vpc_id: pulumi.Input[str]
     """VPC of the subnets."""
@@ -72,76 +98,287 @@ class HaDatabaseArgs(TypedDict):
     client_security_group_ids: dict[str, pulumi.Input[str]]
     """Security groups allowed on the database port, keyed by a stable role name ("web") used in child names."""
     engine: NotRequired[DatabaseEngine]
-    """Aurora PostgreSQL or RDS PostgreSQL. Default aurora-postgresql."""
+    """Aurora PostgreSQL or RDS PostgreSQL."""
     engine_version: NotRequired[str]
-    """PostgreSQL major version, 13 to 17, e.g. "16". No minor: AWS picks it and upgrades it in the maintenance
-    window; a pinned minor fails the next deploy after such an upgrade ("Cannot upgrade ... from 16.8 to 16.4").
-    A major upgrade is a deliberate step (README). Default 16."""
+    """PostgreSQL major version, e.g. "16", one AWS offers for the engine (cfn-lint's AWS catalogue). No minor: AWS
+    picks it and upgrades it in the maintenance window; a pinned minor fails the next deploy after such an upgrade
+    ("Cannot upgrade ... from 16.8 to 16.4"). A major upgrade is a deliberate step (README)."""
     instance_class: NotRequired[str]
-    """Instance class of the writer and readers, e.g. db.r6g.large. Default db.r6g.large."""
+    """Instance class of the writer and readers, e.g. db.r6g.large: one RDS offers for the engine in some region
+    (cfn-lint's AWS catalogue); Aurora PostgreSQL starts at db.t3.medium / db.t4g.medium."""
     reader_count: NotRequired[int]
     """Aurora only: readers, each in its own AZ after the writer's. RDS PostgreSQL takes 0: AWS refuses read replicas
-    of a primary whose master password Secrets Manager manages. Default 1 (Aurora), 0 (RDS)."""
+    of a primary whose master password Secrets Manager manages."""
     reader_autoscaling_max: NotRequired[int]
-    """Aurora only: let Application Auto Scaling add readers on CPU up to this many, more than reader_count.
-    Default off."""
+    """Aurora only: let Application Auto Scaling add readers on CPU up to this many, more than reader_count."""
     multi_az: NotRequired[bool]
-    """RDS only: a synchronous standby in another AZ with automatic failover. Default true."""
+    """RDS only: a synchronous standby in another AZ with automatic failover."""
     allocated_storage_gib: NotRequired[int]
-    """RDS only: initial gp3 storage, 20 to 65536 GiB. Default 100."""
+    """RDS only: initial gp3 storage in GiB."""
     max_allocated_storage_gib: NotRequired[int]
-    """RDS only: storage autoscaling ceiling, >= allocated_storage_gib. Default 4x allocated."""
+    """RDS only: storage autoscaling ceiling in GiB, at least allocated_storage_gib."""
     database_name: NotRequired[str]
-    """Database created at launch. Default app."""
+    """Database created at launch: a lower-case PostgreSQL identifier (letters, digits, underscores, first a letter,
+    at most 63) that is not a PostgreSQL key word CREATE DATABASE refuses. Lower case because PostgreSQL folds
+    unquoted names to it, so the published name is the one every client's connection string works with."""
     master_username: NotRequired[str]
-    """Master user; RDS generates its password and keeps it in Secrets Manager. Default app_admin."""
+    """Master user (RDS generates its password and keeps it in Secrets Manager): a lower-case identifier of at most
+    16 characters (RDS's limit), not a reserved word or role."""
     app_username: NotRequired[str]
     """The service's own login role: a lower-case PostgreSQL identifier, not a reserved word, not pg_* / rds_*, not
     the master user. Its generated password is kept in a Secrets Manager secret (JSON username and password) that
-    the service creates the role with. Default ha_app."""
+    the service creates the role with."""
     port: NotRequired[int]
-    """Port the database listens on. Default 5432."""
+    """Port the database listens on."""
     backup_retention_days: NotRequired[int]
-    """Days of automated backups and point-in-time recovery, 0 to 35 (Aurora and replicas need >= 1). Default 14."""
+    """Days of automated backups and point-in-time recovery (Aurora keeps at least 1)."""
     apply_immediately: NotRequired[bool]
-    """Apply modifications now instead of in the weekly maintenance window (a restart may follow at once).
-    Default false."""
+    """Apply modifications now instead of in the weekly maintenance window (a restart may follow at once)."""
     enable_deletion_protection: NotRequired[bool]
-    """Deletion protection, a final snapshot, and Pulumi protect on the database and its key. Default true."""
+    """Deletion protection, a final snapshot, and Pulumi protect on the database and its key."""
     enable_customer_managed_key: NotRequired[bool]
     """Encrypt storage, the master secret and Performance Insights with a new rotating KMS key (else AWS's
-    managed key). Default true."""
+    managed key)."""
     parameter_path: NotRequired[str]
-    """Publish endpoints, port, name and secret ARN under this Parameter Store path (e.g. /ha-stack/prod/).
-    Default: not published."""
+    """Publish endpoints, port, name and secret ARN under this Parameter Store path (e.g. /ha-stack/prod/); not
+    published when absent."""
     tags: NotRequired[dict[str, str]]
-    """Tags added to every taggable child. Default none."""
+    """Tags added to every taggable child."""
+
+
+def _reader_count(values: Mapping[str, Any]) -> int:
+    """1 with aurora-postgresql, 0 with postgres"""
+    return 0 if values.get("engine") is DatabaseEngine.POSTGRES else 1
+
+
+def _max_storage(values: Mapping[str, Any]) -> int:
+    """4 x allocated_storage_gib, at most 65536"""
+    return min(4 * int(values.get("allocated_storage_gib", 100)), 65536)
+
+
+def _version_shape(value: str) -> str | None:
+    """Digits and dots; which majors exist depends on the engine (check)."""
+    if re.fullmatch(r"\d+(\.\d+)*", value):
+        return None
+    return f"must be a PostgreSQL major version such as {DEFAULT_MAJOR_VERSION!r}, got {options.shown(value)}"
+
+
+def _identifier(limit: int) -> options.Check:
+    """A lower-case PostgreSQL identifier of at most `limit` characters (RDS: letters, digits, underscores, first a
+    letter; PostgreSQL folds unquoted names to lower case)."""
+    return options.matches(
+        rf"[a-z][a-z0-9_]{{0,{limit - 1}}}",
+        f"a lower-case identifier of up to {limit} characters (letters, digits, underscores; first a letter)",
+    )
+
+
+def _not_reserved(words: frozenset[str], what: str) -> options.Check:
+    def check(value: str) -> str | None:
+        return f"must not be {what}, got {options.shown(value)}" if value in words else None
+
+    return check
+
+
+def _not_a_role_name(value: str) -> str | None:
+    """Not a name CREATE ROLE refuses or that RDS keeps for itself."""
+    if value in POSTGRES_RESERVED_WORDS or value in RESERVED_ROLE_NAMES or value.startswith(RESERVED_ROLE_PREFIXES):
+        return (
+            "must not be a PostgreSQL reserved word or role (public, none, pg_*, rdsadmin, rds_*), "
+            f"got {options.shown(value)}"
+        )
+    return None
+
+
+_DATABASE_NAME = options.all_of(
+    _identifier(63),
+    _not_reserved(
+        POSTGRES_RESERVED_WORDS | POSTGRES_TYPE_FUNCTION_WORDS,
+        "a PostgreSQL key word CREATE DATABASE refuses (PostgreSQL manual, Appendix C)",
+    ),
+)
+
+ARGS = options.Spec(
+    COMPONENT,
+    HaDatabaseArgs,
+    vpc_id=options.Arg(),
+    subnet_ids=options.Arg(),
+    availability_zones=options.Arg(),
+    client_security_group_ids=options.Arg(),
+    engine=options.Arg(DatabaseEngine.AURORA_POSTGRESQL),
+    engine_version=options.Arg(DEFAULT_MAJOR_VERSION, _version_shape),
+    instance_class=options.Arg("db.r6g.large"),
+    reader_count=options.Arg(_reader_count, options.between(0, 15)),
+    reader_autoscaling_max=options.Arg(check=options.between(1, 15)),
+    multi_az=options.Arg(True),
+    allocated_storage_gib=options.Arg(100, options.between(20, 65536, " GiB")),
+    max_allocated_storage_gib=options.Arg(_max_storage, options.between(20, 65536, " GiB")),
+    database_name=options.Arg("app", _DATABASE_NAME),
+    master_username=options.Arg("app_admin", options.all_of(_identifier(16), _not_a_role_name)),
+    app_username=options.Arg("ha_app", options.all_of(_identifier(63), _not_a_role_name)),
+    port=options.Arg(5432, options.between(1150, 65535)),
+    backup_retention_days=options.Arg(14, options.between(0, 35, " days")),
+    apply_immediately=options.Arg(False),
+    enable_deletion_protection=options.Arg(True),
+    enable_customer_managed_key=options.Arg(True),
+    parameter_path=options.Arg(check=checks.parameter_path_rule),
+    tags=options.Arg({}),
+)
+
+
+def _engine(args: HaDatabaseArgs, problems: options.Problems) -> DatabaseEngine | None:
+    """The engine when it was read fine (rules that depend on it are skipped otherwise)."""
+    engine = args.get("engine")
+    return engine if isinstance(engine, DatabaseEngine) and problems.ok("engine") else None
+
+
+def _check_version(args: HaDatabaseArgs, problems: options.Problems, engine: DatabaseEngine | None) -> None:
+    """A major version AWS offers for the engine, and nothing after it."""
+    version = args.get("engine_version")
+    if version is None:
+        return
+    engines = [engine] if engine else list(DatabaseEngine)
+    majors = sorted({m for e in engines for m in catalogue.rds_major_versions(e.value)}, key=int)
+    major = version.split(".")[0]
+    if major not in majors:
+        what = f"a major version AWS offers for {engine.value if engine else 'PostgreSQL'} ({', '.join(majors)})"
+        problems.add("engine_version", f"must be {what}, {catalogue.SOURCE}, got {options.shown(version)}")
+    elif version != major:
+        problems.add(
+            "engine_version",
+            f"must be the major version only ({major!r}): AWS picks and upgrades the minor, "
+            f"got {options.shown(version)}",
+        )
+
+
+def _check_class(args: HaDatabaseArgs, problems: options.Problems, engine: DatabaseEngine | None) -> None:
+    """A class RDS offers for the engine; Aurora's smallest is a medium."""
+    value = args.get("instance_class")
+    if value is None:
+        return
+    if engine is DatabaseEngine.AURORA_POSTGRESQL and re.fullmatch(AURORA_TOO_SMALL, value):
+        problems.add("instance_class", f"Aurora PostgreSQL needs db.t3.medium / db.t4g.medium or larger, got {value!r}")
+        return
+    engines = [engine] if engine else list(DatabaseEngine)
+    classes = sorted({c for e in engines for c in catalogue.db_instance_classes(e.value)})
+    what = f"an RDS instance class offered for {engine.value if engine else 'PostgreSQL'}"
+    message = options.member_of(classes, what, catalogue.SOURCE)(value)
+    if message:
+        problems.add("instance_class", message)
+
+
+def _check_readers(args: HaDatabaseArgs, problems: options.Problems, engine: DatabaseEngine | None) -> None:
+    """Aurora readers each in their own zone; RDS takes none (replicas of a managed-password primary are refused)."""
+    readers, ceiling, zones = (
+        args.get("reader_count"),
+        args.get("reader_autoscaling_max"),
+        args.get("availability_zones"),
+    )
+    if readers and engine is DatabaseEngine.POSTGRES:
+        problems.add(
+            "reader_count",
+            "engine postgres takes 0: AWS refuses read replicas of a primary whose master password Secrets Manager "
+            f"manages; use engine aurora-postgresql for readers, got {readers}",
+        )
+    elif readers is not None and zones is not None and problems.ok("availability_zones") and readers >= len(zones):
+        problems.add(
+            "reader_count",
+            f"must be < the number of zones ({len(zones)}) so each reader gets its own AZ, got {readers}",
+        )
+    if ceiling is None:
+        return
+    if engine is DatabaseEngine.POSTGRES:
+        problems.add("reader_autoscaling_max", "reader auto scaling needs engine aurora-postgresql")
+    elif readers is not None and ceiling <= readers:
+        problems.add(
+            "reader_autoscaling_max",
+            f"must be more than reader_count ({readers}) and at most 15, or auto scaling could add no reader, "
+            f"got {ceiling}",
+        )
+
+
+def _check_storage_and_backups(args: HaDatabaseArgs, problems: options.Problems, engine: DatabaseEngine | None) -> None:
+    storage, ceiling = args.get("allocated_storage_gib"), args.get("max_allocated_storage_gib")
+    if storage is not None and ceiling is not None and ceiling < storage:
+        problems.add("max_allocated_storage_gib", f"must be >= allocated_storage_gib ({storage}), got {ceiling}")
+    if args.get("backup_retention_days") == 0 and engine is DatabaseEngine.AURORA_POSTGRESQL:
+        problems.add("backup_retention_days", "Aurora keeps at least 1 day of backups, got 0")
+
+
+def _check_logins(args: HaDatabaseArgs, problems: options.Problems) -> None:
+    app, master = args.get("app_username"), args.get("master_username")
+    if app is not None and app == master:
+        problems.add(
+            "app_username", f"must differ from master_username: the service must not log in as it, got {app!r}"
+        )
+
+
+def check(given: object, problems: options.Problems, skip: frozenset[str] = frozenset()) -> HaDatabaseArgs:
+    """Every argument and every rule across them, all problems recorded (the stack passes its wiring as skip)."""
+    args = ARGS.read(given, problems, skip=skip)
+    engine = _engine(args, problems)
+    checks.zones_subnets_clients(args, problems)
+    _check_version(args, problems, engine)
+    _check_class(args, problems, engine)
+    _check_readers(args, problems, engine)
+    _check_storage_and_backups(args, problems, engine)
+    _check_logins(args, problems)
+    return args
+
+
+def derived_names(name: str, args: HaDatabaseArgs) -> dict[str, tuple[str, int]]:
+    """The physical names AWS will be given, as Pulumi derives them from the component's name, with AWS's limit."""
+    zones = args.get("availability_zones") or ["a"]
+    letters = [zone[-1] for zone in zones]
+    longest_letter = max(letters, key=len)
+    names: dict[str, tuple[str, int]] = {
+        "final snapshot identifier": (f"{name}-final-00000000", RDS_NAME_CHARACTERS),
+        "monitoring role name": (f"{name}-monitoring{AUTONAME_SUFFIX}", IAM_ROLE_NAME_CHARACTERS),
+    }
+    if args.get("engine", DatabaseEngine.AURORA_POSTGRESQL) is DatabaseEngine.POSTGRES:
+        names["instance identifier"] = (f"{name}-primary{AUTONAME_SUFFIX}", RDS_IDENTIFIER_CHARACTERS)
+        names["parameter group name"] = (f"{name}-params{AUTONAME_SUFFIX}", RDS_NAME_CHARACTERS)
+    else:
+        names["cluster identifier"] = (f"{name}-cluster{AUTONAME_SUFFIX}", RDS_IDENTIFIER_CHARACTERS)
+        names["instance identifier"] = (
+            f"{name}-instance-{longest_letter}{AUTONAME_SUFFIX}",
+            RDS_IDENTIFIER_CHARACTERS,
+        )
+        names["parameter group name"] = (f"{name}-cluster-params{AUTONAME_SUFFIX}", RDS_NAME_CHARACTERS)
+    return names
+
+
+def check_name(name: object, args: HaDatabaseArgs, problems: options.Problems) -> None:
+    """The component's name makes valid RDS identifiers: lower-case letters, digits and single hyphens, first a
+    letter (terraform-provider-aws refuses anything else before AWS is called), and short enough for every derived
+    name's limit."""
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z](-?[a-z0-9])*", name):
+        problems.add(
+            "name",
+            "the component's name must be lower-case letters, digits and single hyphens, first a letter and no "
+            f"hyphen at the end (it starts every RDS identifier), got {options.shown(name)}",
+        )
+        return
+    over = [
+        (limit - (len(derived) - len(name)), what, derived, limit)
+        for what, (derived, limit) in derived_names(name, args).items()
+        if len(derived) > limit
+    ]
+    if over:
+        allowed, what, derived, limit = min(over)
+        problems.add(
+            "name",
+            f"the component's name makes the {what} {len(derived)} characters ({options.shown(derived)}), over "
+            f"AWS's limit of {limit}: use a name of at most {allowed} characters, got {len(name)}",
+        )
 
 
 @dataclass(frozen=True)
 class DatabasePlan:
-    """HaDatabaseArgs with defaults applied and every plain value checked."""
+    """The checked arguments (defaults applied) and what is derived from them."""
 
-    zones: list[str]
-    clients: list[str]
+    args: HaDatabaseArgs
     engine: DatabaseEngine
-    engine_version: str
-    instance_class: str
-    reader_count: int
-    reader_autoscaling_max: int | None
-    multi_az: bool
-    allocated_storage_gib: int
-    max_allocated_storage_gib: int
-    database_name: str
-    master_username: str
-    app_username: str
-    port: int
-    backup_retention_days: int
-    apply_immediately: bool
-    enable_deletion_protection: bool
-    enable_customer_managed_key: bool
-    parameter_path: str | None
-    tags: dict[str, str]
+    """The engine as an enum member, whatever form it was given in."""
 
     @property
     def aurora(self) -> bool:
@@ -151,140 +388,22 @@ class DatabasePlan:
     @property
     def family(self) -> str:
         """Parameter group family, e.g. aurora-postgresql16."""
-        return f"{self.engine.value}{self.engine_version}"
+        return f"{self.engine.value}{self.args['engine_version']}"
 
     def reader_zones(self) -> list[str]:
         """The zones of the readers: the ones after the writer's, one each."""
-        return self.zones[1 : 1 + self.reader_count]
+        return self.args["availability_zones"][1 : 1 + self.args["reader_count"]]
 
 
-COMPONENT = "HaDatabase"
-_fail = partial(checks.fail, COMPONENT)
-_int = partial(checks.integer, COMPONENT)
-
-
-def _version(value: object) -> str:
-    """A major version only: a pinned minor breaks the first deploy after AWS's automatic minor upgrade."""
-    allowed = ", ".join(POSTGRES_MAJOR_VERSIONS)
-    major = value.split(".")[0] if isinstance(value, str) else value
-    if major not in POSTGRES_MAJOR_VERSIONS:
-        raise _fail("engine_version", f"major version must be one of {allowed}, got {value!r}")
-    if value != major:
-        raise _fail(
-            "engine_version",
-            f"must be the major version only ({major!r}): AWS picks and upgrades the minor, got {value!r}",
-        )
-    return str(major)
-
-
-def _instance_class(value: object, engine: DatabaseEngine) -> str:
-    if not isinstance(value, str) or not re.fullmatch(INSTANCE_CLASS, value):
-        raise _fail("instance_class", f"must be an RDS instance class such as db.r6g.large, got {value!r}")
-    if engine is DatabaseEngine.AURORA_POSTGRESQL and re.fullmatch(AURORA_TOO_SMALL, value):
-        raise _fail("instance_class", f"Aurora PostgreSQL needs db.t3.medium / db.t4g.medium or larger, got {value!r}")
-    return value
-
-
-def _readers(args: HaDatabaseArgs, zones: list[str], engine: DatabaseEngine) -> tuple[int, int | None]:
-    """Aurora readers in their own zones; RDS takes none (replicas of a managed-password primary are refused)."""
-    aurora = engine is DatabaseEngine.AURORA_POSTGRESQL
-    readers = _int(args, "reader_count", 1 if aurora else 0, 0, 15)
-    if readers and not aurora:
-        raise _fail(
-            "reader_count",
-            "engine postgres takes 0: AWS refuses read replicas of a primary whose master password Secrets Manager "
-            f"manages; use engine aurora-postgresql for readers, got {readers}",
-        )
-    if readers >= len(zones):
-        raise _fail(
-            "reader_count",
-            f"must be < the number of zones ({len(zones)}) so each reader gets its own AZ, got {readers}",
-        )
-    ceiling = args.get("reader_autoscaling_max")
-    if ceiling is not None:
-        if engine is not DatabaseEngine.AURORA_POSTGRESQL:
-            raise _fail("reader_autoscaling_max", "reader auto scaling needs engine aurora-postgresql")
-        if not isinstance(ceiling, int) or isinstance(ceiling, bool) or not readers < ceiling <= 15:
-            raise _fail(
-                "reader_autoscaling_max",
-                f"must be more than reader_count ({readers}) and at most 15, or auto scaling could add no reader, "
-                f"got {ceiling!r}",
-            )
-    return readers, ceiling
-
-
-def _backups(args: HaDatabaseArgs, engine: DatabaseEngine) -> int:
-    """Days of backups; Aurora always keeps at least one."""
-    days = _int(args, "backup_retention_days", 14, 0, 35)
-    if days == 0 and engine is DatabaseEngine.AURORA_POSTGRESQL:
-        raise _fail("backup_retention_days", "Aurora keeps at least 1 day of backups, got 0")
-    return days
-
-
-def _flag(args: HaDatabaseArgs, field: str, *, default: bool) -> bool:
-    value = args.get(field, default)
-    if not isinstance(value, bool):
-        raise _fail(field, f"must be true or false, got {value!r}")
-    return value
-
-
-def _text(args: HaDatabaseArgs, field: str, default: str) -> str:
-    value = args.get(field, default)
-    if not isinstance(value, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", value):
-        raise _fail(field, f"must be a lower-case identifier of up to 63 characters, got {value!r}")
-    return value
-
-
-def _app_username(args: HaDatabaseArgs, master: str) -> str:
-    """A role name CREATE ROLE accepts unquoted, that is neither RDS's nor the master user's."""
-    name = _text(args, "app_username", "ha_app")
-    if name in POSTGRES_RESERVED_WORDS or name in RESERVED_ROLE_NAMES or name.startswith(RESERVED_ROLE_PREFIXES):
-        raise _fail(
-            "app_username",
-            f"must not be a PostgreSQL reserved word or role (public, none, pg_*, rdsadmin, rds_*), got {name!r}",
-        )
-    if name == master:
-        raise _fail(
-            "app_username", f"must differ from master_username: the service must not log in as it, got {name!r}"
-        )
-    return name
-
-
-def plan(args: HaDatabaseArgs) -> DatabasePlan:
-    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
-    zones = checks.data_tier_zones(
-        COMPONENT, list(args["availability_zones"]), list(args["subnet_ids"]), args["client_security_group_ids"]
-    )
-    engine = checks.choice(COMPONENT, "engine", args.get("engine", DatabaseEngine.AURORA_POSTGRESQL), DatabaseEngine)
-    readers, ceiling = _readers(args, zones, engine)
-    storage = _int(args, "allocated_storage_gib", 100, 20, 65536)
-    max_storage = _int(args, "max_allocated_storage_gib", storage * 4, 20, 65536)
-    if max_storage < storage:
-        raise _fail("max_allocated_storage_gib", f"must be >= allocated_storage_gib ({storage}), got {max_storage}")
-    path = args.get("parameter_path")
-    master = _text(args, "master_username", "app_admin")
-    return DatabasePlan(
-        zones=zones,
-        clients=list(args["client_security_group_ids"]),
-        engine=engine,
-        engine_version=_version(args.get("engine_version", DEFAULT_MAJOR_VERSION)),
-        instance_class=_instance_class(args.get("instance_class", "db.r6g.large"), engine),
-        reader_count=readers,
-        reader_autoscaling_max=ceiling,
-        multi_az=args.get("multi_az", True),
-        allocated_storage_gib=storage,
-        max_allocated_storage_gib=max_storage,
-        database_name=_text(args, "database_name", "app"),
-        master_username=master,
-        app_username=_app_username(args, master),
-        port=_int(args, "port", 5432, 1150, 65535),
-        backup_retention_days=_backups(args, engine),
-        apply_immediately=_flag(args, "apply_immediately", default=False),
-        enable_deletion_protection=args.get("enable_deletion_protection", True),
-        enable_customer_managed_key=args.get("enable_customer_managed_key", True),
-        parameter_path=None if path is None else checks.parameter_path(COMPONENT, "parameter_path", path),
-        tags=dict(args.get("tags") or {}),
-    )
+def plan(args: HaDatabaseArgs, name: str | None = None) -> DatabasePlan:
+    """Defaults and validation before any resource exists; pure, so it is tested without mocks. With the component's
+    name, the names derived from it are checked too."""
+    problems = options.Problems(f"{COMPONENT}.")
+    checked = check(args, problems)
+    if name is not None:
+        check_name(name, checked, problems)
+    problems.raise_any()
+    return DatabasePlan(checked, checked["engine"])
 
 
 @dataclass(frozen=True)
@@ -321,14 +440,14 @@ def replacement_keepers(
     """
     keepers: dict[str, pulumi.Input[str]] = {
         "engine": p.engine.value,
-        "database_name": p.database_name,
-        "master_username": p.master_username,
+        "database_name": p.args["database_name"],
+        "master_username": p.args["master_username"],
         "kms_key_id": key_arn if key_arn is not None else "aws-managed",
     }
     if p.aurora:
         keepers["db_subnet_group_name"] = subnet_group_name
-    elif not p.multi_az:
-        keepers["availability_zone"] = p.zones[0]
+    elif not p.args["multi_az"]:
+        keepers["availability_zone"] = p.args["availability_zones"][0]
     return keepers
 
 
@@ -359,12 +478,12 @@ class HaDatabase(pulumi.ComponentResource):
     """Secrets Manager secret of the service's own role (JSON username and password), encrypted with kms_key_arn."""
 
     def __init__(self, name: str, args: HaDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(type_token("HaDatabase"), name, None, opts)
-        p = plan(args)
+        p = plan(args, name)  # before registering anything: bad arguments leave no trace in the stack
+        super().__init__(type_token(COMPONENT), name, None, opts)
         self._name, self._plan = name, p
         self._child = pulumi.ResourceOptions(parent=self)
-        self._stateful = pulumi.ResourceOptions(parent=self, protect=p.enable_deletion_protection)
-        key = self._key() if p.enable_customer_managed_key else None
+        self._stateful = pulumi.ResourceOptions(parent=self, protect=p.args["enable_deletion_protection"])
+        key = self._key() if p.args["enable_customer_managed_key"] else None
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets", subnet_ids=args["subnet_ids"], tags=self._tags(f"{name}-subnets"), opts=self._child
         )
@@ -374,7 +493,7 @@ class HaDatabase(pulumi.ComponentResource):
                 name,
                 vpc_id=args["vpc_id"],
                 clients=args["client_security_group_ids"],
-                port=p.port,
+                port=p.args["port"],
                 service="PostgreSQL",
                 tags=self._tags(f"{name}-sg"),
                 opts=self._child,
@@ -390,14 +509,15 @@ class HaDatabase(pulumi.ComponentResource):
         )
         endpoints = self._aurora(shared) if p.aurora else self._rds(shared)
         app_secret = self._app_secret(key.arn if key else None)
-        if p.parameter_path:
-            self._publish(p.parameter_path, endpoints, app_secret.arn)
+        path = p.args.get("parameter_path")
+        if path:
+            self._publish(path, endpoints, app_secret.arn)
 
         self.writer_endpoint = endpoints.writer
         self.reader_endpoint = endpoints.reader
         self.reader_endpoints = endpoints.readers
-        self.port = pulumi.Output.from_input(p.port)
-        self.database_name = pulumi.Output.from_input(p.database_name)
+        self.port = pulumi.Output.from_input(p.args["port"])
+        self.database_name = pulumi.Output.from_input(p.args["database_name"])
         self.secret_arn = endpoints.secret_arn
         self.security_group_id = shared.security_group.id
         self.kms_key_arn = key.arn if key else pulumi.Output.from_input("")
@@ -421,7 +541,7 @@ class HaDatabase(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return component_tags("HaDatabase", self._plan.tags, name=name)
+        return component_tags("HaDatabase", self._plan.args["tags"], name=name)
 
     def _key(self) -> aws.kms.Key:
         """A rotating key for storage, the master secret and Performance Insights; protected with the data."""
@@ -446,8 +566,8 @@ class HaDatabase(pulumi.ComponentResource):
         )
         secret = stored_secret(
             f"{name}-secret",
-            f"{self._name}: login of the service's role {p.app_username} (JSON username, password)",
-            pulumi.Output.json_dumps({"username": p.app_username, "password": password.result}),
+            f"{self._name}: login of the service's role {p.args['app_username']} (JSON username, password)",
+            pulumi.Output.json_dumps({"username": p.args["app_username"], "password": password.result}),
             key_arn,
             self._tags(f"{name}-secret"),
             self._child,
@@ -487,7 +607,7 @@ class HaDatabase(pulumi.ComponentResource):
             "monitoring_role_arn": role_arn,
             "auto_minor_version_upgrade": True,
             "publicly_accessible": False,
-            "apply_immediately": self._plan.apply_immediately,
+            "apply_immediately": self._plan.args["apply_immediately"],
         }
 
     def _aurora(self, shared: _Shared) -> _Endpoints:
@@ -504,32 +624,32 @@ class HaDatabase(pulumi.ComponentResource):
         cluster = aws.rds.Cluster(
             f"{name}-cluster",
             engine=p.engine.value,
-            engine_version=p.engine_version,
-            database_name=p.database_name,
-            master_username=p.master_username,
+            engine_version=p.args["engine_version"],
+            database_name=p.args["database_name"],
+            master_username=p.args["master_username"],
             manage_master_user_password=True,
             master_user_secret_kms_key_id=shared.key_arn,
-            port=p.port,
+            port=p.args["port"],
             db_subnet_group_name=shared.subnet_group.name,
             vpc_security_group_ids=[shared.security_group.id],
             db_cluster_parameter_group_name=parameters.name,
             storage_encrypted=True,
             kms_key_id=shared.key_arn,
-            backup_retention_period=p.backup_retention_days,
+            backup_retention_period=p.args["backup_retention_days"],
             preferred_backup_window=BACKUP_WINDOW,
             preferred_maintenance_window=MAINTENANCE_WINDOW,
             copy_tags_to_snapshot=True,
-            deletion_protection=p.enable_deletion_protection,
+            deletion_protection=p.args["enable_deletion_protection"],
             skip_final_snapshot=False,
             final_snapshot_identifier=shared.final_snapshot,
             enabled_cloudwatch_logs_exports=["postgresql"],
-            apply_immediately=p.apply_immediately,
+            apply_immediately=p.args["apply_immediately"],
             tags=self._tags(f"{name}-cluster"),
             opts=self._stateful,
         )
         monitoring = self._monitoring(shared.key_arn, shared.monitoring_role_arn)
         instances = []
-        for tier, zone in enumerate([p.zones[0], *p.reader_zones()]):
+        for tier, zone in enumerate([p.args["availability_zones"][0], *p.reader_zones()]):
             label = f"{name}-instance-{az_letter(zone)}"
             instances.append(
                 aws.rds.ClusterInstance(
@@ -537,7 +657,7 @@ class HaDatabase(pulumi.ComponentResource):
                     cluster_identifier=cluster.id,
                     # No engine_version: the cluster's is the one AWS upgrades; the instances follow it.
                     engine=aws.rds.EngineType(p.engine.value),
-                    instance_class=p.instance_class,
+                    instance_class=p.args["instance_class"],
                     availability_zone=zone,
                     promotion_tier=tier,
                     db_subnet_group_name=shared.subnet_group.name,
@@ -547,7 +667,7 @@ class HaDatabase(pulumi.ComponentResource):
                     **monitoring,
                 )
             )
-        if p.reader_autoscaling_max is not None:
+        if p.args.get("reader_autoscaling_max") is not None:
             self._reader_autoscaling(cluster, instances)
         readers = instances[1:]
         return _Endpoints(
@@ -567,8 +687,8 @@ class HaDatabase(pulumi.ComponentResource):
             service_namespace="rds",
             scalable_dimension="rds:cluster:ReadReplicaCount",
             resource_id=pulumi.Output.concat("cluster:", cluster.cluster_identifier),
-            min_capacity=p.reader_count,
-            max_capacity=p.reader_autoscaling_max,
+            min_capacity=p.args["reader_count"],
+            max_capacity=p.args.get("reader_autoscaling_max"),
             opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=instances)),
         )
         aws.appautoscaling.Policy(
@@ -605,29 +725,29 @@ class HaDatabase(pulumi.ComponentResource):
         primary = aws.rds.Instance(
             f"{name}-primary",
             engine=p.engine.value,
-            engine_version=p.engine_version,
-            instance_class=p.instance_class,
-            multi_az=p.multi_az,
+            engine_version=p.args["engine_version"],
+            instance_class=p.args["instance_class"],
+            multi_az=p.args["multi_az"],
             # AWS refuses an AZ for Multi-AZ: it picks the primary's and the standby's AZs itself.
-            availability_zone=None if p.multi_az else p.zones[0],
-            allocated_storage=p.allocated_storage_gib,
-            max_allocated_storage=p.max_allocated_storage_gib,
+            availability_zone=None if p.args["multi_az"] else p.args["availability_zones"][0],
+            allocated_storage=p.args["allocated_storage_gib"],
+            max_allocated_storage=p.args["max_allocated_storage_gib"],
             storage_type="gp3",
             storage_encrypted=True,
             kms_key_id=shared.key_arn,
-            db_name=p.database_name,
-            username=p.master_username,
+            db_name=p.args["database_name"],
+            username=p.args["master_username"],
             manage_master_user_password=True,
             master_user_secret_kms_key_id=shared.key_arn,
-            port=p.port,
+            port=p.args["port"],
             db_subnet_group_name=shared.subnet_group.name,
             vpc_security_group_ids=[shared.security_group.id],
             parameter_group_name=parameters.name,
-            backup_retention_period=p.backup_retention_days,
+            backup_retention_period=p.args["backup_retention_days"],
             backup_window=BACKUP_WINDOW,
             maintenance_window=MAINTENANCE_WINDOW,
             copy_tags_to_snapshot=True,
-            deletion_protection=p.enable_deletion_protection,
+            deletion_protection=p.args["enable_deletion_protection"],
             skip_final_snapshot=False,
             final_snapshot_identifier=shared.final_snapshot,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
@@ -650,8 +770,8 @@ class HaDatabase(pulumi.ComponentResource):
         values: dict[str, pulumi.Input[str]] = {
             "writer_endpoint": endpoints.writer,
             "reader_endpoint": endpoints.reader,
-            "port": str(p.port),
-            "name": p.database_name,
+            "port": str(p.args["port"]),
+            "name": p.args["database_name"],
             "secret_arn": endpoints.secret_arn,
             "app_secret_arn": app_secret_arn,
             "sslmode": "require",  # the parameter group refuses plain connections, in dev too
