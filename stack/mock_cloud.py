@@ -435,12 +435,12 @@ class MockCloud(pulumi.runtime.Mocks):
                 args.args
             ),
             "aws:rds/getOrderableDbInstance:getOrderableDbInstance": lambda: self._orderable_db_instance(args.args),
-            "aws:ec2/getVpc:getVpc": lambda: self._one("VPC", self._existing_vpcs(), args.args),
+            "aws:ec2/getVpc:getVpc": lambda: self._one("VPC", self.existing_vpcs(), args.args),
             "aws:ec2/getSubnets:getSubnets": lambda: {
                 "id": region,
-                "ids": [s["id"] for s in self._existing_subnets() if _matches(s, args.args)],
+                "ids": [s["id"] for s in self.existing_subnets() if _matches(s, args.args)],
             },
-            "aws:ec2/getSubnet:getSubnet": lambda: self._one("Subnet", self._existing_subnets(), args.args),
+            "aws:ec2/getSubnet:getSubnet": lambda: self._one("Subnet", self.existing_subnets(), args.args),
             "aws:ec2/getManagedPrefixList:getManagedPrefixList": lambda: {
                 "id": f"pl-{_digest(str(args.args), size=8)}",
                 "name": args.args.get("name"),
@@ -452,7 +452,7 @@ class MockCloud(pulumi.runtime.Mocks):
             )
         return answers[args.token](), []
 
-    def _existing_vpcs(self) -> list[dict[str, Any]]:
+    def existing_vpcs(self) -> list[dict[str, Any]]:
         """The VPC that already exists in the account (EXISTING_VPC_NAME), as DescribeVpcs describes it."""
         vpc_id = f"vpc-{_digest('existing', self.region)}"
         return [
@@ -467,9 +467,9 @@ class MockCloud(pulumi.runtime.Mocks):
             }
         ]
 
-    def _existing_subnets(self) -> list[dict[str, Any]]:
+    def existing_subnets(self) -> list[dict[str, Any]]:
         """Its subnets: one per tier in each of the region's first three zones, a /24 each."""
-        (vpc,) = self._existing_vpcs()
+        (vpc,) = self.existing_vpcs()
         subnets = []
         for t, tier in enumerate(EXISTING_TIERS):
             for z, (zone, zone_id) in enumerate(self.zones()[:3]):
