@@ -295,7 +295,8 @@ def test_dev_runs_the_same_static_stability_rule_when_it_states_a_peak():
 
 def test_resilience_settings_autoshift_in_prod_with_a_users_blocked_windows_and_off_in_dev():
     prod = parse_settings(stack_config("prod"), stack="prod").resilience
-    assert (prod.enable_zonal_autoshift, prod.autoshift_blocked_windows) == (True, ["Fri:16:00-Mon:08:00"])
+    weekend = ["Fri:16:00-Fri:23:59", "Sat:00:00-Sat:23:59", "Sun:00:00-Sun:23:59", "Mon:00:00-Mon:08:00"]
+    assert (prod.enable_zonal_autoshift, prod.autoshift_blocked_windows) == (True, weekend)
     dev = parse_settings(stack_config("dev"), stack="dev").resilience
     assert (dev.enable_zonal_autoshift, dev.drill_minutes) == (False, 5)
 

@@ -10,16 +10,17 @@ are free to keep; FIS charges per action-minute of an experiment that runs, so d
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from ha_stack import checks
+from ha_stack import options
 from ha_stack.database import DatabaseEngine
 from ha_stack.iam import Account, Statement, caller_account, policy_document
-from ha_stack.naming import az_letter, component_tags, type_token
+from ha_stack.naming import IAM_ROLE, NameRule, az_letter, component_tags, derived_name_problem, type_token
 
 COMPONENT = "HaResilience"
 ASG_TAG = "aws:autoscaling:groupName"
@@ -55,23 +56,31 @@ completeIfInstancesTerminated and kms:CreateGrant with startInstancesAfterDurati
 set here."""
 
 DRILL_MINUTES_RANGE = (1, 720)
-"""FIS durations run "from one minute to 12 hours"."""
-AUTOSHIFT_WINDOW = (
-    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):[0-5]\d-(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):[0-5]\d"
-)
-"""`Day:HH:MM-Day:HH:MM` (pulumi-aws arczonalshift.ZonalAutoshiftConfiguration.blocked_windows)."""
+"""FIS durations (stop-instances' startInstancesAfterDuration, the AZ power and network actions' duration) run "from
+one minute to 12 hours" (AWS FIS Actions reference)."""
+AUTOSHIFT_WINDOW = r"(?P<day>Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):[0-5]\d-(?P=day):([01]\d|2[0-3]):[0-5]\d"
+"""`Day:HH:MM-Day:HH:MM` on ONE day, e.g. `Sat:00:00-Sat:23:59`. AWS's API model (botocore arc-zonal-shift
+PracticeRunConfiguration.blockedWindows): "using the format DAY:HH:MM-DAY:HH:MM ... The blockedWindows have to start
+and end on the same day. Windows that span multiple days aren't supported" (19 characters, at most 15 windows)."""
 AUTOSHIFT_DATE = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
-"""`YYYY-MM-DD` (blocked_dates)."""
+"""`YYYY-MM-DD` (blockedDates: "in UTC, in the format YYYY-MM-DD", at most 15 dates); a date the calendar lacks is
+refused too."""
+AUTOSHIFT_MOST_ENTRIES = 15
+"""blockedWindows and blockedDates each take at most 15 entries (the API model's list length)."""
+ALARM_ARN = r"arn:[^:]+:cloudwatch:[^:]+:\d{12}:alarm:.+"
+EVENT_RULE = NameRule("EventBridge rule", 64, r"[.\-_A-Za-z0-9]+", "letters, digits, '.', '-' and '_'")
+"""EventBridge API reference, PutRule Name: 1 to 64 characters of letters, digits, ".", "-" and "_" (botocore events
+RuleName)."""
 
 
 class HaResilienceArgs(TypedDict):
-    """Inputs for HaResilience: what the drills target and which alarm stops them."""
+    """Inputs for HaResilience: what the drills target and which alarm stops them (defaults and checks: ARGS)."""
 
     availability_zones: list[str]
     """The stack's zones; one AZ drill of each kind per zone."""
     stop_alarm_arn: pulumi.Input[str]
     """The alarm that stops every experiment and ends every practice run when it fires: the service's composite
-    "service degraded" alarm (HaMonitoring.composite_alarm_arn)."""
+    "service degraded" alarm (HaMonitoring.composite_alarm_arn). A drill without a stop condition is refused."""
     asg_name: pulumi.Input[str]
     """The web tier's Auto Scaling group (HaWebFleet.asg_name): instance drills select its instances by the
     aws:autoscaling:groupName tag, and the role may stop or terminate only those."""
@@ -80,154 +89,195 @@ class HaResilienceArgs(TypedDict):
     zone_subnet_ids: dict[str, list[pulumi.Input[str]]]
     """Zone -> every subnet of the stack in that zone (public, app, data): the network drill cuts exactly these."""
     database_engine: NotRequired[DatabaseEngine]
-    """aurora-postgresql: the drill is a cluster failover; postgres: a reboot (with failover when Multi-AZ).
-    Default aurora-postgresql."""
+    """aurora-postgresql: the drill is a cluster failover; postgres: a reboot (with failover when Multi-AZ)."""
     database_cluster_identifier: NotRequired[pulumi.Input[str]]
     """The Aurora cluster (HaDatabase.cluster_identifier); needed for aurora-postgresql."""
     database_instance_identifier: NotRequired[pulumi.Input[str]]
     """The RDS primary instance (first of HaDatabase.instance_identifiers); needed for postgres."""
     database_multi_az: NotRequired[bool]
-    """postgres only: whether the primary has a standby, so the reboot forces a failover. Default true."""
+    """postgres only: whether the primary has a standby, so the reboot forces a failover."""
     cache_replication_group_id: NotRequired[pulumi.Input[str]]
     """The cache's replication group (HaCache.replication_group_id); without it there is no cache drill."""
     cache_target_tags: NotRequired[dict[str, str]]
     """Tags only this stack's replication group carries (all must match): FIS selects a replication group for the AZ
-    power action by tags with its availabilityZoneIdentifier parameter. Needed with cache_replication_group_id."""
+    power action by tags with its availabilityZoneIdentifier parameter. Needed with cache_availability_zones."""
     cache_availability_zones: NotRequired[list[str]]
     """Zones holding a cache node; one AZ power drill per zone. The action needs Multi-AZ, so give none for a
-    single-node cache. Default none."""
+    single-node cache."""
     enable_network_drills: NotRequired[bool]
-    """One drill per zone that cuts the zone's subnets off (aws:network:disrupt-connectivity, scope all).
-    Default true."""
+    """One drill per zone that cuts the zone's subnets off (aws:network:disrupt-connectivity, scope all)."""
     drill_minutes: NotRequired[int]
-    """How long AZ faults last (stopped instances, cache power, network cut), 1 to 720. Default 10."""
+    """How long AZ faults last (stopped instances, cache power, network cut); FIS takes one minute to 12 hours."""
     alb_arn: NotRequired[pulumi.Input[str]]
     """The load balancer (HaWebTier.alb_arn), registered for zonal shift: with it, zonal autoshift is configured."""
     enable_zonal_autoshift: NotRequired[bool]
     """Let AWS shift traffic away from an impaired AZ and run weekly practice runs judged by stop_alarm_arn
-    (needs alb_arn). Default true."""
+    (needs alb_arn)."""
     autoshift_blocked_windows: NotRequired[list[str]]
-    """Weekly windows (UTC) with no practice run, `Day:HH:MM-Day:HH:MM`, e.g. `Fri:16:00-Mon:08:00`. Default none."""
+    """Weekly windows (UTC) with no practice run, `Day:HH:MM-Day:HH:MM` starting and ending on the same day (AWS
+    supports no window that spans days: block a weekend as `Sat:00:00-Sat:23:59` and `Sun:00:00-Sun:23:59`); at
+    most 15."""
     autoshift_blocked_dates: NotRequired[list[str]]
-    """Dates (UTC) with no practice run, `YYYY-MM-DD`. Default none."""
+    """Dates (UTC) with no practice run, `YYYY-MM-DD`; at most 15."""
     notification_topic_arn: NotRequired[pulumi.Input[str]]
     """Topic that gets every ARC zonal shift event of the account and region (practice runs started, failed or
     succeeded, autoshifts, FIS-started and manual shifts) through an EventBridge rule: the alarm topic
-    (HaMonitoring.topic_arn), whose policy must let EventBridge publish. Default none."""
+    (HaMonitoring.topic_arn), whose policy must let EventBridge publish."""
     tags: NotRequired[dict[str, str]]
-    """Tags added to every template, the role and the rule. Default none."""
+    """Tags added to every template, the role and the rule."""
+
+
+def _zones(zones: list[str]) -> str | None:
+    """At least 2 distinct zone names (each names its drills by its letter)."""
+    if len(zones) < 2 or len(set(zones)) != len(zones):
+        return f"need at least 2 distinct zones, got {options.shown(zones)}"
+    for zone in zones:
+        try:
+            az_letter(zone)
+        except ValueError:
+            return f"every entry must be a zone name such as us-east-1a, got {options.shown(zone)}"
+    return None
+
+
+def _window(window: str) -> str | None:
+    """One same-day window whose start is before its end."""
+    what = "a weekly UTC window on one day such as Sat:00:00-Sat:23:59 (AWS supports no window across days)"
+    if not re.fullmatch(AUTOSHIFT_WINDOW, window):
+        return f"every entry must be {what}, got {options.shown(window)}"
+    start, end = window[4:9], window[14:19]
+    if start >= end:
+        return f"every window must end after it starts, got {options.shown(window)}"
+    return None
+
+
+def _date(value: str) -> str | None:
+    """A calendar date written YYYY-MM-DD."""
+    try:
+        real = re.fullmatch(AUTOSHIFT_DATE, value) is not None and bool(date.fromisoformat(value))
+    except ValueError:
+        real = False
+    return None if real else f"every entry must be a date YYYY-MM-DD such as 2026-12-24, got {options.shown(value)}"
+
+
+def _at_most(count: int, item_check: options.Check) -> options.Check:
+    """A list of at most `count` entries, each passing `item_check`."""
+    each = options.each(item_check)
+
+    def check(values: list[Any]) -> str | None:
+        if len(values) > count:
+            return f"must have at most {count} entries (AWS's limit), got {len(values)}"
+        return each(values)
+
+    return check
+
+
+ARGS = options.Spec(
+    COMPONENT,
+    HaResilienceArgs,
+    availability_zones=options.Arg(check=_zones),
+    stop_alarm_arn=options.Arg(
+        check=options.matches(ALARM_ARN, "a CloudWatch alarm ARN (arn:aws:cloudwatch:<region>:<account>:alarm:<name>)")
+    ),
+    asg_name=options.Arg(),
+    vpc_id=options.Arg(),
+    zone_subnet_ids=options.Arg(),
+    database_engine=options.Arg(DatabaseEngine.AURORA_POSTGRESQL),
+    database_cluster_identifier=options.Arg(),
+    database_instance_identifier=options.Arg(),
+    database_multi_az=options.Arg(True),
+    cache_replication_group_id=options.Arg(),
+    cache_target_tags=options.Arg(),
+    cache_availability_zones=options.Arg([]),
+    enable_network_drills=options.Arg(True),
+    drill_minutes=options.Arg(10, options.between(*DRILL_MINUTES_RANGE, " minutes")),
+    alb_arn=options.Arg(),
+    enable_zonal_autoshift=options.Arg(True),
+    autoshift_blocked_windows=options.Arg([], _at_most(AUTOSHIFT_MOST_ENTRIES, _window)),
+    autoshift_blocked_dates=options.Arg([], _at_most(AUTOSHIFT_MOST_ENTRIES, _date)),
+    notification_topic_arn=options.Arg(),
+    tags=options.Arg({}),
+)
+
+
+def check(given: object, problems: options.Problems, skip: frozenset[str] = frozenset()) -> HaResilienceArgs:
+    """Every argument and every rule across them, all problems recorded (the stack passes its wiring as skip)."""
+    args = ARGS.read(given, problems, skip=skip)
+    zones = args.get("availability_zones")
+    subnets = args.get("zone_subnet_ids")
+    if zones is not None and subnets is not None and (sorted(subnets) != sorted(zones) or not all(subnets.values())):
+        problems.add(
+            "zone_subnet_ids",
+            f"need at least one subnet for each of {options.shown(zones)}, got zones {options.shown(sorted(subnets))}",
+        )
+    engine = args.get("database_engine")
+    if engine is not None:
+        needed = (
+            "database_cluster_identifier"
+            if engine is DatabaseEngine.AURORA_POSTGRESQL
+            else "database_instance_identifier"
+        )
+        if needed not in skip and problems.ok(needed) and args.get(needed) is None:
+            problems.add(needed, f"needed for database_engine {engine.value} (the database drill's target)")
+    _cache_rules(args, problems, skip)
+    return args
+
+
+def _cache_rules(args: HaResilienceArgs, problems: options.Problems, skip: frozenset[str]) -> None:
+    """Cache drills need Multi-AZ (2+ of the stack's zones), the replication group and the tags that select it."""
+    cache_zones, zones = args.get("cache_availability_zones"), args.get("availability_zones")
+    if not cache_zones:
+        return
+    if len(cache_zones) < 2 or (zones is not None and not set(cache_zones) <= set(zones)):
+        problems.add(
+            "cache_availability_zones",
+            f"need at least 2 of availability_zones {options.shown(zones)} (the AZ power action needs Multi-AZ), "
+            f"got {options.shown(cache_zones)}",
+        )
+    for needed in ("cache_replication_group_id", "cache_target_tags"):
+        if needed not in skip and problems.ok(needed) and not args.get(needed):
+            problems.add(needed, "needed with cache_availability_zones (the cache drill's target)")
 
 
 @dataclass(frozen=True)
 class ResiliencePlan:
-    """HaResilienceArgs with defaults applied and every plain value checked."""
+    """The checked arguments (defaults applied) and what is derived from them before anything is declared."""
 
-    zones: list[str]
-    engine: DatabaseEngine
-    database_multi_az: bool
-    cache_zones: list[str]
-    network_drills: bool
-    drill_minutes: int
+    args: HaResilienceArgs
+    duration: str
+    """The AZ faults' duration in ISO 8601, as FIS takes it (PT10M)."""
     autoshift: bool
-    blocked_windows: list[str]
-    blocked_dates: list[str]
-    tags: dict[str, str]
-
-    @property
-    def duration(self) -> str:
-        """The AZ faults' duration in ISO 8601, as FIS takes it (PT10M)."""
-        return f"PT{self.drill_minutes}M"
-
-    def drills(self) -> list[str]:
-        """Every drill's name, as the experiment templates are keyed (and `python -m stack.drill` takes them)."""
-        names = ["instance", *(f"az-instances-{az_letter(z)}" for z in self.zones), "database"]
-        names += [f"cache-az-power-{az_letter(z)}" for z in self.cache_zones]
-        if self.network_drills:
-            names += [f"network-{az_letter(z)}" for z in self.zones]
-        return names
+    """Zonal autoshift ENABLED: asked for, and a load balancer to shift."""
+    drills: tuple[str, ...]
+    """Every drill's name, as the experiment templates are keyed (and `python -m stack.drill` takes them)."""
 
 
-_fail = partial(checks.fail, COMPONENT)
+def _drill_names(args: HaResilienceArgs) -> tuple[str, ...]:
+    zones = args["availability_zones"]
+    names = ["instance", *(f"az-instances-{az_letter(z)}" for z in zones), "database"]
+    names += [f"cache-az-power-{az_letter(z)}" for z in args["cache_availability_zones"]]
+    if args["enable_network_drills"]:
+        names += [f"network-{az_letter(z)}" for z in zones]
+    return tuple(names)
 
 
-def _zones(args: HaResilienceArgs) -> list[str]:
-    zones = args.get("availability_zones")
-    if not isinstance(zones, list) or len(zones) < 2 or len(set(zones)) != len(zones):
-        raise _fail("availability_zones", f"need at least 2 distinct zones, got {zones!r}")
-    for zone in zones:
-        try:
-            az_letter(zone)
-        except ValueError as err:
-            raise _fail("availability_zones", str(err)) from None
-    subnets = args.get("zone_subnet_ids")
-    if not isinstance(subnets, dict) or sorted(subnets) != sorted(zones) or not all(subnets.values()):
-        given = sorted(subnets) if isinstance(subnets, dict) else subnets
-        raise _fail("zone_subnet_ids", f"need at least one subnet for each of {zones}, got zones {given!r}")
-    return list(zones)
-
-
-def _database(args: HaResilienceArgs) -> tuple[DatabaseEngine, bool]:
-    engine = checks.choice(
-        COMPONENT, "database_engine", args.get("database_engine", "aurora-postgresql"), DatabaseEngine
-    )
-    needed = (
-        "database_cluster_identifier" if engine is DatabaseEngine.AURORA_POSTGRESQL else "database_instance_identifier"
-    )
-    if args.get(needed) is None:
-        raise _fail(needed, f"needed for database_engine {engine.value} (the database drill's target)")
-    return engine, checks.boolean(COMPONENT, args, "database_multi_az", True)
-
-
-def _cache_zones(args: HaResilienceArgs, zones: list[str]) -> list[str]:
-    cache_zones = args.get("cache_availability_zones") or []
-    if not cache_zones:
-        return []
-    if not isinstance(cache_zones, list) or not set(cache_zones) <= set(zones) or len(cache_zones) < 2:
-        raise _fail(
-            "cache_availability_zones",
-            f"need at least 2 of availability_zones {zones} (the AZ power action needs Multi-AZ), got {cache_zones!r}",
-        )
-    if args.get("cache_replication_group_id") is None or not args.get("cache_target_tags"):
-        raise _fail("cache_availability_zones", "needs cache_replication_group_id and cache_target_tags")
-    return list(cache_zones)
-
-
-def _texts(args: HaResilienceArgs, field: str, pattern: str, example: str) -> list[str]:
-    values = args.get(field) or []
-    if not isinstance(values, list) or not all(isinstance(v, str) and re.fullmatch(pattern, v) for v in values):
-        raise _fail(field, f"every entry must look like {example}, got {values!r}")
-    return list(values)
-
-
-def _stop_alarm(args: HaResilienceArgs) -> None:
-    """A drill without a stop condition is what the issue set out to avoid: a plain value must be an alarm ARN."""
-    alarm = args.get("stop_alarm_arn")
-    if alarm is None or (
-        isinstance(alarm, str) and not re.fullmatch(r"arn:[^:]+:cloudwatch:[^:]+:\d{12}:alarm:.+", alarm)
-    ):
-        raise _fail(
-            "stop_alarm_arn",
-            f"must be a CloudWatch alarm ARN (arn:aws:cloudwatch:<region>:<account>:alarm:<name>), got {alarm!r}",
-        )
-
-
-def plan(args: HaResilienceArgs) -> ResiliencePlan:
-    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
-    _stop_alarm(args)
-    zones = _zones(args)
-    engine, multi_az = _database(args)
-    autoshift = checks.boolean(COMPONENT, args, "enable_zonal_autoshift", True) and args.get("alb_arn") is not None
+def plan(args: HaResilienceArgs, name: str | None = None) -> ResiliencePlan:
+    """Defaults and validation before any resource exists (every problem in one ArgsError); pure, so it is tested
+    without mocks. With the component's `name`, also the physical names Pulumi derives from it."""
+    problems = options.Problems(f"{COMPONENT}.")
+    checked = check(args, problems)
+    if name is not None:
+        children = {"fis": IAM_ROLE}
+        if args.get("notification_topic_arn") is not None:
+            children["zonal-shift-events"] = EVENT_RULE
+        message = derived_name_problem(name, children)
+        if message:
+            problems.add("name", message)
+    problems.raise_any()
     return ResiliencePlan(
-        zones=zones,
-        engine=engine,
-        database_multi_az=multi_az,
-        cache_zones=_cache_zones(args, zones),
-        network_drills=checks.boolean(COMPONENT, args, "enable_network_drills", True),
-        drill_minutes=checks.integer(COMPONENT, args, "drill_minutes", 10, *DRILL_MINUTES_RANGE),
-        autoshift=autoshift,
-        blocked_windows=_texts(args, "autoshift_blocked_windows", AUTOSHIFT_WINDOW, "Fri:16:00-Mon:08:00"),
-        blocked_dates=_texts(args, "autoshift_blocked_dates", AUTOSHIFT_DATE, "2026-12-24"),
-        tags=dict(args.get("tags") or {}),
+        args=checked,
+        duration=f"PT{checked['drill_minutes']}M",
+        autoshift=checked["enable_zonal_autoshift"] and checked.get("alb_arn") is not None,
+        drills=_drill_names(checked),
     )
 
 
@@ -269,8 +319,8 @@ class HaResilience(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HaResilienceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token(COMPONENT), name, None, opts)
-        p = plan(args)
-        self._name, self._plan, self._args = name, p, args
+        p = plan(args, name)
+        self._name, self._plan, self._args = name, p, p.args
         self._child = pulumi.ResourceOptions(parent=self)
         self._account = caller_account(self)
         drills = self._drills()
@@ -297,7 +347,7 @@ class HaResilience(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return component_tags(COMPONENT, self._plan.tags, name=name)
+        return component_tags(COMPONENT, self._args["tags"], name=name)
 
     def _drills(self) -> list[Drill]:
         """The instance, per-AZ instance, database, per-AZ cache and per-AZ network drills, in that order."""
@@ -317,7 +367,7 @@ class HaResilience(pulumi.ComponentResource):
                 {},
             ),
         ]
-        for zone in p.zones:
+        for zone in args["availability_zones"]:
             in_zone = {"path": "Placement.AvailabilityZone", "values": [zone]}
             drills.append(
                 Drill(
@@ -331,7 +381,7 @@ class HaResilience(pulumi.ComponentResource):
                 )
             )
         drills.append(self._database_drill())
-        for zone in p.cache_zones:
+        for zone in args["cache_availability_zones"]:
             drills.append(
                 Drill(
                     f"cache-az-power-{az_letter(zone)}",
@@ -347,8 +397,8 @@ class HaResilience(pulumi.ComponentResource):
                     {"duration": p.duration},
                 )
             )
-        if p.network_drills:
-            for zone in p.zones:
+        if args["enable_network_drills"]:
+            for zone in args["availability_zones"]:
                 subnets = [
                     _arn(self._account, "ec2", pulumi.Output.concat("subnet/", s))
                     for s in args["zone_subnet_ids"][zone]
@@ -366,8 +416,8 @@ class HaResilience(pulumi.ComponentResource):
         return drills
 
     def _database_drill(self) -> Drill:
-        p, args = self._plan, self._args
-        if p.engine is DatabaseEngine.AURORA_POSTGRESQL:
+        args = self._args
+        if args["database_engine"] is DatabaseEngine.AURORA_POSTGRESQL:
             cluster = _arn(self._account, "rds", pulumi.Output.concat("cluster:", args["database_cluster_identifier"]))
             return Drill(
                 "database",
@@ -378,8 +428,9 @@ class HaResilience(pulumi.ComponentResource):
                 {},
             )
         db = _arn(self._account, "rds", pulumi.Output.concat("db:", args["database_instance_identifier"]))
-        failover = "true" if p.database_multi_az else "false"
-        what = "reboot the primary with a failover to its standby" if p.database_multi_az else "reboot the primary"
+        multi_az = args["database_multi_az"]
+        failover = "true" if multi_az else "false"
+        what = "reboot the primary with a failover to its standby" if multi_az else "reboot the primary"
         return Drill(
             "database",
             what,
@@ -417,7 +468,7 @@ class HaResilience(pulumi.ComponentResource):
             "account": a.account_id,
             "asg": args["asg_name"],
             "vpc": args["vpc_id"],
-            "subnets": [s for zone in self._plan.zones for s in args["zone_subnet_ids"][zone]],
+            "subnets": [s for zone in args["availability_zones"] for s in args["zone_subnet_ids"][zone]],
             "cluster": args.get("database_cluster_identifier") or "",
             "db": args.get("database_instance_identifier") or "",
             "cache": args.get("cache_replication_group_id") or "",
@@ -482,8 +533,8 @@ class HaResilience(pulumi.ComponentResource):
             zonal_autoshift_status=status,
             outcome_alarms=[{"type": "CLOUDWATCH", "alarm_identifier": args["stop_alarm_arn"]}],
             blocking_alarms=[{"type": "CLOUDWATCH", "alarm_identifier": args["stop_alarm_arn"]}],
-            blocked_windows=p.blocked_windows or None,
-            blocked_dates=p.blocked_dates or None,
+            blocked_windows=args["autoshift_blocked_windows"] or None,
+            blocked_dates=args["autoshift_blocked_dates"] or None,
             opts=self._child,
         )
         return config.zonal_autoshift_status
