@@ -11,7 +11,7 @@ from typing import Any, cast
 import pulumi
 import pytest
 
-from ha_stack import HaEdge, HaEdgeArgs
+from ha_stack import HaEdge, HaEdgeArgs, options
 from ha_stack import edge as edge_module
 from ha_stack.edge import plan, static_files
 from stack.mock_cloud import Recording
@@ -504,22 +504,132 @@ def test_every_child_is_parented_to_the_component():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"price_class": "PriceClass_50"}, "HaEdge.price_class: must be one of PriceClass_100, PriceClass_200"),
-        ({"static_ttl_seconds": -1}, "HaEdge.static_ttl_seconds: must be an integer from 0 to 31536000, got -1"),
+        (
+            {"price_class": "PriceClass_50"},
+            "HaEdge.price_class: must be one of PriceClass_100, PriceClass_200, PriceClass_All, got 'PriceClass_50'",
+        ),
+        ({"static_ttl_seconds": -1}, "HaEdge.static_ttl_seconds: must be from 0 to 31536000 seconds, got -1"),
         ({"domain_name": "shop.example.com"}, "HaEdge.domain_name: domain_name and hosted_zone_id go together"),
         ({"log_glacier_days": 400, "log_expire_days": 365}, "HaEdge.log_expire_days: must be after log_glacier_days"),
-        ({"static_directory": str(ROOT / "app")}, "HaEdge.static_directory: "),
+        ({"static_directory": str(ROOT / "app")}, "HaEdge.static_directory: must be a directory holding maintenance"),
         ({"api_path_patterns": []}, "HaEdge.api_path_patterns: must be a list of 1 to 20 path patterns, got []"),
         ({"api_path_patterns": ["orders*"]}, "HaEdge.api_path_patterns: 'orders*' is not a path pattern"),
         ({"api_path_patterns": ["/static/*"]}, "HaEdge.api_path_patterns: '/static/*' would take over"),
-        ({"max_body_bytes": 70000}, "HaEdge.max_body_bytes: must be an integer from 1 to 65536, got 70000"),
-        ({"log_retention_days": 10}, "HaEdge.log_retention_days: must be a CloudWatch Logs retention (1, 3, 5"),
+        ({"api_path_patterns": ["/a", "/a"]}, "HaEdge.api_path_patterns: patterns must be distinct, got ['/a', '/a']"),
+        ({"max_body_bytes": 70000}, "HaEdge.max_body_bytes: must be from 1 to 65536 bytes, got 70000"),
+        ({"rate_limit_per_5min": 9}, "HaEdge.rate_limit_per_5min: must be from 10 to 2000000000, got 9"),
+        ({"log_retention_days": 10}, "HaEdge.log_retention_days: must be a CloudWatch Logs retention in days (1, 3, 5"),
         ({"force_destroy_buckets": 1}, "HaEdge.force_destroy_buckets: must be true or false, got 1"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_declared(overrides, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         plan(args(**overrides))
+
+
+def refused(given: object, name: str = "edge") -> list[str]:
+    """The problem lines of HaEdge built on its own with these arguments, after checking no cloud resource exists."""
+    caught: list[options.ArgsError] = []
+
+    def program() -> None:
+        try:
+            HaEdge(name, cast(HaEdgeArgs, given() if callable(given) else given))
+        except options.ArgsError as err:
+            caught.append(err)
+
+    rec = build(program)
+    assert [r.name for r in rec.resources if r.custom] == []  # nothing declared
+    (error,) = caught
+    return error.problems
+
+
+LONG = "x" * 10_000
+
+
+@pytest.mark.parametrize(
+    ("given", "line"),
+    [
+        # wrong types, where a truthy string or a number in quotes was taken before
+        (args(enable_waf="false"), "HaEdge.enable_waf: must be true or false, got 'false'"),
+        (args(rate_limit_per_5min="2000"), "HaEdge.rate_limit_per_5min: must be a whole number, got '2000'"),
+        (args(price_class=None), "HaEdge.price_class: must be one of PriceClass_100, PriceClass_200, PriceClass_All"),
+        (args(tags={"team": 1}), "HaEdge.tags: must be an object of strings, got {'team': 1}"),
+        ({**args(), 1: 2}, "HaEdge.1: argument names are strings, got the key 1"),
+        ("origin.example.com", "HaEdge.: must be an object of arguments, got 'origin.example.com'"),
+        # an Output where the value decides what is declared
+        (
+            lambda: args(static_directory=pulumi.Output.from_input(STATIC)),
+            "HaEdge.static_directory: must be a plain value known before deploy, not an Output",
+        ),
+        # DNS and ACM limits (ACM: a certificate's first name is at most 64 characters)
+        (
+            args(domain_name="a" * 55 + ".example.com", hosted_zone_id="Z1"),
+            "HaEdge.domain_name: must be at most 64 characters: it is the certificate's first name, which ACM limits "
+            "to 64 (RFC 5280), got 67: ",
+        ),
+        (
+            args(domain_name="b" * 64 + ".example.com", hosted_zone_id="Z1"),
+            "HaEdge.domain_name: must be a DNS name such as shop.example.com (labels of 1 to 63 letters",
+        ),
+        (args(origin_domain_name="-origin.example.com"), "HaEdge.origin_domain_name: must be a DNS name such as"),
+        # a 10,000-character value is shown cut, never echoed whole (and is no traceback from the file system)
+        (
+            args(origin_secret_header=LONG),
+            f"HaEdge.origin_secret_header: must be a header name of up to 40 letters, digits or -, got "
+            f"'{'x' * 59}... (10002 characters)",
+        ),
+        (
+            args(static_directory=LONG),
+            f"HaEdge.static_directory: must be a directory holding maintenance.html (served when the origin fails), "
+            f"got '{'x' * 59}... (10002 characters)",
+        ),
+        # unknown arguments, with the nearest known one
+        (args(enable_wafs=True), "HaEdge.enable_wafs: unknown argument (did you mean 'enable_waf'?); known: "),
+        ({k: v for k, v in args().items() if k != "origin_secret"}, "HaEdge.origin_secret: is required"),
+    ],
+)
+def test_each_class_of_bad_input_is_one_line_and_nothing_is_declared(given, line):
+    """Issue 17: through the component on its own, every class of bad input is a clear line, never a traceback."""
+    lines = refused(given)
+    assert [x for x in lines if x.startswith(line)] != [], lines
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        (
+            "e" * 45,
+            "HaEdge.name: must be at most 44 characters: the Lambda function Pulumi names 'eeee",
+        ),
+        ("my.edge", "HaEdge.name: makes the S3 bucket name 'my.edge-static' + 7 random characters, which AWS refuses"),
+        ("edge_1", "HaEdge.name: makes the S3 bucket name 'edge_1-static' + 7 random characters, which AWS refuses"),
+    ],
+)
+def test_a_name_that_makes_a_child_name_aws_refuses_is_one_line_before_anything_is_declared(name, line):
+    """S3 bucket names: 3 to 63 lower-case letters, digits, '.' and '-' (S3 user guide, "General purpose bucket naming
+    rules"); Pulumi adds '-' and 7 random characters; the maintenance function's name is at most 64 (Lambda)."""
+    (problem,) = refused(args(), name)
+    assert problem.startswith(line), problem
+
+
+def test_the_longest_name_every_child_allows_builds():
+    rec = build(lambda: HaEdge("e" * 44, args()))
+    assert len(rec.named("e" * 44 + "-static", "aws:s3/bucket:Bucket").id) <= 63
+
+
+def test_several_bad_arguments_are_all_reported_in_one_error():
+    lines = refused(
+        args(static_ttl_seconds=-1, enable_waf="yes", max_body_bytes=0, bogus=1, log_glacier_days=400),
+        "Edge.Name",
+    )
+    assert [line.split(":")[0] for line in lines] == [
+        "HaEdge.bogus",
+        "HaEdge.static_ttl_seconds",
+        "HaEdge.max_body_bytes",
+        "HaEdge.enable_waf",
+        "HaEdge.log_expire_days",
+        "HaEdge.name",
+    ]
 
 
 @pytest.mark.parametrize("force", [True, False])

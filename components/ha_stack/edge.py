@@ -4,20 +4,21 @@ import json
 import math
 import mimetypes
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from functools import partial
 from pathlib import Path
-from typing import NotRequired, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
 
-from ha_stack import checks
+from ha_stack import checks, options
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, configured, private_bucket
 from ha_stack.certificates import dns_validated_certificate
 from ha_stack.iam import Statement, assume_role_policy, policy_document
-from ha_stack.naming import component_tags, type_token
+from ha_stack.naming import LAMBDA_FUNCTION, S3_BUCKET, component_tags, derived_name_problem, type_token
+from ha_stack.options import shown
 
 GLOBAL_REGION = "us-east-1"
 """CloudFront's certificates, its WAF web ACLs and Route 53 health-check metrics live here."""
@@ -101,7 +102,7 @@ class PriceClass(str, Enum):
 
 
 class HaEdgeArgs(TypedDict):
-    """Inputs for HaEdge."""
+    """Inputs for HaEdge (defaults and checks: ARGS)."""
 
     origin_domain_name: pulumi.Input[str]
     """Hostname CloudFront sends dynamic requests to: the load balancer's (certificate) name or its DNS name."""
@@ -113,47 +114,48 @@ class HaEdgeArgs(TypedDict):
     Its security group must admit CloudFront's VPC-origin traffic (HaWebTier with internal_subnet_ids and
     cloudfront_only admits CloudFront's origin-facing prefix list), and its VPC needs an internet gateway attached.
     The origin secret header is still sent, inside AWS's network: a second check beside the security group.
-    Default none: the origin is origin_domain_name
-    on the internet, which should then be HTTPS (origin_https)."""
+    Absent: the origin is origin_domain_name on the internet, which should then be HTTPS (origin_https)."""
     origin_secret: pulumi.Input[str]
     """Secret value CloudFront adds to every origin request (the web tier's origin_secret)."""
     origin_secret_header: NotRequired[str]
-    """Header carrying origin_secret. Default X-Origin-Verify."""
+    """Header carrying origin_secret: up to 40 letters, digits or '-'."""
     static_directory: str
     """Directory uploaded to the static bucket under /static/; must hold maintenance.html."""
     domain_name: NotRequired[str]
     """Site hostname (e.g. shop.example.com): certificate, alias records and DNS failover. Needs hosted_zone_id.
-    Default none: the distribution's own cloudfront.net name."""
+    At most 64 characters: it is the certificate's first name, which ACM limits to 64 (RFC 5280). Absent: the
+    distribution's own cloudfront.net name."""
     hosted_zone_id: NotRequired[pulumi.Input[str]]
     """Route 53 hosted zone that holds domain_name."""
     price_class: NotRequired[PriceClass]
-    """Edge locations used. Default PriceClass_100."""
+    """Edge locations used."""
     static_ttl_seconds: NotRequired[int]
-    """How long edges cache /static/*, 0 to 31536000 seconds. Default 604800 (7 days)."""
+    """How long edges cache /static/*, 0 to 31536000 seconds (a year)."""
     api_path_patterns: NotRequired[list[str]]
     """CloudFront path patterns of the service's API (all methods, errors passed through as the service sent them,
     JSON and Retry-After included). Every other path is a page: GET, HEAD and OPTIONS only, answered by the
-    maintenance page (503, Retry-After) when the load balancer fails. Default the service's routes:
-    /products*, /orders*, /health, /ready, /metrics. At most 20."""
+    maintenance page (503, Retry-After) when the load balancer fails. At most 20 (CloudFront allows 25 cache
+    behaviours per distribution; /static/* takes one)."""
     max_body_bytes: NotRequired[int]
-    """Largest request body, 1 to 65536 bytes, that WAF lets through (larger ones get the service's own JSON 413).
-    Default 65536, the service's limit (app/main.py MAX_BODY_BYTES)."""
+    """Largest request body, 1 to 65536 bytes, that WAF lets through (larger ones get the service's own JSON 413);
+    the default is the service's limit (app/main.py MAX_BODY_BYTES)."""
     enable_waf: NotRequired[bool]
-    """Attach a WAF web ACL with AWS managed rules and a per-IP rate limit. Default true."""
+    """Attach a WAF web ACL with AWS managed rules and a per-IP rate limit."""
     rate_limit_per_5min: NotRequired[int]
-    """Requests one client IP may make in 5 minutes before WAF blocks it, 10 to 2000000000. Default 2000."""
+    """Requests one client IP may make in 5 minutes before WAF blocks it, 10 to 2000000000 (the range WAF's
+    RateBasedStatement accepts)."""
     log_retention_days: NotRequired[int]
     """Days the edge's CloudWatch logs are kept (WAF's request log in us-east-1, the maintenance function's log):
-    a CloudWatch Logs retention period. Default 90."""
+    a CloudWatch Logs retention period."""
     log_glacier_days: NotRequired[int]
-    """Days before access logs move to Glacier. Default 30."""
+    """Days before access logs move to Glacier, 1 to 3650."""
     log_expire_days: NotRequired[int]
-    """Days before access logs are deleted (after log_glacier_days). Default 365."""
+    """Days before access logs are deleted, 1 to 3650 and after log_glacier_days."""
     force_destroy_buckets: NotRequired[bool]
-    """Empty this component's buckets, every object version, on destroy, so `pulumi destroy` succeeds. Default
-    false: data is kept."""
+    """Empty this component's buckets, every object version, on destroy, so `pulumi destroy` succeeds. Off: data
+    is kept."""
     tags: NotRequired[dict[str, str]]
-    """Tags added to every taggable child. Default none."""
+    """Tags added to every taggable child."""
 
 
 @dataclass(frozen=True)
@@ -171,36 +173,128 @@ class StaticFile:
         return re.sub(r"[^a-z0-9-]+", "-", self.key.lower()).strip("-")
 
 
+COMPONENT = "HaEdge"
+DNS_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+HOSTNAME = rf"({DNS_LABEL}\.)+{DNS_LABEL}"
+"""A DNS name of two or more labels of 1 to 63 letters, digits or '-' (not at either end of a label)."""
+MAX_HOSTNAME = 253
+"""The longest DNS name (ACM API reference, RequestCertificate: "The maximum length of a DNS name is 253 octets")."""
+MAX_CERTIFICATE_NAME = 64
+"""ACM API reference, RequestCertificate DomainName: "In compliance with RFC 5280, the length of the domain name
+(technically, the Common Name) that you provide cannot exceed 64 octets (characters), including periods"."""
+PATH_PATTERN = r"/[A-Za-z0-9/_.*?-]{0,254}"
+"""A CloudFront path pattern as ha-stack takes it: / first, at most 255 characters."""
+CHILD_NAMES = {"static": S3_BUCKET, "logs": S3_BUCKET, "maintenance": LAMBDA_FUNCTION}
+"""Children whose physical name Pulumi derives from the component's name. The maintenance function's role and
+origin access control share its logical name and its 64-character limit (IAM CreateRole RoleName; CloudFront
+OriginAccessControlConfig Name: "up to 64 characters") with looser characters; the WAF web ACL's 128 is looser."""
+
+
+def hostname(value: str) -> str | None:
+    """A DNS name: at most 253 characters, labels of 1 to 63 letters, digits or '-'."""
+    if len(value) > MAX_HOSTNAME:
+        return f"must be a DNS name of at most {MAX_HOSTNAME} characters, got {len(value)}: {shown(value)}"
+    if not re.fullmatch(HOSTNAME, value):
+        return (
+            "must be a DNS name such as shop.example.com (labels of 1 to 63 letters, digits or '-', not starting or "
+            f"ending with '-', joined by dots), got {shown(value)}"
+        )
+    return None
+
+
+def certificate_name(value: str) -> str | None:
+    """A DNS name ACM takes as a certificate's first name: at most 64 characters."""
+    problem = hostname(value)
+    if problem is None and len(value) > MAX_CERTIFICATE_NAME:
+        return (
+            f"must be at most {MAX_CERTIFICATE_NAME} characters: it is the certificate's first name, which ACM "
+            f"limits to {MAX_CERTIFICATE_NAME} (RFC 5280), got {len(value)}: {shown(value)}"
+        )
+    return problem
+
+
+def static_directory(value: str) -> str | None:
+    """A directory holding the maintenance page (served when the origin fails)."""
+    try:
+        found = (Path(value) / MAINTENANCE_PAGE).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        found = False
+    return (
+        None
+        if found
+        else f"must be a directory holding {MAINTENANCE_PAGE} (served when the origin fails), got {shown(value)}"
+    )
+
+
+def api_patterns(value: list[str]) -> str | None:
+    """1 to 20 distinct CloudFront path patterns (/ first; letters, digits, / _ - . * ? only), none of them taking
+    over the static files or every page."""
+    if not value or len(value) > MAX_API_PATTERNS:
+        return f"must be a list of 1 to {MAX_API_PATTERNS} path patterns, got {shown(value)}"
+    for pattern in value:
+        if not re.fullmatch(PATH_PATTERN, pattern):
+            return f"{shown(pattern)} is not a path pattern such as /orders* (/ first; letters, digits, / _ - . * ?)"
+        if pattern in (f"/{STATIC_PREFIX}/*", "/*", "*"):
+            return f"{shown(pattern)} would take over static files or every page"
+    if len(set(value)) != len(value):
+        return f"patterns must be distinct, got {shown(value)}"
+    return None
+
+
+def _service_routes(_: Mapping[str, Any]) -> list[str]:
+    """the service's routes: /products*, /orders*, /health, /ready, /metrics"""
+    return list(API_PATH_PATTERNS)
+
+
+ARGS = options.Spec(
+    COMPONENT,
+    HaEdgeArgs,
+    origin_domain_name=options.Arg(check=hostname),
+    origin_https=options.Arg(),
+    origin_vpc_alb_arn=options.Arg(),
+    origin_secret=options.Arg(),
+    origin_secret_header=options.Arg(
+        "X-Origin-Verify", options.matches(r"[A-Za-z0-9-]{1,40}", "a header name of up to 40 letters, digits or -")
+    ),
+    static_directory=options.Arg(check=static_directory),
+    domain_name=options.Arg(check=certificate_name),
+    hosted_zone_id=options.Arg(),
+    price_class=options.Arg(PriceClass.PRICE_CLASS_100),
+    static_ttl_seconds=options.Arg(604800, options.between(0, 31_536_000, " seconds")),
+    api_path_patterns=options.Arg(_service_routes, api_patterns),
+    max_body_bytes=options.Arg(MAX_INSPECTABLE_BYTES, options.between(1, MAX_INSPECTABLE_BYTES, " bytes")),
+    enable_waf=options.Arg(True),
+    rate_limit_per_5min=options.Arg(2000, options.between(10, 2_000_000_000)),
+    log_retention_days=options.Arg(90, checks.log_retention),
+    log_glacier_days=options.Arg(30, checks.archive_days_range),
+    log_expire_days=options.Arg(365, checks.archive_days_range),
+    force_destroy_buckets=options.Arg(False),
+    tags=options.Arg({}),
+)
+
+
+def check(given: object, problems: options.Problems, skip: frozenset[str] = frozenset()) -> HaEdgeArgs:
+    """Every argument and every rule across them, all problems recorded (the stack passes its wiring as skip)."""
+    args = ARGS.read(given, problems, skip=skip)
+    pair = {"domain_name", "hosted_zone_id"}
+    if not pair & skip and problems.ok(*pair) and len(pair & args.keys()) == 1:
+        problems.add("domain_name", "domain_name and hosted_zone_id go together: give both or neither")
+    checks.archive_order(args, problems)
+    return args
+
+
 @dataclass(frozen=True)
 class EdgePlan:
-    """HaEdgeArgs with defaults applied and every plain value checked."""
+    """The checked arguments and what HaEdge derives from them before declaring anything."""
 
-    origin_https: bool
-    origin_secret_header: str
+    args: HaEdgeArgs
     static_files: list[StaticFile]
-    domain_name: str | None
-    price_class: PriceClass
-    static_ttl_seconds: int
-    api_path_patterns: list[str]
-    max_body_bytes: int
-    enable_waf: bool
-    rate_limit_per_5min: int
-    log_retention_days: int
     log_archive: Archive
-    force_destroy_buckets: bool
-    tags: dict[str, str]
-
-
-COMPONENT = "HaEdge"
-_fail = partial(checks.fail, COMPONENT)
-_int = partial(checks.integer, COMPONENT)
 
 
 def static_files(directory: str, ttl_seconds: int) -> list[StaticFile]:
     """Every file under the directory, keyed under static/; the maintenance page is cached for a minute only."""
     root = Path(directory)
-    if not (root / MAINTENANCE_PAGE).is_file():
-        raise _fail("static_directory", f"{directory!r} must hold {MAINTENANCE_PAGE} (served when the origin fails)")
     files = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
         relative = path.relative_to(root).as_posix()
@@ -212,20 +306,6 @@ def static_files(directory: str, ttl_seconds: int) -> list[StaticFile]:
     return files
 
 
-def api_patterns(value: object) -> list[str]:
-    """A non-empty list of distinct CloudFront path patterns (/ first; letters, digits, / _ - . * ? only)."""
-    if not isinstance(value, list) or not value or len(value) > MAX_API_PATTERNS:
-        raise _fail("api_path_patterns", f"must be a list of 1 to {MAX_API_PATTERNS} path patterns, got {value!r}")
-    for pattern in value:
-        if not isinstance(pattern, str) or not re.fullmatch(r"/[A-Za-z0-9/_.*?-]{0,254}", pattern):
-            raise _fail("api_path_patterns", f"{pattern!r} is not a path pattern such as /orders* (starts with /)")
-        if pattern == f"/{STATIC_PREFIX}/*" or pattern in ("/*", "*"):
-            raise _fail("api_path_patterns", f"{pattern!r} would take over static files or every page")
-    if len(set(value)) != len(value):
-        raise _fail("api_path_patterns", f"patterns must be distinct, got {value!r}")
-    return list(value)
-
-
 def inspection_limit(max_body_bytes: int) -> str:
     """The smallest WAF body inspection limit for CloudFront that sees max_body_bytes whole (KB_16 ... KB_64).
 
@@ -235,34 +315,19 @@ def inspection_limit(max_body_bytes: int) -> str:
     return f"KB_{16 * math.ceil(max_body_bytes / INSPECTION_STEP_BYTES)}"
 
 
-def plan(args: HaEdgeArgs) -> EdgePlan:
-    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
-    domain = args.get("domain_name")
-    if (domain is None) != ("hosted_zone_id" not in args):
-        raise _fail("domain_name", "domain_name and hosted_zone_id go together: give both or neither")
-    ttl = _int(args, "static_ttl_seconds", 604800, 0, 31_536_000)
-    glacier, expire = checks.archive_days(COMPONENT, args, 30, 365)
-    header = args.get("origin_secret_header", "X-Origin-Verify")
-    if not re.fullmatch(r"[A-Za-z0-9-]{1,40}", header):
-        raise _fail("origin_secret_header", f"must be a header name of up to 40 letters, digits or -, got {header!r}")
-    retention = checks.log_retention_days(COMPONENT, args, "log_retention_days", 90)
+def plan(args: HaEdgeArgs, name: str = "edge") -> EdgePlan:
+    """Every problem of the arguments and of the names derived from `name`, raised at once before any resource
+    exists; then what is derived from them. Pure, so it is tested without mocks."""
+    problems = options.Problems(f"{COMPONENT}.")
+    checked = check(args, problems)
+    derived = derived_name_problem(name, CHILD_NAMES) if isinstance(name, str) else "must be a string"
+    if derived:
+        problems.add("name", derived)
+    problems.raise_any()
     return EdgePlan(
-        origin_https=bool(args["origin_https"]),
-        origin_secret_header=header,
-        static_files=static_files(args["static_directory"], ttl),
-        domain_name=domain,
-        price_class=checks.choice(
-            COMPONENT, "price_class", args.get("price_class", PriceClass.PRICE_CLASS_100), PriceClass
-        ),
-        static_ttl_seconds=ttl,
-        api_path_patterns=api_patterns(args.get("api_path_patterns", list(API_PATH_PATTERNS))),
-        max_body_bytes=_int(args, "max_body_bytes", MAX_INSPECTABLE_BYTES, 1, MAX_INSPECTABLE_BYTES),
-        enable_waf=args.get("enable_waf", True),
-        rate_limit_per_5min=_int(args, "rate_limit_per_5min", 2000, 10, 2_000_000_000),
-        log_retention_days=retention,
-        log_archive=Archive(glacier_days=glacier, expire_days=expire),
-        force_destroy_buckets=checks.boolean(COMPONENT, args, "force_destroy_buckets", False),
-        tags=dict(args.get("tags") or {}),
+        args=checked,
+        static_files=static_files(checked["static_directory"], checked["static_ttl_seconds"]),
+        log_archive=Archive(glacier_days=checked["log_glacier_days"], expire_days=checked["log_expire_days"]),
     )
 
 
@@ -298,12 +363,13 @@ class HaEdge(pulumi.ComponentResource):
     """Route 53 health check of https://<distribution domain>/health: for alarms, routes no DNS name."""
 
     def __init__(self, name: str, args: HaEdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(type_token("HaEdge"), name, None, opts)
-        p = plan(args)
-        self._name, self._plan = name, p
+        super().__init__(type_token(COMPONENT), name, None, opts)
+        p = plan(args, name)
+        self._name, self._plan, self._args = name, p, p.args
         self._child = pulumi.ResourceOptions(parent=self)
-        zone_id = args.get("hosted_zone_id")
-        if not p.origin_https and "origin_vpc_alb_arn" not in args:
+        a = p.args
+        zone_id, domain = a.get("hosted_zone_id"), a.get("domain_name")
+        if not a["origin_https"] and "origin_vpc_alb_arn" not in a:
             pulumi.log.warn(
                 f"{name}: CloudFront reaches the load balancer over plain HTTP on the internet, origin secret "
                 "included; give HaEdge a domain (HTTPS origin) or origin_vpc_alb_arn (VPC origin)",
@@ -311,33 +377,33 @@ class HaEdge(pulumi.ComponentResource):
             )
         static = private_bucket(
             f"{name}-static",
-            BucketSpec(force_destroy=p.force_destroy_buckets),
+            BucketSpec(force_destroy=a["force_destroy_buckets"]),
             self._tags(f"{name}-static"),
             self._child,
         )
         logs = private_bucket(
             f"{name}-logs",
-            BucketSpec(archive=p.log_archive, acl_log_delivery=True, force_destroy=p.force_destroy_buckets),
+            BucketSpec(archive=p.log_archive, acl_log_delivery=True, force_destroy=a["force_destroy_buckets"]),
             self._tags(f"{name}-logs"),
             self._child,
         )
         logs_policy = bucket_policy(f"{name}-logs", logs, self._child)
-        acl, waf_log_group = self._web_acl(p.origin_secret_header) if p.enable_waf else (None, None)
+        acl, waf_log_group = self._web_acl(a["origin_secret_header"]) if a["enable_waf"] else (None, None)
         certificate = (
             dns_validated_certificate(
                 f"{name}-certificate",
-                p.domain_name,
+                domain,
                 zone_id,
                 tags=self._tags(f"{name}-certificate"),
                 opts=self._child,
                 region=GLOBAL_REGION,
             )
-            if p.domain_name and zone_id is not None
+            if domain and zone_id is not None
             else None
         )
         maintenance = self._maintenance_origin()
         distribution = self._distribution(
-            args, static, logs, acl, certificate, maintenance, self._log_bucket_ready(logs, logs_policy)
+            a, static, logs, acl, certificate, maintenance, self._log_bucket_ready(logs, logs_policy)
         )
         aws.lambda_.Permission(
             f"{name}-maintenance-url",
@@ -366,13 +432,13 @@ class HaEdge(pulumi.ComponentResource):
         )
         self._upload(static, static_policy)
         health_check = self._health_check(distribution.domain_name)
-        if p.domain_name and zone_id is not None:
-            self._dns(p.domain_name, zone_id, distribution)
+        if domain and zone_id is not None:
+            self._dns(domain, zone_id, distribution)
 
         self.distribution_id = distribution.id
         self.distribution_domain = distribution.domain_name
         self.distribution_arn = distribution.arn
-        self.site_url = pulumi.Output.concat("https://", p.domain_name or distribution.domain_name)
+        self.site_url = pulumi.Output.concat("https://", domain or distribution.domain_name)
         self.static_bucket = static.bucket
         self.web_acl_arn = acl.arn if acl else pulumi.Output.from_input("")
         self.web_acl_name = acl.name if acl else pulumi.Output.from_input("")
@@ -393,7 +459,7 @@ class HaEdge(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return component_tags("HaEdge", self._plan.tags, name=name)
+        return component_tags(COMPONENT, self._args["tags"], name=name)
 
     @staticmethod
     def _log_bucket_ready(logs: aws.s3.Bucket, policy: aws.s3.BucketPolicy) -> list[pulumi.Resource]:
@@ -408,7 +474,7 @@ class HaEdge(pulumi.ComponentResource):
 
     def _web_acl(self, secret_header: str) -> tuple[aws.wafv2.WebAcl, aws.cloudwatch.LogGroup]:
         """AWS managed rule groups, a body-size rule and a per-IP rate limit, scoped to CloudFront (us-east-1)."""
-        name, p = self._name, self._plan
+        name, max_body = self._name, self._args["max_body_bytes"]
         rules: list[aws.wafv2.WebAclRuleArgsDict] = [
             {
                 "name": group,
@@ -438,7 +504,7 @@ class HaEdge(pulumi.ComponentResource):
                 "statement": {
                     "rate_based_statement": {
                         "aggregate_key_type": "IP",
-                        "limit": p.rate_limit_per_5min,
+                        "limit": self._args["rate_limit_per_5min"],
                         "evaluation_window_sec": 300,
                     }
                 },
@@ -446,12 +512,12 @@ class HaEdge(pulumi.ComponentResource):
             }
         )
         association: aws.wafv2.WebAclAssociationConfigArgsDict = {
-            "request_bodies": [{"cloudfront": {"default_size_inspection_limit": inspection_limit(p.max_body_bytes)}}]
+            "request_bodies": [{"cloudfront": {"default_size_inspection_limit": inspection_limit(max_body)}}]
         }
         too_large: aws.wafv2.WebAclCustomResponseBodyArgsDict = {
             "key": TOO_LARGE_BODY_KEY,
             "content_type": "APPLICATION_JSON",
-            "content": json.dumps({"error": f"request body over {p.max_body_bytes} bytes"}),
+            "content": json.dumps({"error": f"request body over {max_body} bytes"}),
         }
         acl = aws.wafv2.WebAcl(
             f"{name}-waf",
@@ -474,7 +540,7 @@ class HaEdge(pulumi.ComponentResource):
         With the inspection limit at or above max_body_bytes, a body WAF cannot see whole is larger than
         max_body_bytes, so oversize handling MATCH is exact.
         """
-        limit = self._plan.max_body_bytes
+        limit = self._args["max_body_bytes"]
         return {
             "name": "body-size-limit",
             "priority": BODY_SIZE_RULE_PRIORITY,
@@ -502,7 +568,7 @@ class HaEdge(pulumi.ComponentResource):
             name,
             name_prefix=f"{WAF_LOG_PREFIX}{self._name}-",
             region=GLOBAL_REGION,
-            retention_in_days=self._plan.log_retention_days,
+            retention_in_days=self._args["log_retention_days"],
             tags=self._tags(name),
             opts=self._child,
         )
@@ -533,7 +599,7 @@ class HaEdge(pulumi.ComponentResource):
             opts=self._child,
         )
         log_group = aws.cloudwatch.LogGroup(
-            name, retention_in_days=self._plan.log_retention_days, tags=self._tags(name), opts=self._child
+            name, retention_in_days=self._args["log_retention_days"], tags=self._tags(name), opts=self._child
         )
         write_logs = aws.iam.RolePolicy(
             name,
@@ -585,14 +651,13 @@ class HaEdge(pulumi.ComponentResource):
 
     def _alb_origin(self, args: HaEdgeArgs) -> aws.cloudfront.DistributionOriginArgsDict:
         """The load balancer, with the secret header; through a VPC origin when origin_vpc_alb_arn is given."""
-        p = self._plan
         origin: aws.cloudfront.DistributionOriginArgsDict = {
             "origin_id": "alb",
             "domain_name": args["origin_domain_name"],
             "connection_timeout": 5,
-            "custom_headers": [{"name": p.origin_secret_header, "value": args["origin_secret"]}],
+            "custom_headers": [{"name": args["origin_secret_header"], "value": args["origin_secret"]}],
         }
-        protocol = "https-only" if p.origin_https else "http-only"
+        protocol = "https-only" if args["origin_https"] else "http-only"
         alb_arn = args.get("origin_vpc_alb_arn")
         if alb_arn is None:
             origin["custom_origin_config"] = {
@@ -640,7 +705,7 @@ class HaEdge(pulumi.ComponentResource):
         behaviour's), API answers included, so there are none: an API 502/503/504 reaches the client as the origin
         sent it.
         """
-        name, p = self._name, self._plan
+        name = self._name
         access = aws.cloudfront.OriginAccessControl(
             f"{name}-static",
             description=f"{name}: CloudFront reads the static bucket",
@@ -671,16 +736,16 @@ class HaEdge(pulumi.ComponentResource):
                 aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict,
                 {"path_pattern": pattern, "target_origin_id": "alb", "allowed_methods": ALL_METHODS, **dynamic},
             )
-            for pattern in p.api_path_patterns
+            for pattern in args["api_path_patterns"]
         ]
         return aws.cloudfront.Distribution(
             f"{name}-cdn",
             enabled=True,
             comment=f"{name}: site and static assets",
-            aliases=[p.domain_name] if p.domain_name else [],
+            aliases=[args["domain_name"]] if args.get("domain_name") else [],
             http_version="http2and3",
             is_ipv6_enabled=True,
-            price_class=p.price_class.value,
+            price_class=args["price_class"].value,
             web_acl_id=acl.arn if acl else None,
             origins=[
                 self._alb_origin(args),
@@ -734,7 +799,7 @@ class HaEdge(pulumi.ComponentResource):
 
     def _static_cache_policy(self) -> pulumi.Input[str]:
         """Static files stay at the edge for static_ttl_seconds, compressed; nothing varies the cache key."""
-        name, ttl = self._name, self._plan.static_ttl_seconds
+        name, ttl = self._name, self._args["static_ttl_seconds"]
         if ttl == 0:
             return CACHING_DISABLED  # AWS refuses compression settings on a policy that caches nothing
         return aws.cloudfront.CachePolicy(
