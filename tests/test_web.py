@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import dataclasses
 import importlib
 import inspect
 import json
@@ -10,13 +11,14 @@ import shutil
 import subprocess
 from typing import cast
 
+import pulumi
 import pytest
 
 from app.config import from_env
-from ha_stack import HaWebFleet, HaWebFleetArgs, HaWebTier, HaWebTierArgs
+from ha_stack import HaWebFleet, HaWebFleetArgs, HaWebTier, HaWebTierArgs, catalogue, options
 from ha_stack.fleet import plan as fleet_plan
 from ha_stack.release import SERVICE, Launch, package, render_unit, render_user_data
-from ha_stack.web import plan
+from ha_stack.web import ARGS, DERIVED_NAMES, architecture, check, plan
 from stack import mock_cloud
 from stack.ha_summary import web_facts
 from stack.mock_cloud import MockCloud, RecordedResource, Recording
@@ -130,7 +132,7 @@ def test_an_internal_alb_goes_in_the_given_private_subnets():
 
 
 def test_without_the_edge_the_alb_is_open_to_the_internet_on_80_and_443():
-    rec = run_stack("prod", stack_config("prod", edge={"enabled": False}))
+    rec = run_stack("prod", {**stack_config("prod"), "ha-stack:enable_edge": False})
     rules = rules_of(rec, INGRESS, "web-alb")
     assert sorted((r.inputs["fromPort"], r.inputs["cidrIpv4"]) for r in rules) == [
         (80, "0.0.0.0/0"),
@@ -753,9 +755,12 @@ def test_every_child_is_parented_to_the_component():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"app_port": 80}, "HaWebTier.app_port: must be an integer from 1024 to 65535, got 80"),
+        ({"app_port": 80}, "HaWebTier.app_port: must be from 1024 to 65535, got 80"),
         ({"app_port": 6379}, "HaWebTier.app_port: 6379 is reserved for a data-tier service"),
-        ({"instance_type": "x9.large"}, "HaWebTier.instance_type: must be a t, m, c or r family instance type"),
+        (
+            {"instance_type": "x9.large"},
+            "HaWebTier.instance_type: must be an EC2 instance type (cfn-lint's AWS catalogue), got 'x9.large'",
+        ),
         ({"public_subnet_ids": ["subnet-pa"]}, "HaWebTier.public_subnet_ids: need subnets in at least 2 AZs"),
         ({"domain_name": "origin.example.com"}, "HaWebTier.domain_name: domain_name and hosted_zone_id go together"),
         ({"runtime_config_path": "ha-stack/prod"}, "HaWebTier.runtime_config_path: must be a Parameter Store path"),
@@ -769,7 +774,7 @@ def test_every_child_is_parented_to_the_component():
         ),
         (
             {"public_subnet_ids": None},
-            "HaWebTier.public_subnet_ids: need subnets in at least 2 AZs for high availability, got 0",
+            "HaWebTier.public_subnet_ids: must be a list of",
         ),
         (
             {"force_destroy_buckets": "false"},
@@ -807,6 +812,267 @@ def test_subnets_are_refused_unless_exactly_one_kind_is_given_and_internal_needs
     ):
         plan(internal)
     assert plan(cast(HaWebTierArgs, {**internal, "cloudfront_only": True})).internal is True
+
+
+# Every class of bad input, through the component on its own (issue 17)
+
+
+def refused(given: object, name: str = "web") -> tuple[list[str], Recording]:
+    """The problem lines HaWebTier raised for these arguments, and what the program had declared by then."""
+    caught: list[options.ArgsError] = []
+
+    def attempt() -> None:
+        try:
+            HaWebTier(name, cast(HaWebTierArgs, given))
+        except options.ArgsError as err:
+            caught.append(err)
+
+    rec = build(attempt)
+    assert len(caught) == 1, "HaWebTier accepted these arguments"
+    return caught[0].problems, rec
+
+
+def bad_app_directory(tmp_path) -> str:
+    """A service package whose lock no longer pins what requirements.txt asks for."""
+    shutil.copytree(ROOT / "app", tmp_path / "svc", ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    (tmp_path / "svc" / "requirements.txt").write_text("fastapi==0.0.1\n")
+    return str(tmp_path / "svc")
+
+
+LONG_NAME = "storefront-production-web"
+WIRING = frozenset(
+    {
+        "vpc_id",
+        "public_subnet_ids",
+        "internal_subnet_ids",
+        "app_directory",
+        "runtime_config_path",
+        "cloudfront_only",
+        "domain_name",
+        "hosted_zone_id",
+        "tags",
+        "force_destroy_buckets",
+    }
+)
+"""What a stack would supply itself (the stack file may not set these)."""
+
+
+@pytest.mark.parametrize(
+    ("given", "line"),
+    [
+        pytest.param(
+            lambda _: args(app_port="8000"), "HaWebTier.app_port: must be a whole number, got '8000'", id="type"
+        ),
+        pytest.param(
+            lambda _: args(instance_type=None), "HaWebTier.instance_type: must be a string, got None", id="none"
+        ),
+        pytest.param(
+            lambda _: args(instance_type=pulumi.Output.from_input("t3.small")),
+            "HaWebTier.instance_type: must be a plain value known before deploy, not an Output: it decides what is "
+            "declared",
+            id="output",
+        ),
+        pytest.param(
+            lambda _: args(instance_type="x9.large"),
+            "HaWebTier.instance_type: must be an EC2 instance type (cfn-lint's AWS catalogue), got 'x9.large'",
+            id="catalogue-miss",
+        ),
+        pytest.param(
+            lambda _: args(instance_type="mac2.metal"),
+            "HaWebTier.instance_type: Mac instance types run macOS on Dedicated Hosts, not Amazon Linux 2023, got "
+            "'mac2.metal'",
+            id="not-amazon-linux",
+        ),
+        pytest.param(
+            lambda _: args(health_check_path="/" + "a" * 9999),
+            "HaWebTier.health_check_path: must be at most 1024 characters, got 10000: '/"
+            + "a" * 58
+            + "... (10002 characters)",
+            id="10000-characters-shown-cut",
+        ),
+        pytest.param(
+            lambda _: args(domain_name="origin." + "a" * 50 + ".example.com", hosted_zone_id="Z1"),
+            "HaWebTier.domain_name: must be at most 64 characters (ACM's limit on a certificate's first domain name), "
+            "got 69: 'origin." + "a" * 50 + ".e... (71 characters)",
+            id="acm-first-name",
+        ),
+        pytest.param(
+            lambda _: args(domain_name=f"{'b' * 64}.example.com", hosted_zone_id="Z1"),
+            "HaWebTier.domain_name: labels are at most 63 characters (DNS), got one of 64: '" + "b" * 59 + "... "
+            "(78 characters)",
+            id="dns-label",
+        ),
+        pytest.param(
+            lambda _: args(domain_name="origin.example.com."),
+            "HaWebTier.domain_name: must be a hostname such as origin.shop.example.com (labels of letters, digits and "
+            "hyphens, no trailing dot or wildcard), got 'origin.example.com.'",
+            id="trailing-dot",
+        ),
+        pytest.param(
+            lambda _: args(log_retention_days=2),
+            "HaWebTier.log_retention_days: must be a CloudWatch Logs retention in days (1, 3, 5, 7, 14, 30, 60, 90, "
+            "120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653), got 2",
+            id="retention-aws-refuses",
+        ),
+        pytest.param(
+            lambda _: args(app_port=6379),
+            "HaWebTier.app_port: 6379 is reserved for a data-tier service (2049, 3306, 5432, 6379, 11211); pick "
+            "another port",
+            id="reserved-port",
+        ),
+        pytest.param(
+            lambda _: args(instnce_type="t3.small"),
+            "HaWebTier.instnce_type: unknown argument (did you mean 'instance_type'?); known: "
+            + ", ".join(sorted(ARGS.fields)),
+            id="unknown-did-you-mean",
+        ),
+        pytest.param(
+            lambda _: {**args(), 1: 2}, "HaWebTier.1: argument names are strings, got the key 1", id="non-string-key"
+        ),
+        pytest.param(
+            lambda _: args(tags={1: "a"}), "HaWebTier.tags: must be an object of strings, got {1: 'a'}", id="tags"
+        ),
+        pytest.param(
+            lambda _: args(public_subnet_ids=[]),
+            "HaWebTier.public_subnet_ids: need subnets in at least 2 AZs for high availability, got 0",
+            id="empty-list",
+        ),
+        pytest.param(
+            lambda _: ["vpc-1"], "HaWebTier.: must be an object of arguments, got ['vpc-1']", id="not-an-object"
+        ),
+        pytest.param(
+            lambda _: {k: v for k, v in args().items() if k != "app_directory"},
+            "HaWebTier.app_directory: is required",
+            id="missing",
+        ),
+        pytest.param(
+            lambda _: args(app_directory=5), "HaWebTier.app_directory: must be a string, got 5", id="path-type"
+        ),
+        pytest.param(
+            lambda tmp_path: args(app_directory=bad_app_directory(tmp_path)),
+            "HaWebTier.app_directory: requirements.lock is out of date with requirements.txt: fastapi==0.0.1 (lock: ",
+            id="packaging",
+        ),
+    ],
+)
+def test_each_class_of_bad_input_is_one_line_before_anything_is_declared(given, line, tmp_path):
+    lines, rec = refused(given(tmp_path))
+    assert len(lines) == 1, lines
+    if line.endswith("(lock: "):
+        assert lines[0].startswith(line)
+    else:
+        assert re.fullmatch(re.escape(line) + r"( \(nearest: [a-z0-9.-]+(, [a-z0-9.-]+)*\))?", lines[0]), lines[0]
+    assert [r.name for r in rec.resources if r.custom] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        (
+            LONG_NAME,
+            f"HaWebTier name: '{LONG_NAME}' makes names AWS refuses: load balancer '{LONG_NAME}-alb-' + 7 random "
+            f"characters is 37 (at most 32); target group '{LONG_NAME}-app-' + 7 random characters is 37 (at most 32) "
+            "(a name of at most 20 letters, digits and hyphens fits them all)",
+        ),
+        (
+            "my_web",
+            "HaWebTier name: 'my_web' makes names AWS refuses: load balancer 'my_web-alb-'... has characters AWS "
+            "refuses (letters, digits, hyphens; not internal-...); target group 'my_web-app-'... has characters AWS "
+            "refuses (letters, digits, hyphens); access-log bucket 'my_web-access-logs-'... has characters AWS refuses "
+            "(lower-case letters, digits, . and -); artifact bucket 'my_web-artifacts-'... has characters AWS refuses "
+            "(lower-case letters, digits, . and -) (a name of at most 20 letters, digits and hyphens fits them all)",
+        ),
+    ],
+)
+def test_a_component_name_that_derives_a_name_aws_refuses_is_one_line(name, line):
+    """The load balancer and target group are autonamed `<name>-alb-` / `<name>-app-` plus 7 random characters, at
+    most 32 characters of letters, digits and hyphens (ELB); the buckets lowercased, at most 63 (S3)."""
+    lines, rec = refused(args(), name=name)
+    assert lines == [line]
+    assert [r.name for r in rec.resources if r.custom] == []
+
+
+def test_every_derived_name_of_a_20_character_name_fits_awss_limits():
+    rec = build(lambda: HaWebTier("a" * 20, args()))
+    limits = {"aws:lb/loadBalancer:LoadBalancer": 32, "aws:lb/targetGroup:TargetGroup": 32, "aws:s3/bucket:Bucket": 63}
+    names = {(r.typ, r.id) for r in rec.resources if r.typ in limits}
+    assert len(names) == 4
+    assert [(typ, name) for typ, name in names if len(name) > limits[typ]] == []
+    assert {d.what for d in DERIVED_NAMES} >= {"load balancer", "target group", "access-log bucket", "artifact bucket"}
+
+
+def test_several_bad_arguments_are_all_reported_in_one_error():
+    with pytest.raises(options.ArgsError) as raised:
+        plan(
+            args(
+                app_port=80,
+                instance_type="x9.large",
+                public_subnet_ids=["subnet-pa"],
+                domain_name="origin.example.com",
+                log_retention_days=2,
+                health_check_path="health",
+            )
+        )
+    assert [line.split(":")[0] for line in raised.value.problems] == [
+        "HaWebTier.instance_type",
+        "HaWebTier.app_port",
+        "HaWebTier.health_check_path",
+        "HaWebTier.log_retention_days",
+        "HaWebTier.public_subnet_ids",
+        "HaWebTier.domain_name",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "arch"),
+    [
+        ("t4g.small", "arm64"),
+        ("m7g.large", "arm64"),
+        ("c7gn.large", "arm64"),
+        ("im4gn.large", "arm64"),
+        ("is4gen.large", "arm64"),
+        ("g5g.xlarge", "arm64"),
+        ("x2gd.large", "arm64"),
+        ("hpc7g.4xlarge", "arm64"),
+        ("t3.small", "x86_64"),
+        ("m7i-flex.large", "x86_64"),
+        ("g4dn.xlarge", "x86_64"),
+        ("c7a.large", "x86_64"),
+        ("inf2.xlarge", "x86_64"),
+        ("gr6.4xlarge", "x86_64"),
+    ],
+)
+def test_any_catalogue_instance_type_amazon_linux_boots_is_accepted_with_its_architecture(instance_type, arch):
+    """AWS's naming rule: `g` among the capabilities after the generation means Graviton (arm64)."""
+    assert instance_type in catalogue.instance_types()
+    assert architecture(instance_type) == arch
+    assert plan(args(instance_type=instance_type)).arch == arch
+
+
+def test_the_stack_checks_its_own_part_and_leaves_the_wiring_to_the_program():
+    problems = options.Problems("ha-stack:web.")
+    checked = check({"instance_type": "t4g.small", "app_port": 8080}, problems, skip=WIRING)
+    assert problems.lines == []
+    assert (checked["instance_type"], checked["app_port"], checked["health_check_path"]) == (
+        "t4g.small",
+        8080,
+        "/health",
+    )
+    check({"vpc_id": "vpc-1", "domain_name": "x.example.com"}, problems, skip=WIRING)
+    assert problems.lines == [
+        "ha-stack:web.vpc_id: is set by the stack from the other tiers, not in the stack file",
+        "ha-stack:web.domain_name: is set by the stack from the other tiers, not in the stack file",
+    ]
+
+
+def test_the_plan_holds_the_checked_arguments_with_defaults_and_only_what_it_derives():
+    tier = plan(args())
+    assert {field.name for field in dataclasses.fields(tier)} == {"args", "arch", "internal", "release"}
+    checked = tier.args
+    assert (checked["instance_type"], checked["app_port"], checked["log_retention_days"]) == ("t3.small", 8000, 90)
+    assert checked["enable_deletion_protection"] is True
+    assert "domain_name" not in checked
+    assert (tier.https, tier.serving_port, tier.internal, tier.arch) == (False, 80, False, "x86_64")
 
 
 # Teardown (item 11)

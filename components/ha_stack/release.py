@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pulumi
 
+from ha_stack.options import shown
+
 SERVICE = "ha-service"
 """systemd unit, system user and /opt directory of the service on an instance."""
 HOME = f"/opt/{SERVICE}"
@@ -70,8 +72,16 @@ class Release:
         return pulumi.AssetArchive({path: pulumi.FileAsset(str(file)) for path, file in self.files.items()})
 
 
-def _fail(message: str) -> ValueError:
-    return ValueError(f"HaWebTier.app_directory: {message}")
+class ReleaseError(ValueError):
+    """A service directory that cannot become a release; `reason` is the line HaWebTier reports for app_directory."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"HaWebTier.app_directory: {reason}")
+        self.reason = reason
+
+
+def _fail(message: str) -> ReleaseError:
+    return ReleaseError(message)
 
 
 def normalize(name: str) -> str:
@@ -97,7 +107,7 @@ def pins(path: Path, *, strict: bool) -> dict[str, Pin]:
             continue
         match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(==\s*([^\s,]+))?[^;]*", line.strip())
         if not match or (strict and not match.group(4)):
-            raise _fail(f"{path.name} line {number}: {raw.strip()!r} must be name==version")
+            raise _fail(f"{path.name} line {number}: {shown(raw.strip())} must be name==version")
         name = normalize(match.group(1))
         found[name] = Pin(name, match.group(4), marker.strip())
     return found
@@ -108,7 +118,7 @@ def check_lock(root: Path) -> dict[str, Pin]:
     lock_path = root / LOCK_FILE
     if not lock_path.is_file():
         raise _fail(
-            f"{str(root)!r} has no {LOCK_FILE} (every package the service installs, pinned name==version); "
+            f"{shown(str(root))} has no {LOCK_FILE} (every package the service installs, pinned name==version); "
             f"write it with `python -m ha_stack.release lock {root}`"
         )
     locked = pins(lock_path, strict=True)
@@ -123,6 +133,23 @@ def check_lock(root: Path) -> dict[str, Pin]:
             f"regenerate it with `python -m ha_stack.release lock {root}`"
         )
     return locked
+
+
+def directory_problem(directory: str) -> str | None:
+    """None when `directory` is a service package with a lock that matches its requirements (the cheap checks, before
+    any wheel is downloaded), else the problem in one line: never an exception, whatever the string."""
+    if not directory.strip():
+        return "must be the path of the service's package directory, got an empty string"
+    try:
+        root = Path(directory)
+        if not (root / "__main__.py").is_file() or not (root / "requirements.txt").is_file():
+            return f"{shown(directory)} must be a Python package with __main__.py and requirements.txt"
+        check_lock(root.resolve())
+    except ReleaseError as err:
+        return err.reason
+    except (OSError, ValueError) as err:  # unreadable, not UTF-8, a NUL in the path
+        return f"cannot read the service package {shown(directory)}: {shown(str(err))}"
+    return None
 
 
 def wheel_cache() -> Path:
@@ -258,7 +285,7 @@ def package(directory: str, arch: str | None = None) -> Release:
     """
     root = Path(directory).resolve()
     if not (root / "__main__.py").is_file() or not (root / "requirements.txt").is_file():
-        raise _fail(f"{directory!r} must be a Python package with __main__.py and requirements.txt")
+        raise _fail(f"{shown(directory)} must be a Python package with __main__.py and requirements.txt")
     if arch is not None and arch not in MACHINES:
         raise ValueError(f"HaWebTier.instance_type: architecture must be one of {sorted(MACHINES)}, got {arch!r}")
     files = _service_files(root)

@@ -5,23 +5,26 @@ The instances themselves (the Auto Scaling group) are HaWebFleet's, declared onc
 
 import base64
 import re
+import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from ha_stack import checks
+from ha_stack import catalogue, checks, options
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
 from ha_stack.certificates import dns_validated_certificate
 from ha_stack.iam import Account, Statement, assume_role_policy, caller_account, policy_document
 from ha_stack.naming import component_tags, type_token
-from ha_stack.release import Launch, Release, package, render_user_data
+from ha_stack.release import Launch, Release, ReleaseError, directory_problem, package, render_user_data
 
+COMPONENT = "HaWebTier"
 INSTANCE_TYPE = r"(t2|t3a?|t4g|[mcr][5-8][a-z]{0,3})\.(nano|micro|small|medium|large|xlarge|\d{1,2}xlarge|metal)"
-"""Burstable, general purpose, compute and memory families of generations 5 to 8, e.g. t3.medium, m7g.large."""
+"""The hand-written pattern HaWebTier used before its instance types came from the catalogue. HaWebTier no longer
+reads it; it stays only while stack/settings.py still imports it (issue 17 moves that check to ARGS)."""
 RESERVED_PORTS = (2049, 3306, 5432, 6379, 11211)
 """Data-tier ports (NFS, MySQL, PostgreSQL, Redis, Memcached): never the app's."""
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -38,10 +41,76 @@ AMI_ID = r"ami-([0-9a-f]{8}|[0-9a-f]{17})"
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 DRAIN_MARGIN_SECONDS = 10
 """systemd waits this much longer than the target group's deregistration delay before it kills the service."""
+HEALTH_CHECK_PATH = r"/[A-Za-z0-9/_.-]*"
+HEALTH_CHECK_PATH_CHARACTERS = 1024
+"""ELB's limit on a target group's HealthCheckPath ("Length Constraints: Minimum length of 1. Maximum length of
+1024", CreateTargetGroup, Elastic Load Balancing API reference)."""
+ACM_FIRST_NAME_CHARACTERS = 64
+"""ACM RequestCertificate: "the length of the domain name (technically, the Common Name) that you provide cannot
+exceed 64 octets (characters), including periods" (RFC 5280). domain_name is the certificate's first name."""
+DNS_NAME_CHARACTERS, DNS_LABEL_CHARACTERS = 253, 63
+"""A DNS name is at most 253 octets and no label longer than 63 (ACM RequestCertificate, RFC 1035)."""
+DNS_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+"""A hostname label: letters, digits and hyphens, not starting or ending with a hyphen (ACM's DomainName pattern)."""
+NOT_AMAZON_LINUX = {
+    "mac": "Mac instance types run macOS on Dedicated Hosts, not Amazon Linux 2023",
+    "a1": "Amazon Linux 2023 does not support A1 instances",
+}
+"""Catalogue families the Amazon Linux 2023 launch template cannot boot, by family prefix."""
+AUTONAME_SUFFIX = 8
+"""Pulumi names a resource `<logical name>-` plus 7 random characters (pulumi-terraform-bridge AutoName)."""
+
+
+def architecture(instance_type: str) -> str:
+    """arm64 for AWS Graviton instance types, else x86_64, by AWS's naming rule: the letters after the generation
+    are the type's capabilities, and `g` among them means Graviton (t4g, c7gn, im4gn, g5g); the `a` series is the
+    first Graviton. The same rule as AWS CDK's InstanceType.architecture (aws-cdk-lib/aws-ec2/lib/instance-types.ts)."""
+    found = re.match(r"([a-z]+)(\d+)([a-z]*)", instance_type)
+    if found and (found[1] == "a" or "g" in found[3]):
+        return "arm64"
+    return "x86_64"
+
+
+def _boots_amazon_linux(value: str) -> str | None:
+    """None unless the type's family is one the Amazon Linux 2023 image cannot run on."""
+    for prefix, reason in NOT_AMAZON_LINUX.items():
+        if value.startswith(prefix):
+            return f"{reason}, got {options.shown(value)}"
+    return None
+
+
+def _not_reserved(port: int) -> str | None:
+    if port in RESERVED_PORTS:
+        return f"{port} is reserved for a data-tier service ({', '.join(map(str, RESERVED_PORTS))}); pick another port"
+    return None
+
+
+def _hostname(value: str) -> str | None:
+    """A hostname ACM will put first on a certificate and Route 53 will hold: labels of letters, digits and
+    hyphens, each at most 63 characters, the whole at most 64 (ACM's limit, tighter than DNS's 253)."""
+    labels = value.split(".")
+    long_label = next((label for label in labels if len(label) > DNS_LABEL_CHARACTERS), None)
+    if long_label is not None:
+        return (
+            f"labels are at most {DNS_LABEL_CHARACTERS} characters (DNS), got one of {len(long_label)}: "
+            f"{options.shown(value)}"
+        )
+    if len(labels) < 2 or not all(re.fullmatch(DNS_LABEL, label) for label in labels):
+        return (
+            "must be a hostname such as origin.shop.example.com (labels of letters, digits and hyphens, no "
+            f"trailing dot or wildcard), got {options.shown(value)}"
+        )
+    if len(value) > ACM_FIRST_NAME_CHARACTERS:
+        limit = "DNS" if len(value) > DNS_NAME_CHARACTERS else "ACM's limit on a certificate's first domain name"
+        return (
+            f"must be at most {ACM_FIRST_NAME_CHARACTERS} characters ({limit}), got {len(value)}: "
+            f"{options.shown(value)}"
+        )
+    return None
 
 
 class HaWebTierArgs(TypedDict):
-    """Inputs for HaWebTier."""
+    """Inputs for HaWebTier (defaults and checks: ARGS)."""
 
     vpc_id: pulumi.Input[str]
     """VPC of the subnets."""
@@ -54,72 +123,194 @@ class HaWebTierArgs(TypedDict):
     and it crosses the internet. Needs cloudfront_only, and an internet gateway attached to the VPC (CloudFront
     developer guide, "Restrict access with VPC origins"). Give this or public_subnet_ids."""
     app_directory: str
-    """Directory of the Python service package (with __main__.py and requirements.txt) to install and run."""
+    """Directory of the Python service package (with __main__.py, requirements.txt and requirements.lock) to install
+    and run."""
     runtime_config_path: str
     """Parameter Store path the service reads its settings from, e.g. /ha-stack/prod/ (instances may read it)."""
     instance_type: NotRequired[str]
-    """EC2 instance type (t, m, c or r family). Default t3.small."""
+    """EC2 instance type: any type AWS offers in some region (cfn-lint's AWS catalogue) that Amazon Linux 2023 boots
+    (not Mac or A1). Graviton types (t4g, m7g, ...) get the arm64 image."""
     ami_id: NotRequired[str]
-    """Image the instances boot, e.g. ami-0123456789abcdef0 (for the instance type's architecture). Default: the
+    """Image the instances boot, e.g. ami-0123456789abcdef0 (for the instance type's architecture). Unset: the
     latest Amazon Linux 2023 at the first deploy, then kept, so a newly published image never rolls the fleet by
     itself; set this to roll the fleet onto a chosen image (a rolling instance refresh)."""
     app_port: NotRequired[int]
-    """Port the service listens on, 1024 to 65535, not a data-tier port. Default 8000."""
+    """Port the service listens on, 1024 to 65535, not a data-tier port."""
     health_check_path: NotRequired[str]
-    """Cheap liveness path the load balancer checks (200 expected). Default /health."""
+    """Cheap liveness path the load balancer checks (200 expected), at most 1024 characters."""
     deregistration_delay_seconds: NotRequired[int]
-    """Seconds the ALB lets in-flight requests finish on a leaving instance; the service drains within it.
-    Default 30."""
+    """Seconds the ALB lets in-flight requests finish on a leaving instance; the service drains within it."""
     root_volume_gib: NotRequired[int]
-    """Encrypted gp3 root volume size, 8 to 1024 GiB. Default 20."""
+    """Encrypted gp3 root volume size, 8 to 1024 GiB."""
     enable_deletion_protection: NotRequired[bool]
-    """Refuse to delete the load balancer. Default true."""
+    """Refuse to delete the load balancer."""
     enable_zonal_shift: NotRequired[bool]
     """Register the load balancer with ARC zonal shift (attribute zonal_shift.config.enabled, off by default on AWS),
-    so an operator, or zonal autoshift, moves its traffic off an impaired AZ in one step. Default true."""
+    so an operator, or zonal autoshift, moves its traffic off an impaired AZ in one step."""
     domain_name: NotRequired[str]
-    """Hostname for the load balancer (e.g. origin.shop.example.com): HTTPS with a DNS-validated certificate,
-    HTTP redirected to HTTPS, and an alias record. Needs hosted_zone_id. Default none: HTTP only."""
+    """Hostname for the load balancer (e.g. origin.shop.example.com), at most 64 characters (ACM's limit on a
+    certificate's first name): HTTPS with a DNS-validated certificate, HTTP redirected to HTTPS, and an alias
+    record. Needs hosted_zone_id. Unset: HTTP only."""
     hosted_zone_id: NotRequired[pulumi.Input[str]]
     """Route 53 hosted zone that holds domain_name."""
     cloudfront_only: NotRequired[bool]
     """Admit only CloudFront's origin-facing addresses, and only requests carrying the generated origin secret
-    (others get 403). Default false: open to the internet."""
+    (others get 403). False: open to the internet."""
     log_retention_days: NotRequired[int]
-    """Days to keep the service's log in CloudWatch Logs. Default 90."""
+    """Days to keep the service's log in CloudWatch Logs (one of the retention periods CloudWatch Logs accepts)."""
     force_destroy_buckets: NotRequired[bool]
-    """Empty this component's buckets, every object version, on destroy, so `pulumi destroy` succeeds. Default
-    false: data is kept."""
+    """Empty this component's buckets, every object version, on destroy, so `pulumi destroy` succeeds. False: data
+    is kept."""
     tags: NotRequired[dict[str, str]]
-    """Tags added to every taggable child (and propagated to instances). Default none."""
+    """Tags added to every taggable child (and propagated to instances)."""
+
+
+ARGS = options.Spec(
+    COMPONENT,
+    HaWebTierArgs,
+    vpc_id=options.Arg(),
+    public_subnet_ids=options.Arg(),
+    internal_subnet_ids=options.Arg(),
+    app_directory=options.Arg(check=directory_problem),
+    runtime_config_path=options.Arg(check=checks.parameter_path_rule),
+    instance_type=options.Arg(
+        "t3.small",
+        options.all_of(
+            options.member_of(catalogue.instance_types, "an EC2 instance type", catalogue.SOURCE), _boots_amazon_linux
+        ),
+    ),
+    ami_id=options.Arg(check=options.matches(AMI_ID, "an image id such as ami-0123456789abcdef0")),
+    app_port=options.Arg(8000, options.all_of(options.between(1024, 65535), _not_reserved)),
+    health_check_path=options.Arg(
+        "/health",
+        options.all_of(
+            options.at_most_characters(HEALTH_CHECK_PATH_CHARACTERS),
+            options.matches(HEALTH_CHECK_PATH, "a path starting with / (letters, digits, / _ . -)"),
+        ),
+    ),
+    deregistration_delay_seconds=options.Arg(30, options.between(0, 3600, " seconds")),
+    root_volume_gib=options.Arg(20, options.between(8, 1024, " GiB")),
+    enable_deletion_protection=options.Arg(True),
+    enable_zonal_shift=options.Arg(True),
+    domain_name=options.Arg(check=_hostname),
+    hosted_zone_id=options.Arg(),
+    cloudfront_only=options.Arg(False),
+    log_retention_days=options.Arg(90, checks.log_retention),
+    force_destroy_buckets=options.Arg(False),
+    tags=options.Arg({}),
+)
+
+
+def _placement(given: Mapping[str, object], args: HaWebTierArgs, problems: options.Problems) -> None:
+    """Exactly one of public_subnet_ids / internal_subnet_ids, in at least 2 AZs; internal needs cloudfront_only."""
+    named = [key for key in ("public_subnet_ids", "internal_subnet_ids") if key in given]
+    if len(named) != 1:
+        problems.add(
+            "public_subnet_ids",
+            "give public_subnet_ids (internet-facing load balancer) or internal_subnet_ids (internal, reached through "
+            f"CloudFront's VPC origin), exactly one, got {', '.join(named) or 'neither'}",
+        )
+        return
+    (key,) = named
+    subnets = args.get(key)
+    if isinstance(subnets, list) and len(subnets) < 2:
+        problems.add(key, f"need subnets in at least 2 AZs for high availability, got {len(subnets)}")
+    if key == "internal_subnet_ids" and problems.ok("cloudfront_only") and not args.get("cloudfront_only", False):
+        problems.add(
+            "internal_subnet_ids",
+            "an internal load balancer is reached only through CloudFront's VPC origin: needs cloudfront_only true",
+        )
+
+
+def check(given: object, problems: options.Problems, skip: frozenset[str] = frozenset()) -> HaWebTierArgs:
+    """Every argument and every rule across them, all problems recorded (the stack passes its wiring as skip)."""
+    args = ARGS.read(given, problems, skip=skip)
+    if not isinstance(given, Mapping):
+        return args
+    wiring = {"public_subnet_ids", "internal_subnet_ids", "cloudfront_only"}
+    if not wiring & skip:
+        _placement(given, args, problems)
+    pair = ("domain_name", "hosted_zone_id")
+    if not set(pair) & skip and problems.ok(*pair) and (pair[0] in given) != (pair[1] in given):
+        problems.add("domain_name", "domain_name and hosted_zone_id go together: give both or neither")
+    return args
+
+
+@dataclass(frozen=True)
+class DerivedName:
+    """A physical name Pulumi derives from the component's name: `<name><suffix>-` and 7 random characters."""
+
+    what: str
+    suffix: str
+    limit: int
+    allowed: str
+    """The characters AWS allows, as a regular expression of the whole name."""
+    rule: str
+    """The characters AWS allows, in words."""
+    lower: bool = False
+    """Pulumi lowercases the name first (S3 buckets)."""
+
+    def problem(self, name: str) -> str | None:
+        """None when the derived name is one AWS accepts, else what is wrong with it."""
+        stem = f"{name}{self.suffix}-"
+        stem = stem.lower() if self.lower else stem
+        length = len(stem) + AUTONAME_SUFFIX - 1
+        if length > self.limit:
+            return f"{self.what} {options.shown(stem)} + 7 random characters is {length} (at most {self.limit})"
+        if not re.fullmatch(self.allowed, stem + "0" * (AUTONAME_SUFFIX - 1)):
+            return f"{self.what} {options.shown(stem)}... has characters AWS refuses ({self.rule})"
+        return None
+
+
+ELB_NAME = r"(?!internal-)[A-Za-z0-9][A-Za-z0-9-]*"
+BUCKET_NAME = r"(?!xn--|sthree-|amzn-s3-demo-)[a-z0-9](?!.*\.\.)[a-z0-9.-]*"
+DERIVED_NAMES = (
+    # CreateLoadBalancer / CreateTargetGroup (ELB API): at most 32 characters, alphanumerics and hyphens, not
+    # beginning with a hyphen or "internal-".
+    DerivedName("load balancer", "-alb", 32, ELB_NAME, "letters, digits, hyphens; not internal-..."),
+    DerivedName("target group", "-app", 32, ELB_NAME, "letters, digits, hyphens"),
+    # S3 general purpose bucket naming rules: 3 to 63 characters, lower-case letters, digits, dots and hyphens,
+    # beginning with a letter or digit, no two adjacent dots, reserved prefixes refused. Pulumi lowercases the name.
+    DerivedName("access-log bucket", "-access-logs", 63, BUCKET_NAME, "lower-case letters, digits, . and -", True),
+    DerivedName("artifact bucket", "-artifacts", 63, BUCKET_NAME, "lower-case letters, digits, . and -", True),
+    # IAM: role names at most 64 characters of letters, digits and +=,.@_-.
+    DerivedName("instance role", "-instances", 64, r"[\w+=,.@-]+", "letters, digits and +=,.@_-"),
+)
+"""Every physical name HaWebTier leaves to Pulumi's autonaming that has a limit its component name can break."""
+
+
+NAME_CHARACTERS = min(d.limit - len(d.suffix) - AUTONAME_SUFFIX for d in DERIVED_NAMES)
+"""The longest component name every derived name has room for (20: the load balancer's and target group's)."""
+
+
+def name_problems(name: str, problems: options.Problems) -> None:
+    """One line when the component's name makes a physical name AWS refuses (an ELB name is the tightest: 20
+    characters of letters, digits and hyphens leave room for "-alb-" and the random suffix)."""
+    broken = [problem for derived in DERIVED_NAMES if (problem := derived.problem(name))]
+    if broken:
+        problems.add(
+            "name",
+            f"{options.shown(name)} makes names AWS refuses: {'; '.join(broken)} (a name of at most "
+            f"{NAME_CHARACTERS} letters, digits and hyphens fits them all)",
+        )
 
 
 @dataclass(frozen=True)
 class WebPlan:
-    """HaWebTierArgs with defaults applied and every plain value checked."""
+    """HaWebTier's checked arguments (defaults applied) and what it derives from them."""
 
-    instance_type: str
+    args: HaWebTierArgs
     arch: str
-    ami_id: str | None
-    app_port: int
-    health_check_path: str
-    deregistration_delay_seconds: int
-    root_volume_gib: int
-    enable_deletion_protection: bool
-    enable_zonal_shift: bool
-    domain_name: str | None
-    cloudfront_only: bool
+    """The instance type's CPU architecture (x86_64 or arm64): which Amazon Linux 2023 image and template."""
     internal: bool
-    runtime_config_path: str
-    log_retention_days: int
-    force_destroy_buckets: bool
+    """An internal load balancer (internal_subnet_ids) rather than an internet-facing one."""
     release: Release
-    tags: dict[str, str]
+    """The service's release: files, wheels and digest."""
 
     @property
     def https(self) -> bool:
         """True when the load balancer serves HTTPS (a domain was given)."""
-        return self.domain_name is not None
+        return "domain_name" in self.args
 
     @property
     def serving_port(self) -> int:
@@ -127,94 +318,31 @@ class WebPlan:
         return 443 if self.https else 80
 
 
-COMPONENT = "HaWebTier"
-_fail = partial(checks.fail, COMPONENT)
-_int = partial(checks.integer, COMPONENT)
-
-
-def _internal(args: HaWebTierArgs) -> bool:
-    """True for an internal load balancer (internal_subnet_ids), false for an internet-facing one; 2 AZs or more."""
-    given = [key for key in ("public_subnet_ids", "internal_subnet_ids") if key in args]
-    if len(given) != 1:
-        raise _fail(
-            "public_subnet_ids",
-            "give public_subnet_ids (internet-facing load balancer) or internal_subnet_ids (internal, reached through "
-            f"CloudFront's VPC origin), exactly one, got {', '.join(given) or 'neither'}",
-        )
-    (key,) = given
-    subnets = args.get(key) or []
-    if len(subnets) < 2:
-        raise _fail(key, f"need subnets in at least 2 AZs for high availability, got {len(subnets)}")
-    internal = key == "internal_subnet_ids"
-    if internal and not args.get("cloudfront_only", False):
-        raise _fail(
-            "internal_subnet_ids",
-            "an internal load balancer is reached only through CloudFront's VPC origin: needs cloudfront_only true",
-        )
-    return internal
-
-
-def _instance_type(value: object) -> tuple[str, str]:
-    """The type and its CPU architecture (Graviton families end in g: t4g, m7g, c7gn)."""
-    if not isinstance(value, str) or not re.fullmatch(INSTANCE_TYPE, value):
-        raise _fail("instance_type", f"must be a t, m, c or r family instance type such as t3.small, got {value!r}")
-    family = value.split(".")[0]
-    return value, "arm64" if re.fullmatch(r"[a-z]\d+g[a-z]*", family) else "x86_64"
-
-
-def _ami_id(value: object) -> str | None:
-    """A pinned image id, or None for Amazon Linux 2023 as of the first deploy."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not re.fullmatch(AMI_ID, value):
-        raise _fail("ami_id", f"must be an image id such as ami-0123456789abcdef0, got {value!r}")
-    return value
-
-
-def _port(args: HaWebTierArgs) -> int:
-    port = _int(args, "app_port", 8000, 1024, 65535)
-    if port in RESERVED_PORTS:
-        raise _fail("app_port", f"{port} is reserved for a data-tier service ({RESERVED_PORTS}); pick another port")
-    return port
-
-
-def _domain(args: HaWebTierArgs) -> str | None:
-    domain = args.get("domain_name")
-    if (domain is None) != ("hosted_zone_id" not in args):
-        raise _fail("domain_name", "domain_name and hosted_zone_id go together: give both or neither")
-    return domain
-
-
-def plan(args: HaWebTierArgs) -> WebPlan:
-    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
-    internal = _internal(args)
-    instance_type, arch = _instance_type(args.get("instance_type", "t3.small"))
-    path = args.get("health_check_path", "/health")
-    if not re.fullmatch(r"/[A-Za-z0-9/_.-]*", path):
-        raise _fail("health_check_path", f"must be a path starting with /, got {path!r}")
+def _release(directory: str, problems: options.Problems) -> Release | None:
+    """The service packaged as a release, or None after a problem line (a failed download, an unreadable file)."""
     try:
-        release = package(args["app_directory"])
-    except (OSError, ValueError) as err:
-        raise _fail("app_directory", str(err).removeprefix("HaWebTier.app_directory: ")) from None
-    return WebPlan(
-        instance_type=instance_type,
-        arch=arch,
-        ami_id=_ami_id(args.get("ami_id")),
-        app_port=_port(args),
-        health_check_path=path,
-        deregistration_delay_seconds=_int(args, "deregistration_delay_seconds", 30, 0, 3600),
-        root_volume_gib=_int(args, "root_volume_gib", 20, 8, 1024),
-        enable_deletion_protection=args.get("enable_deletion_protection", True),
-        enable_zonal_shift=checks.boolean(COMPONENT, args, "enable_zonal_shift", True),
-        domain_name=_domain(args),
-        cloudfront_only=args.get("cloudfront_only", False),
-        internal=internal,
-        runtime_config_path=checks.parameter_path(COMPONENT, "runtime_config_path", args["runtime_config_path"]),
-        log_retention_days=_int(args, "log_retention_days", 90, 1, 3653),
-        force_destroy_buckets=checks.boolean(COMPONENT, args, "force_destroy_buckets", False),
-        release=release,
-        tags=dict(args.get("tags") or {}),
-    )
+        return package(directory)
+    except ReleaseError as err:
+        problems.add("app_directory", err.reason)
+    except (OSError, ValueError, subprocess.SubprocessError) as err:
+        problems.add("app_directory", f"cannot be packaged: {options.shown(str(err))}")
+    return None
+
+
+def plan(args: HaWebTierArgs, name: str | None = None) -> WebPlan:
+    """Defaults and validation before any resource exists (with `name`, also the physical names derived from it);
+    pure, so it is tested without mocks. Every problem is raised at once (options.ArgsError)."""
+    problems = options.Problems(f"{COMPONENT}.")
+    checked = check(args, problems)
+    if name is not None:
+        name_problems(name, options.Problems(f"{COMPONENT} ", problems.lines))
+    directory = checked.get("app_directory")
+    release = _release(directory, problems) if directory is not None and problems.ok("app_directory") else None
+    problems.raise_any()
+    if release is None:  # not reached: every path without a release recorded a problem
+        raise options.ArgsError([f"{COMPONENT}.app_directory: no release"])
+    internal = "internal_subnet_ids" in checked
+    return WebPlan(checked, architecture(checked["instance_type"]), internal, release)
 
 
 class HaWebTier(pulumi.ComponentResource):
@@ -259,9 +387,9 @@ class HaWebTier(pulumi.ComponentResource):
     """Object key of the release the instances install (changes with the service's content)."""
 
     def __init__(self, name: str, args: HaWebTierArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(type_token("HaWebTier"), name, None, opts)
-        p = plan(args)
-        self._name, self._plan = name, p
+        super().__init__(type_token(COMPONENT), name, None, opts)
+        p = plan(args, name)
+        self._name, self._plan, self._args = name, p, p.args
         self._child = pulumi.ResourceOptions(parent=self)
         account = caller_account(self)
         alb_sg, instance_sg = self._security_groups(args["vpc_id"])
@@ -287,8 +415,8 @@ class HaWebTier(pulumi.ComponentResource):
         self.instance_role_arn = role.arn
         self.instance_role_name = role.name
         self.origin_url = (
-            pulumi.Output.from_input(f"https://{p.domain_name}")
-            if p.domain_name
+            pulumi.Output.from_input(f"https://{p.args['domain_name']}")
+            if "domain_name" in p.args
             else pulumi.Output.concat("http://", alb.dns_name)
         )
         self.origin_secret = pulumi.Output.secret(secret.result) if secret else pulumi.Output.secret("")
@@ -319,7 +447,7 @@ class HaWebTier(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return component_tags("HaWebTier", self._plan.tags, name=name)
+        return component_tags(COMPONENT, self._args["tags"], name=name)
 
     def _security_groups(self, vpc_id: pulumi.Input[str]) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         """ALB: the world (or only CloudFront) in, the app port to the instances out. Instances: ALB in, HTTPS out.
@@ -348,7 +476,7 @@ class HaWebTier(pulumi.ComponentResource):
             tags=self._tags(f"{name}-instances"),
             opts=self._child,
         )
-        if p.cloudfront_only:
+        if self._args["cloudfront_only"]:
             # One rule only: each entry of the ~55-entry prefix list counts against the group's 60-rule quota.
             prefix_list = aws.ec2.get_managed_prefix_list_output(
                 name=CLOUDFRONT_PREFIX_LIST, opts=pulumi.InvokeOutputOptions(parent=self)
@@ -362,13 +490,15 @@ class HaWebTier(pulumi.ComponentResource):
             security_group_id=alb_sg.id,
             referenced_security_group_id=instance_sg.id,
             ip_protocol="tcp",
-            from_port=p.app_port,
-            to_port=p.app_port,
+            from_port=self._args["app_port"],
+            to_port=self._args["app_port"],
             description="health checks and requests to the service",
             tags=self._tags(f"{name}-alb-to-instances"),
             opts=self._child,
         )
-        self._ingress(f"{name}-instances-from-alb", instance_sg, p.app_port, referenced_security_group_id=alb_sg.id)
+        self._ingress(
+            f"{name}-instances-from-alb", instance_sg, self._args["app_port"], referenced_security_group_id=alb_sg.id
+        )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-instances-to-https",
             security_group_id=instance_sg.id,
@@ -426,7 +556,9 @@ class HaWebTier(pulumi.ComponentResource):
 
         logs = private_bucket(
             f"{name}-access-logs",
-            BucketSpec(archive=Archive(glacier_days=30, expire_days=365), force_destroy=p.force_destroy_buckets),
+            BucketSpec(
+                archive=Archive(glacier_days=30, expire_days=365), force_destroy=self._args["force_destroy_buckets"]
+            ),
             self._tags(f"{name}-access-logs"),
             self._child,
         )
@@ -444,8 +576,8 @@ class HaWebTier(pulumi.ComponentResource):
             ip_address_type="ipv4",
             security_groups=[alb_sg.id],
             subnets=subnets,
-            enable_deletion_protection=p.enable_deletion_protection,
-            enable_zonal_shift=p.enable_zonal_shift,
+            enable_deletion_protection=self._args["enable_deletion_protection"],
+            enable_zonal_shift=self._args["enable_zonal_shift"],
             drop_invalid_header_fields=True,
             desync_mitigation_mode="defensive",
             enable_http2=True,
@@ -457,19 +589,19 @@ class HaWebTier(pulumi.ComponentResource):
 
     def _target_group(self, vpc_id: pulumi.Input[str]) -> aws.lb.TargetGroup:
         """The app port with a cheap /health check; the delay lets the service finish in-flight requests."""
-        name, p = self._name, self._plan
+        name, a = self._name, self._args
         return aws.lb.TargetGroup(
             f"{name}-app",
             vpc_id=vpc_id,
             target_type="instance",
             protocol="HTTP",
-            port=p.app_port,
-            deregistration_delay=p.deregistration_delay_seconds,
+            port=a["app_port"],
+            deregistration_delay=a["deregistration_delay_seconds"],
             health_check={
                 "enabled": True,
                 "protocol": "HTTP",
                 "port": "traffic-port",
-                "path": p.health_check_path,
+                "path": a["health_check_path"],
                 "matcher": "200",
                 # The fastest detection ALB allows (interval >= 5 s, above the timeout; thresholds >= 2): the
                 # lab's crash drill (docs/resilience.md) lost 200 requests at 5 s x 2 against 1,189 at 15 s x 3,
@@ -487,16 +619,17 @@ class HaWebTier(pulumi.ComponentResource):
         self, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup, zone_id: pulumi.Input[str] | None
     ) -> random.RandomPassword | None:
         """HTTPS (TLS 1.3 policy) plus an HTTP redirect with a domain, else HTTP; behind CloudFront, a secret header."""
-        name, p = self._name, self._plan
+        name, a = self._name, self._args
         forward: aws.lb.ListenerDefaultActionArgsDict = {"type": "forward", "target_group_arn": target_group.arn}
         forbidden: aws.lb.ListenerDefaultActionArgsDict = {
             "type": "fixed-response",
             "fixed_response": {"content_type": "text/plain", "message_body": "Forbidden", "status_code": "403"},
         }
-        default = forbidden if p.cloudfront_only else forward
-        if p.domain_name and zone_id is not None:
+        default = forbidden if a["cloudfront_only"] else forward
+        domain = a.get("domain_name")
+        if domain is not None and zone_id is not None:
             certificate = dns_validated_certificate(
-                f"{name}-certificate", p.domain_name, zone_id, tags=self._tags(f"{name}-certificate"), opts=self._child
+                f"{name}-certificate", domain, zone_id, tags=self._tags(f"{name}-certificate"), opts=self._child
             )
             serving = aws.lb.Listener(
                 f"{name}-https",
@@ -523,7 +656,7 @@ class HaWebTier(pulumi.ComponentResource):
             aws.route53.Record(
                 f"{name}-alias",
                 zone_id=zone_id,
-                name=p.domain_name,
+                name=domain,
                 type="A",
                 aliases=[{"name": alb.dns_name, "zone_id": alb.zone_id, "evaluate_target_health": True}],
                 opts=self._child,
@@ -538,7 +671,7 @@ class HaWebTier(pulumi.ComponentResource):
                 tags=self._tags(f"{name}-http"),
                 opts=self._child,
             )
-        if not p.cloudfront_only:
+        if not a["cloudfront_only"]:
             return None
         secret = random.RandomPassword(f"{name}-origin-secret", length=40, special=False, opts=self._child)
         aws.lb.ListenerRule(
@@ -559,7 +692,7 @@ class HaWebTier(pulumi.ComponentResource):
         with force_destroy_buckets, destroying the stack empties the bucket, those releases included.
         """
         name, release = self._name, self._plan.release
-        spec = BucketSpec(noncurrent_days=90, force_destroy=self._plan.force_destroy_buckets)
+        spec = BucketSpec(noncurrent_days=90, force_destroy=self._args["force_destroy_buckets"])
         bucket = private_bucket(f"{name}-artifacts", spec, self._tags(f"{name}-artifacts"), self._child)
         policy = bucket_policy(f"{name}-artifacts", bucket, self._child)
         obj = aws.s3.BucketObjectv2(
@@ -580,7 +713,7 @@ class HaWebTier(pulumi.ComponentResource):
         self, artifacts: aws.s3.Bucket, account: Account
     ) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
         """Session Manager, the CloudWatch agent, this service's releases and its Parameter Store path; nothing else."""
-        name, path = self._name, self._plan.runtime_config_path
+        name, path = self._name, self._args["runtime_config_path"]
         role = aws.iam.Role(
             f"{name}-instances",
             assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
@@ -621,11 +754,11 @@ class HaWebTier(pulumi.ComponentResource):
     ) -> aws.ec2.LaunchTemplate:
         """The pinned image or Amazon Linux 2023 as of the first deploy, IMDSv2 only, encrypted gp3, no secret in
         user data."""
-        name, p = self._name, self._plan
+        name, p, a = self._name, self._plan, self._args
         image_id, image_opts = self._image()
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-service",
-            retention_in_days=p.log_retention_days,
+            retention_in_days=a["log_retention_days"],
             tags=self._tags(f"{name}-service"),
             opts=self._child,
         )
@@ -639,9 +772,9 @@ class HaWebTier(pulumi.ComponentResource):
                     key=v["key"],
                     digest=p.release.digest,
                     region=v["region"],
-                    parameter_path=p.runtime_config_path,
+                    parameter_path=a["runtime_config_path"],
                     log_group=v["log_group"],
-                    stop_timeout_seconds=p.deregistration_delay_seconds + DRAIN_MARGIN_SECONDS,
+                    stop_timeout_seconds=a["deregistration_delay_seconds"] + DRAIN_MARGIN_SECONDS,
                 )
             )
         )
@@ -651,7 +784,7 @@ class HaWebTier(pulumi.ComponentResource):
         return aws.ec2.LaunchTemplate(
             f"{name}-instances" if p.arch == "x86_64" else f"{name}-instances-{p.arch}",
             image_id=image_id,
-            instance_type=p.instance_type,
+            instance_type=a["instance_type"],
             iam_instance_profile={"arn": profile.arn},
             vpc_security_group_ids=[instance_sg.id],
             metadata_options={
@@ -664,7 +797,7 @@ class HaWebTier(pulumi.ComponentResource):
                 {
                     "device_name": "/dev/xvda",
                     "ebs": {
-                        "volume_size": p.root_volume_gib,
+                        "volume_size": a["root_volume_gib"],
                         "volume_type": "gp3",
                         "encrypted": "true",
                         "delete_on_termination": "true",
@@ -689,8 +822,9 @@ class HaWebTier(pulumi.ComponentResource):
         after a new image would make a new template version and roll every instance, so the image found at the
         first deploy is kept (ignore_changes) until ami_id asks for another.
         """
-        if self._plan.ami_id is not None:
-            return self._plan.ami_id, pulumi.ResourceOptions()
+        ami_id = self._args.get("ami_id")
+        if ami_id is not None:
+            return ami_id, pulumi.ResourceOptions()
         latest = aws.ssm.get_parameter_output(
             name=AL2023_PARAMETER.format(arch=self._plan.arch), opts=pulumi.InvokeOutputOptions(parent=self)
         )
