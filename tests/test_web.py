@@ -927,7 +927,9 @@ WIRING = frozenset(
             id="unknown-did-you-mean",
         ),
         pytest.param(
-            lambda _: {**args(), 1: 2}, "HaWebTier.1: argument names are strings, got the key 1", id="non-string-key"
+            lambda _: {**cast(dict[object, object], args()), 1: 2},
+            "HaWebTier.1: argument names are strings, got the key 1",
+            id="non-string-key",
         ),
         pytest.param(
             lambda _: args(tags={1: "a"}), "HaWebTier.tags: must be an object of strings, got {1: 'a'}", id="tags"
