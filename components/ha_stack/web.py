@@ -22,9 +22,6 @@ from ha_stack.naming import component_tags, type_token
 from ha_stack.release import Launch, Release, ReleaseError, directory_problem, package, render_user_data
 
 COMPONENT = "HaWebTier"
-INSTANCE_TYPE = r"(t2|t3a?|t4g|[mcr][5-8][a-z]{0,3})\.(nano|micro|small|medium|large|xlarge|\d{1,2}xlarge|metal)"
-"""The hand-written pattern HaWebTier used before its instance types came from the catalogue. HaWebTier no longer
-reads it; it stays only while stack/settings.py still imports it (issue 17 moves that check to ARGS)."""
 RESERVED_PORTS = (2049, 3306, 5432, 6379, 11211)
 """Data-tier ports (NFS, MySQL, PostgreSQL, Redis, Memcached): never the app's."""
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
