@@ -192,6 +192,9 @@ class RecordedResource:
     retain_on_delete: bool
     dependencies: list[str] = field(default_factory=list)
     """URNs this resource waits for: its depends_on and the resources its inputs come from."""
+    provider: str = ""
+    """The provider reference ("<provider urn>::<id>") the SDK resolved for it: an explicit or inherited aws.Provider
+    (another region), empty for the default provider."""
 
     @property
     def is_component(self) -> bool:
@@ -565,6 +568,7 @@ class RecordingMonitor(MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 retain_on_delete=request.retainOnDelete,
                 dependencies=list(request.dependencies),
+                provider=request.provider,
             )
         )
         return response
