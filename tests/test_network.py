@@ -3,13 +3,16 @@
 import importlib
 import inspect
 import json
+from typing import cast
 
+import pulumi
 import pytest
 
-from ha_stack import HaNetwork, HaNetworkArgs, NatGateways
-from ha_stack.network import INSTANCE_ENDPOINTS, plan
+from ha_stack import HaNetwork, HaNetworkArgs, NatGateways, options
+from ha_stack.cidr import Tier
+from ha_stack.network import INSTANCE_ENDPOINTS, check, plan
 from stack.ha_summary import network_facts, network_summary
-from stack.mock_cloud import ACCOUNT_ID
+from stack.mock_cloud import ACCOUNT_ID, Recording
 from tests.conftest import ZONES3, build, parented_children, run_stack, stack_config
 
 
@@ -202,7 +205,7 @@ def test_with_a_nat_interface_endpoints_are_made_only_when_asked():
 def test_without_nat_the_endpoints_can_be_explicitly_left_out():
     rec = build(lambda: HaNetwork("net", args(nat_gateways="none", interface_endpoints=[])))
     assert interface_endpoints(rec) == {}
-    assert plan(args(nat_gateways="none")).interface_endpoints == list(INSTANCE_ENDPOINTS)
+    assert plan(args(nat_gateways="none")).args["interface_endpoints"] == list(INSTANCE_ENDPOINTS)
 
 
 def sdk_accepts_tags(typ: str) -> bool:
@@ -225,16 +228,14 @@ def test_mode_given_as_plain_string_works_as_it_does_from_other_languages():
 
 
 def test_adding_an_az_replaces_nothing():
-    two = run_stack(
+    config = stack_config(
         "prod",
-        stack_config(
-            "prod",
-            network={"az_count": 2},
-            web={"min_size": 2},
-            cache={"node_count": 2},
-            database={"reader_count": 1, "reader_autoscaling_max": 2},
-        ),
+        fleet={"min_size": 2},
+        cache={"node_count": 2},
+        database={"reader_count": 1, "reader_autoscaling_max": 2},
     )
+    config["ha-stack:az_count"] = 2
+    two = run_stack("prod", config)
     three = run_stack("prod")
     before = {r.urn: r.inputs for r in two.resources if r.custom}
     after = {r.urn: r.inputs for r in three.resources if r.custom}
@@ -283,22 +284,167 @@ def test_tags_put_name_last_so_caller_tags_cannot_clobber_it():
 
 BAD_ARGS = [
     ({"availability_zones": ["us-east-1a"]}, "HaNetwork.availability_zones: need at least 2 zones"),
-    ({"availability_zones": ["us-east-1a", "us-east-1a"]}, "HaNetwork.availability_zones: zones must be distinct"),
-    ({"availability_zones": ["east", "west"]}, "HaNetwork.availability_zones: availability zone 'east' is not a zone"),
+    (
+        {"availability_zones": ["us-east-1a", "us-east-1a"]},
+        "HaNetwork.availability_zones: must not repeat a zone, got ['us-east-1a'] more than once",
+    ),
+    (
+        {"availability_zones": ["east", "west"]},
+        "HaNetwork.availability_zones: must be zone names such as us-east-1a (zone letters a..h), got 'east'",
+    ),
     ({"nat_gateways": "two"}, "HaNetwork.nat_gateways: must be one of none, single, one_per_az, got 'two'"),
-    ({"interface_endpoints": "ssm"}, "HaNetwork.interface_endpoints: must be a list of service names, got 'ssm'"),
+    ({"interface_endpoints": "ssm"}, "HaNetwork.interface_endpoints: must be a list of strings, got 'ssm'"),
     (
         {"interface_endpoints": ["ssm", "s3"]},
-        "HaNetwork.interface_endpoints: must be among ssm, .*, got .'s3'.",
+        "HaNetwork.interface_endpoints: must be a service HaNetwork knows (ssm, ssmmessages, ec2messages, "
+        "secretsmanager, logs, monitoring, ec2, kms, sts, autoscaling, elasticloadbalancing, ecr.api, ecr.dkr, sqs, "
+        "sns, events, xray), got 's3'",
     ),
-    ({"interface_endpoints": ["logs", "logs"]}, "HaNetwork.interface_endpoints: services must be distinct"),
-    ({"flow_log_retention_days": 10}, "HaNetwork.flow_log_retention_days: must be a CloudWatch Logs retention (1, 3"),
-    ({"cidr_block": "10.0.0.0/27"}, "HaNetwork.cidr_block: '10.0.0.0/27'"),
-    ({"app_subnet_prefix_length": 17}, "HaNetwork.cidr_block: '10.0.0.0/16': subnets do not fit"),
+    (
+        {"interface_endpoints": ["logs", "logs"]},
+        "HaNetwork.interface_endpoints: must not repeat a service, got ['logs'] more than once",
+    ),
+    (
+        {"flow_log_retention_days": 10},
+        "HaNetwork.flow_log_retention_days: must be a CloudWatch Logs retention in days (1, 3",
+    ),
+    (
+        {"cidr_block": "10.0.0.0/27"},
+        "HaNetwork.cidr_block: must be a private (RFC 1918: 10/8, 172.16/12, 192.168/16) IPv4 CIDR from /16 to /22, "
+        "got '10.0.0.0/27'",
+    ),
+    (
+        {"app_subnet_prefix_length": 17},
+        "HaNetwork.app_subnet_prefix_length: subnets do not fit in 10.0.0.0/16: 8 AZ slots of /17 app",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("bad", "expected"), BAD_ARGS, ids=[e for _, e in BAD_ARGS])
+@pytest.mark.parametrize(("bad", "expected"), BAD_ARGS, ids=[e[:60] for _, e in BAD_ARGS])
 def test_plan_names_the_bad_argument_and_value(bad, expected):
-    with pytest.raises(ValueError, match=expected.replace("(", r"\(")):
+    with pytest.raises(options.ArgsError) as raised:
         plan(args(**bad))
+    assert raised.value.problems == [expected] or raised.value.problems[0].startswith(expected)
+    assert len(raised.value.problems) == 1
+
+
+# Issue 17: every bad input is one line naming the argument, the value and what is allowed, before anything exists
+
+
+def refused(given: object, name: str = "net") -> tuple[list[str], Recording]:
+    """Build HaNetwork on its own with these arguments: the lines it refused them with, and what was registered."""
+    lines: list[str] = []
+
+    def program() -> None:
+        try:
+            HaNetwork(name, cast(HaNetworkArgs, given))
+        except options.ArgsError as err:
+            lines.extend(err.problems)
+
+    return lines, build(program)
+
+
+LONG = "x" * 10_000
+REFUSED = [
+    # wrong types (the old plan iterated None, took "false" for a flag, passed non-string tag keys to Pulumi)
+    ({"availability_zones": None}, "HaNetwork.availability_zones: must be a list of strings, got None"),
+    ({"enable_flow_logs": "false"}, "HaNetwork.enable_flow_logs: must be true or false, got 'false'"),
+    ({"tags": {1: "x"}}, "HaNetwork.tags: must be an object of strings, got {1: 'x'}"),
+    ({"cidr_block": 10}, "HaNetwork.cidr_block: must be a string, got 10"),
+    ({"app_subnet_prefix_length": "20"}, "HaNetwork.app_subnet_prefix_length: must be a whole number, got '20'"),
+    # an Output where a plain value decides what is declared
+    (
+        {"availability_zones": pulumi.Output.from_input(ZONES3)},
+        "HaNetwork.availability_zones: must be a plain value known before deploy, not an Output",
+    ),
+    (
+        {"cidr_block": pulumi.Output.from_input("10.0.0.0/16")},
+        "HaNetwork.cidr_block: must be a plain value known before deploy, not an Output",
+    ),
+    # what AWS refuses or rewrites
+    ({"cidr_block": "10.0.0.1/16"}, "HaNetwork.cidr_block: must be a network address (AWS would store 10.0.0.0/16)"),
+    ({"cidr_block": "8.8.0.0/16"}, "HaNetwork.cidr_block: must be a private (RFC 1918"),
+    ({"cidr_block": "10.0.0.0/8"}, "HaNetwork.cidr_block: must be a private (RFC 1918"),
+    ({"cidr_block": "10.0.0.0"}, "HaNetwork.cidr_block: must be a private (RFC 1918"),
+    ({"cidr_block": "ten"}, "HaNetwork.cidr_block: must be an IPv4 CIDR such as 10.0.0.0/16, got 'ten'"),
+    ({"data_subnet_prefix_length": 29}, "HaNetwork.data_subnet_prefix_length: must be from 16 to 28, got 29"),
+    ({"availability_zones": []}, "HaNetwork.availability_zones: need at least 2 zones for high availability, got []"),
+    ({"availability_zones": ["us-east-1i", "us-east-1a"]}, "HaNetwork.availability_zones: must be zone names"),
+    # a 10,000-character value is shown cut
+    ({"cidr_block": LONG}, "HaNetwork.cidr_block: must be an IPv4 CIDR such as 10.0.0.0/16, got 'xxxxx"),
+    ({"availability_zones": [LONG, "us-east-1a"]}, "HaNetwork.availability_zones: must be zone names"),
+    # an unknown argument
+    ({"cidr_blok": "10.0.0.0/16"}, "HaNetwork.cidr_blok: unknown argument (did you mean 'cidr_block'?)"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "line"), REFUSED, ids=lambda v: str(v)[:40])
+def test_each_class_of_bad_input_is_one_line_and_nothing_is_declared(overrides, line):
+    lines, rec = refused(args(**overrides))
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(line)
+    assert LONG[:100] not in lines[0]  # a value is never echoed whole
+    assert rec.resources == []
+
+
+def test_a_long_value_is_shown_cut_with_its_length():
+    lines, _ = refused(args(cidr_block=LONG))
+    assert lines[0].endswith("... (10002 characters)")
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("n" * 47, "HaNetwork.name: must be at most 46 characters: the IAM role Pulumi names"),
+        (
+            "my net",
+            "HaNetwork.name: makes the IAM role name 'my net-flow-logs' + 7 random characters, which AWS refuses",
+        ),
+        ("net+1", "HaNetwork.name: names the flow-log group, which CloudWatch Logs takes only of letters, digits"),
+        (LONG, "HaNetwork.name: must be at most 46 characters"),
+    ],
+)
+def test_a_name_that_makes_an_invalid_flow_log_role_or_group_is_refused_before_anything_is_declared(name, line):
+    """IAM RoleName: 1 to 64 of [\\w+=,.@-], and Pulumi names the role "<name>-flow-logs-" + 7 characters; the flow-log
+    group "/ha-stack/<name>/<vpc>/flow-logs" takes [.-_/#A-Za-z0-9] only (CreateLogGroup)."""
+    lines, rec = refused(args(), name=name)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(line)
+    assert LONG[:100] not in lines[0]
+    assert rec.resources == []
+
+
+def test_the_longest_name_the_flow_log_role_takes_is_accepted():
+    rec = build(lambda: HaNetwork("n" * 46, args()))
+    assert len(f"{'n' * 46}-flow-logs-abcdef0") == 64
+    assert rec.named(f"{'n' * 46}-flow-logs", "aws:iam/role:Role")
+
+
+def test_every_problem_is_reported_in_one_error():
+    with pytest.raises(options.ArgsError, match="HaNetwork") as raised:
+        plan(args(cidr_block="8.8.0.0/16", nat_gateways="two", enable_flow_logs="no", zones=["a"]), "a b")
+    fields = [line.split(":")[0] for line in str(raised.value).splitlines()]
+    assert sorted(fields) == [
+        "HaNetwork.cidr_block",
+        "HaNetwork.enable_flow_logs",
+        "HaNetwork.name",
+        "HaNetwork.nat_gateways",
+        "HaNetwork.zones",
+    ]
+
+
+def test_the_stack_can_check_the_stack_file_before_the_zones_are_picked():
+    problems = options.Problems("ha-stack:network.")
+    checked = check(
+        {"cidr_block": "10.20.0.0/16", "nat_gateways": "single"}, problems, frozenset({"availability_zones"})
+    )
+    assert problems.lines == []
+    assert checked["nat_gateways"] is NatGateways.SINGLE
+    assert (checked["app_subnet_prefix_length"], checked["interface_endpoints"]) == (20, [])
+    assert "availability_zones" not in checked
+
+
+def test_a_smaller_vpc_gets_proportionally_smaller_subnets():
+    p = plan(args(cidr_block="192.168.4.0/22"))
+    assert (p.args["app_subnet_prefix_length"], p.args["data_subnet_prefix_length"]) == (26, 28)
+    assert [s.cidr for s in p.subnets_of(Tier.DATA)] == ["192.168.6.0/28", "192.168.6.16/28", "192.168.6.32/28"]

@@ -4,15 +4,18 @@ Without NAT, the app subnets reach AWS through interface endpoints (ssm, secrets
 release and Amazon Linux's package repositories) through the gateway endpoint; see INSTANCE_ENDPOINTS.
 """
 
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from ha_stack import checks
-from ha_stack.cidr import SubnetPlan, Tier, plan_subnets
+from ha_stack import checks, naming, options
+from ha_stack.cidr import DEFAULT_EXTRA_BITS, SubnetPlan, Tier, default_prefix_lengths, plan_subnets, tier_blocks
 from ha_stack.iam import Account, Statement, caller_account, log_group_key_policy, policy_document
 from ha_stack.naming import az_letter, component_tags, type_token
 
@@ -36,6 +39,8 @@ INTERFACE_SERVICES = (
     "xray",
 )
 """Services HaNetwork makes interface endpoints for (com.amazonaws.<region>.<service>)."""
+ZONE = r"[a-z]{2}(-[a-z]+)+-\d+[a-h]"
+"""An availability zone name whose letter has a CIDR slot (cidr.AZ_SLOTS: a..h)."""
 
 
 class NatGateways(str, Enum):
@@ -50,45 +55,188 @@ class NatGateways(str, Enum):
 
 
 class HaNetworkArgs(TypedDict):
-    """Inputs for HaNetwork."""
+    """Inputs for HaNetwork (defaults and checks: ARGS)."""
 
     availability_zones: list[str]
-    """Zone names to span (at least 2, letters a..h), e.g. ["us-east-1a", "us-east-1b", "us-east-1c"]."""
+    """Zone names to span (at least 2, distinct, zone letters a..h), e.g. ["us-east-1a", "us-east-1b",
+    "us-east-1c"]."""
     cidr_block: NotRequired[str]
-    """VPC IPv4 CIDR, /16 to /22. Default 10.0.0.0/16."""
+    """VPC IPv4 CIDR: a private (RFC 1918) network from /16 (the largest VPC AWS allows) to /22 (the smallest
+    that holds 8 zone slots of each tier), given by its network address."""
     nat_gateways: NotRequired[NatGateways]
-    """NAT mode for the app subnets. Default one_per_az."""
+    """NAT mode for the app subnets."""
     interface_endpoints: NotRequired[list[str]]
     """AWS services to reach through interface endpoints in every app subnet (private DNS on, HTTPS from the VPC
-    only), e.g. ["ssm", "logs"]. Default: with nat_gateways=none, what the web tier's instances call (ssm,
-    ssmmessages, ec2messages, secretsmanager, logs, monitoring, ec2); with a NAT, none (egress goes through it).
-    Each endpoint costs an hourly fee per zone."""
+    only), e.g. ["ssm", "logs"]: among ssm, ssmmessages, ec2messages, secretsmanager, logs, monitoring, ec2, kms,
+    sts, autoscaling, elasticloadbalancing, ecr.api, ecr.dkr, sqs, sns, events, xray. Each endpoint costs an hourly
+    fee per zone."""
     enable_flow_logs: NotRequired[bool]
-    """Send VPC flow logs (all traffic) to CloudWatch Logs, encrypted with a rotating KMS key. Default true."""
+    """Send VPC flow logs (all traffic) to CloudWatch Logs, encrypted with a rotating KMS key."""
     flow_log_retention_days: NotRequired[int]
-    """Days to keep flow logs; a value CloudWatch Logs accepts. Default 90."""
+    """Days to keep flow logs; a value CloudWatch Logs accepts."""
     public_subnet_prefix_length: NotRequired[int]
-    """Prefix length of each public subnet. Default VPC prefix + 6 (/22 in a /16)."""
+    """Prefix length of each public subnet (/16 to /28)."""
     app_subnet_prefix_length: NotRequired[int]
-    """Prefix length of each app subnet. Default VPC prefix + 4 (/20 in a /16)."""
+    """Prefix length of each app subnet (/16 to /28)."""
     data_subnet_prefix_length: NotRequired[int]
-    """Prefix length of each data subnet. Default VPC prefix + 6 (/22 in a /16)."""
+    """Prefix length of each data subnet (/16 to /28)."""
     tags: NotRequired[dict[str, str]]
-    """Tags added to every taggable child. Default none."""
+    """Tags added to every taggable child."""
+
+
+COMPONENT = "HaNetwork"
+DEFAULT_CIDR = "10.0.0.0/16"
+VPC_PREFIXES = (16, 22)
+"""AWS's largest VPC is a /16 (CreateVpc, EC2 API reference: "the largest uses a /16 netmask"); below /22 the
+three tiers' 8 zone slots no longer fit subnets of at least /28, AWS's smallest."""
+PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+"""RFC 1918's private ranges, which the VPC user guide recommends for a VPC's IPv4 CIDR."""
+PREFIX_FIELDS = {
+    Tier.PUBLIC: "public_subnet_prefix_length",
+    Tier.APP: "app_subnet_prefix_length",
+    Tier.DATA: "data_subnet_prefix_length",
+}
+DERIVED_NAMES = {"flow-logs": naming.IAM_ROLE}
+"""Physical names Pulumi derives from the component's name: the flow-log role "<name>-flow-logs-<7 random>"
+(pulumi-aws autonames IAM roles to at most 64 characters; IAM's RoleName takes [\\w+=,.@-])."""
+LOG_GROUP_CHARACTERS = r"[.\-_/#A-Za-z0-9]+"
+"""CloudWatch Logs' CreateLogGroup logGroupName pattern: the flow-log group "/ha-stack/<name>/<vpc id>/flow-logs"
+holds the name as it is."""
+
+
+def _cidr_rule(value: str) -> str | None:
+    """A private IPv4 network address from /16 to /22."""
+    try:
+        network = ipaddress.IPv4Network(value)
+    except ValueError:
+        canonical = _canonical(value)
+        if canonical:
+            return f"must be a network address (AWS would store {canonical}), got {options.shown(value)}"
+        return f"must be an IPv4 CIDR such as {DEFAULT_CIDR}, got {options.shown(value)}"
+    low, high = VPC_PREFIXES
+    if not low <= network.prefixlen <= high or not any(network.subnet_of(r) for r in PRIVATE_RANGES):
+        return (
+            f"must be a private (RFC 1918: 10/8, 172.16/12, 192.168/16) IPv4 CIDR from /{low} to /{high}, "
+            f"got {options.shown(value)}"
+        )
+    return None
+
+
+def _canonical(value: str) -> str | None:
+    """The network a CIDR with host bits set stands for (AWS stores that one), or None if it is no CIDR."""
+    try:
+        return str(ipaddress.IPv4Network(value, strict=False)) if "/" in value else None
+    except ValueError:
+        return None
+
+
+def _prefix_default(tier: Tier) -> Callable[[Mapping[str, Any]], int]:
+    """The tier's default prefix length: the VPC's prefix plus the tier's extra bits."""
+
+    def default(values: Mapping[str, Any]) -> int:
+        return default_prefix_lengths(str(values.get("cidr_block", DEFAULT_CIDR)))[tier]
+
+    default.__doc__ = f"VPC prefix + {DEFAULT_EXTRA_BITS[tier]} (/{16 + DEFAULT_EXTRA_BITS[tier]} in a /16)"
+    return default
+
+
+def _endpoints_default(values: Mapping[str, Any]) -> list[str]:
+    """with nat_gateways=none, what the web tier's instances call (ssm, ssmmessages, ec2messages, secretsmanager, logs, monitoring, ec2); with a NAT, none (egress goes through it)"""  # noqa: E501
+    nat = values.get("nat_gateways", NatGateways.ONE_PER_AZ)
+    return list(INSTANCE_ENDPOINTS) if nat is NatGateways.NONE else []
+
+
+def _distinct(what: str) -> options.Check:
+    """No item of a list twice."""
+
+    def check(values: list[str]) -> str | None:
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        return f"must not repeat {what}, got {options.shown(repeated)} more than once" if repeated else None
+
+    return check
+
+
+ARGS = options.Spec(
+    COMPONENT,
+    HaNetworkArgs,
+    availability_zones=options.Arg(
+        check=options.each(options.matches(ZONE, "zone names such as us-east-1a (zone letters a..h)"))
+    ),
+    cidr_block=options.Arg(DEFAULT_CIDR, _cidr_rule),
+    nat_gateways=options.Arg(NatGateways.ONE_PER_AZ),
+    interface_endpoints=options.Arg(
+        _endpoints_default,
+        options.all_of(
+            options.each(options.one_of(INTERFACE_SERVICES, "a service HaNetwork knows")), _distinct("a service")
+        ),
+    ),
+    enable_flow_logs=options.Arg(True),
+    flow_log_retention_days=options.Arg(90, checks.log_retention),
+    public_subnet_prefix_length=options.Arg(_prefix_default(Tier.PUBLIC), options.between(16, 28)),
+    app_subnet_prefix_length=options.Arg(_prefix_default(Tier.APP), options.between(16, 28)),
+    data_subnet_prefix_length=options.Arg(_prefix_default(Tier.DATA), options.between(16, 28)),
+    tags=options.Arg({}),
+)
+
+
+def _zone_rules(args: HaNetworkArgs, problems: options.Problems) -> None:
+    """At least 2 distinct zones."""
+    zones = args.get("availability_zones")
+    if zones is None:
+        return
+    if len(zones) < 2:
+        problems.add("availability_zones", f"need at least 2 zones for high availability, got {options.shown(zones)}")
+    elif message := _distinct("a zone")(zones):
+        problems.add("availability_zones", message)
+
+
+def _lengths(args: HaNetworkArgs) -> dict[Tier, int]:
+    """Each tier's subnet prefix length (all present once read: each has a default)."""
+    values: Mapping[str, Any] = args
+    return {tier: values[field] for tier, field in PREFIX_FIELDS.items()}
+
+
+def _fit_rule(args: HaNetworkArgs, problems: options.Problems, given: frozenset[str]) -> None:
+    """The tiers' 8 zone slots fit in the VPC; said on a prefix length the caller gave, else on cidr_block."""
+    cidr = args.get("cidr_block")
+    if cidr is None or not problems.ok("cidr_block", *PREFIX_FIELDS.values()):
+        return
+    try:
+        tier_blocks(cidr, _lengths(args))
+    except ValueError as err:
+        named = [field for field in PREFIX_FIELDS.values() if field in given]
+        problems.add(named[0] if named else "cidr_block", str(err))
+
+
+def check(given: object, problems: options.Problems, skip: frozenset[str] = frozenset()) -> HaNetworkArgs:
+    """Every argument and every rule across them, all problems recorded (the stack passes its wiring as skip)."""
+    args = ARGS.read(given, problems, skip=skip)
+    _zone_rules(args, problems)
+    keys = frozenset(k for k in given if isinstance(k, str)) if isinstance(given, Mapping) else frozenset()
+    _fit_rule(args, problems, keys)
+    return args
+
+
+def check_name(name: str, problems: options.Problems) -> None:
+    """The component's name makes physical names AWS accepts (DERIVED_NAMES, LOG_GROUP_CHARACTERS)."""
+    message = naming.derived_name_problem(name, DERIVED_NAMES)
+    if not message and not re.fullmatch(LOG_GROUP_CHARACTERS, name):
+        message = (
+            "names the flow-log group, which CloudWatch Logs takes only of letters, digits and . - _ / #: "
+            f"got {options.shown(name)}"
+        )
+    if message:
+        problems.add("name", message)
 
 
 @dataclass(frozen=True)
 class NetworkPlan:
-    """HaNetworkArgs with defaults applied and every plain value checked."""
+    """The checked arguments and what HaNetwork derives from them before declaring anything."""
 
-    zones: list[str]
-    cidr_block: str
-    nat_gateways: NatGateways
-    interface_endpoints: list[str]
-    enable_flow_logs: bool
-    flow_log_retention_days: int
+    args: HaNetworkArgs
+    """Every argument, defaults applied."""
     subnets: list[SubnetPlan]
-    tags: dict[str, str]
+    """Every subnet of every tier in every zone."""
 
     def subnets_of(self, tier: Tier) -> list[SubnetPlan]:
         """This tier's subnets in zone order."""
@@ -96,68 +244,21 @@ class NetworkPlan:
 
     def nat_letters(self) -> list[str]:
         """Zone letters that get a NAT gateway."""
-        letters = [az_letter(z) for z in self.zones]
+        letters = [az_letter(z) for z in self.args["availability_zones"]]
         return {NatGateways.NONE: [], NatGateways.SINGLE: letters[:1], NatGateways.ONE_PER_AZ: letters}[
-            self.nat_gateways
+            self.args["nat_gateways"]
         ]
 
 
-def _check_zones(zones: list[str]) -> None:
-    if len(zones) < 2:
-        raise ValueError(f"HaNetwork.availability_zones: need at least 2 zones for high availability, got {zones!r}")
-    if len(set(zones)) != len(zones):
-        raise ValueError(f"HaNetwork.availability_zones: zones must be distinct, got {zones!r}")
-    for zone in zones:
-        try:
-            az_letter(zone)
-        except ValueError as err:
-            raise ValueError(f"HaNetwork.availability_zones: {err}") from None
-
-
-def _check_endpoints(services: object) -> list[str]:
-    if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
-        raise ValueError(f"HaNetwork.interface_endpoints: must be a list of service names, got {services!r}")
-    unknown = [s for s in services if s not in INTERFACE_SERVICES]
-    if unknown:
-        raise ValueError(
-            f"HaNetwork.interface_endpoints: must be among {', '.join(INTERFACE_SERVICES)}, got {unknown!r}"
-        )
-    if len(set(services)) != len(services):
-        raise ValueError(f"HaNetwork.interface_endpoints: services must be distinct, got {services!r}")
-    return list(services)
-
-
-def plan(args: HaNetworkArgs) -> NetworkPlan:
-    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
-    zones = list(args["availability_zones"])
-    _check_zones(zones)
-    cidr = args.get("cidr_block", "10.0.0.0/16")
-    retention = checks.log_retention_days("HaNetwork", args, "flow_log_retention_days", 90)
-    lengths = {
-        tier: args[key]  # type: ignore[literal-required]
-        for tier, key in (
-            (Tier.PUBLIC, "public_subnet_prefix_length"),
-            (Tier.APP, "app_subnet_prefix_length"),
-            (Tier.DATA, "data_subnet_prefix_length"),
-        )
-        if key in args
-    }
-    try:
-        subnets = plan_subnets(cidr, zones, lengths)
-    except ValueError as err:
-        raise ValueError(f"HaNetwork.cidr_block: {cidr!r}: {err}") from None
-    nat = checks.choice("HaNetwork", "nat_gateways", args.get("nat_gateways", NatGateways.ONE_PER_AZ), NatGateways)
-    default_endpoints = list(INSTANCE_ENDPOINTS) if nat is NatGateways.NONE else []
-    return NetworkPlan(
-        zones=zones,
-        cidr_block=cidr,
-        nat_gateways=nat,
-        interface_endpoints=_check_endpoints(args.get("interface_endpoints", default_endpoints)),
-        enable_flow_logs=args.get("enable_flow_logs", True),
-        flow_log_retention_days=retention,
-        subnets=subnets,
-        tags=dict(args.get("tags") or {}),
-    )
+def plan(args: HaNetworkArgs, name: str | None = None) -> NetworkPlan:
+    """Defaults and validation before any resource exists (of the name too, when given); pure, so it is tested
+    without mocks. Raises options.ArgsError with every problem."""
+    problems = options.Problems(f"{COMPONENT}.")
+    checked = check(args, problems)
+    if name is not None:
+        check_name(name, problems)
+    problems.raise_any()
+    return NetworkPlan(checked, plan_subnets(checked["cidr_block"], checked["availability_zones"], _lengths(checked)))
 
 
 def _ids(
@@ -195,13 +296,13 @@ class HaNetwork(pulumi.ComponentResource):
     """Interface endpoints, in the order of interface_endpoints (empty when there are none)."""
 
     def __init__(self, name: str, args: HaNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(type_token("HaNetwork"), name, None, opts)
-        p = plan(args)
+        p = plan(args, name)  # before registering anything: bad arguments leave no trace in the stack
+        super().__init__(type_token(COMPONENT), name, None, opts)
         self._name, self._plan = name, p
         self._child = pulumi.ResourceOptions(parent=self)
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=p.cidr_block,
+            cidr_block=p.args["cidr_block"],
             enable_dns_support=True,
             enable_dns_hostnames=True,
             tags=self._tags(f"{name}-vpc"),
@@ -218,12 +319,12 @@ class HaNetwork(pulumi.ComponentResource):
         account = caller_account(self)
         self._s3_endpoint(vpc, [*app_rts.values(), *data_rts.values()], account)
         endpoints = self._interface_endpoints(vpc, list(subnets[Tier.APP].values()), account)
-        if p.enable_flow_logs:
+        if p.args["enable_flow_logs"]:
             self._flow_logs(vpc, account)
 
         self.vpc_id = vpc.id
         self.vpc_cidr_block = vpc.cidr_block
-        self.availability_zones = pulumi.Output.from_input(p.zones)
+        self.availability_zones = pulumi.Output.from_input(p.args["availability_zones"])
         self.public_subnet_ids = _ids(list(subnets[Tier.PUBLIC].values()))
         self.app_subnet_ids = _ids(list(subnets[Tier.APP].values()))
         self.data_subnet_ids = _ids(list(subnets[Tier.DATA].values()))
@@ -251,7 +352,7 @@ class HaNetwork(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return component_tags("HaNetwork", self._plan.tags, name=name)
+        return component_tags("HaNetwork", self._plan.args["tags"], name=name)
 
     def _subnets(self, vpc: aws.ec2.Vpc, tier: Tier) -> dict[str, aws.ec2.Subnet]:
         """One subnet per zone, keyed by zone letter; no subnet hands out public IPs."""
@@ -352,7 +453,7 @@ class HaNetwork(pulumi.ComponentResource):
     ) -> list[aws.ec2.VpcEndpoint]:
         """An interface endpoint per chosen service in every app subnet, answering the service's public name
         (private DNS) and admitting HTTPS from the VPC only."""
-        services = self._plan.interface_endpoints
+        services = self._plan.args["interface_endpoints"]
         if not services:
             return []
         name = f"{self._name}-endpoints"
@@ -413,7 +514,7 @@ class HaNetwork(pulumi.ComponentResource):
             f"{name}-flow-logs",
             name=group_name,
             kms_key_id=key.arn,
-            retention_in_days=self._plan.flow_log_retention_days,
+            retention_in_days=self._plan.args["flow_log_retention_days"],
             tags=self._tags(f"{name}-flow-logs"),
             opts=self._child,
         )
