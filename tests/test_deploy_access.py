@@ -1,13 +1,19 @@
 """HaDeployAccess: who may assume the CI roles, and whether those roles can do what the workflows ask of them."""
 
 import json
+import re
 import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
+from ha_stack import options
 from ha_stack.deploy_access import (
+    ARGS,
     DEPLOY_SERVICES,
     PREVIEW_ACTIONS,
     HaDeployAccess,
@@ -157,16 +163,19 @@ def test_the_preview_role_may_make_every_lookup_the_program_makes_and_nothing_el
             {"repository": "no-slash"},
             "HaDeployAccess.repository: must be owner/name as GitHub spells it, got 'no-slash'",
         ),
-        ({"owner_id": "123"}, "HaDeployAccess.owner_id: must be GitHub's positive numeric id, got '123'"),
+        ({"owner_id": "123"}, "HaDeployAccess.owner_id: must be a whole number, got '123'"),
         ({"repository_id": 0}, "HaDeployAccess.repository_id: must be GitHub's positive numeric id, got 0"),
         ({"stacks": []}, "HaDeployAccess.stacks: must be a non-empty list of stack names, got []"),
-        ({"stacks": ["Prod"]}, "HaDeployAccess.stacks: each must be a lower-case name such as prod, got 'Prod'"),
+        (
+            {"stacks": ["Prod"]},
+            "HaDeployAccess.stacks: each must be a lower-case name such as prod (at most 31 characters), got 'Prod'",
+        ),
         ({"stacks": ["dev", "dev"]}, "HaDeployAccess.stacks: must not repeat a stack, got ['dev', 'dev']"),
-        ({"max_session_seconds": 60}, "HaDeployAccess.max_session_seconds: must be an integer from 3600 to 43200"),
+        ({"max_session_seconds": 60}, "HaDeployAccess.max_session_seconds: must be from 3600 to 43200 seconds, got 60"),
     ],
 )
 def test_bad_arguments_get_one_clear_line_before_anything_is_declared(overrides, message):
-    with pytest.raises(ValueError, match="^" + message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
         plan({**REPO, **overrides})
 
 
@@ -196,9 +205,124 @@ def test_the_once_per_account_program_builds_the_roles_from_its_example_stack_fi
     assert set(rec.exports["deploy_role_arns"]) == {"dev", "prod"}
 
 
-def test_the_program_turns_a_bad_config_into_one_line_not_a_traceback():
-    config = {**example_config(), "ha-stack-deploy-access:repository_id": "-4"}
-    with pytest.raises(
-        Exception, match=r"invalid config: HaDeployAccess.repository_id: must be GitHub's positive numeric id, got -4"
-    ):
+def test_the_program_turns_a_bad_config_into_one_line_per_key_not_a_traceback():
+    config = {
+        **example_config(),
+        "ha-stack-deploy-access:repository_id": "-4",
+        "ha-stack-deploy-access:owner_id": "octo",
+        "ha-stack-deploy-access:stack": '["dev"]',
+        "ha-stack-deploy-access:repository": "x" * 10_000,
+    }
+    with pytest.raises(Exception, match="invalid stack config") as raised:
         run_deploy_access_program(config)
+    lines = str(raised.value).split("\n")[1:]
+    assert [line.strip() for line in lines] == [
+        "ha-stack-deploy-access:stack: unknown argument (did you mean 'stacks'?); known: existing_provider_arn, "
+        "max_session_seconds, owner_id, repository, repository_id, stacks, tags",
+        f"ha-stack-deploy-access:repository: must be owner/name as GitHub spells it, got {options.shown('x' * 10_000)}",
+        "ha-stack-deploy-access:owner_id: must be a whole number, got 'octo'",
+        "ha-stack-deploy-access:repository_id: must be GitHub's positive numeric id, got -4",
+    ]
+
+
+def test_the_programs_stack_file_keys_are_the_components_argument_names():
+    keys = {k.removeprefix("ha-stack-deploy-access:") for k in example_config() if k.startswith("ha-stack-deploy")}
+    assert keys <= set(ARGS.fields)
+    config = {**example_config(), "ha-stack-deploy-access:max_session_seconds": "3600"}
+    config["ha-stack-deploy-access:tags"] = '{"team": "platform"}'
+    rec = run_deploy_access_program(config)
+    role = rec.named("github-prod-deploy", "aws:iam/role:Role")
+    assert role.inputs["maxSessionDuration"] == 3600
+    assert role.inputs["tags"]["team"] == "platform"
+    assert role.inputs["tags"]["stack"] == "main-account"
+
+
+# Every class of bad input through the component on its own: one line naming the argument, nothing declared.
+
+
+def refused(given: Mapping[str, Any], name: str = "github") -> tuple[list[str], Recording]:
+    """The problem lines of HaDeployAccess(name, given) and what the program declared before refusing."""
+    caught: list[options.ArgsError] = []
+
+    def program() -> None:
+        made = {k: pulumi.Output.from_input(v.value) if isinstance(v, AnOutput) else v for k, v in given.items()}
+        try:
+            HaDeployAccess(name, made)  # type: ignore[arg-type]
+        except options.ArgsError as err:
+            caught.append(err)
+
+    rec = build(program)
+    assert caught, "the arguments were accepted"
+    return caught[0].problems, rec
+
+
+@dataclass(frozen=True)
+class AnOutput:
+    """Stands for pulumi.Output.from_input(value), made inside the program (an Output needs the running engine)."""
+
+    value: Any
+
+
+LONG = "x" * 10_000
+
+
+@pytest.mark.parametrize(
+    ("bad", "line"),
+    [
+        ({"owner_id": True}, "HaDeployAccess.owner_id: must be a whole number, got True"),
+        ({"repository_id": None}, "HaDeployAccess.repository_id: must be a whole number, got None"),
+        ({"stacks": "prod"}, "HaDeployAccess.stacks: must be a list of strings, got 'prod'"),
+        (
+            {"stacks": AnOutput(["prod"])},
+            "HaDeployAccess.stacks: must be a plain value known before deploy, not an Output: it decides what is "
+            "declared",
+        ),
+        (
+            {"repository": AnOutput("octo-org/ha-stack")},
+            "HaDeployAccess.repository: must be a plain value known before deploy, not an Output",
+        ),
+        ({"stacks": [LONG]}, "HaDeployAccess.stacks: each must be a lower-case name such as prod (at most 31 "),
+        (
+            {"repository": LONG},
+            f"HaDeployAccess.repository: must be owner/name as GitHub spells it, got {options.shown(LONG)}",
+        ),
+        ({"repository": "octo/" + "r" * 101}, "HaDeployAccess.repository: must be owner/name as GitHub spells it"),
+        (
+            {"existing_provider_arn": "arn:aws:iam::123456789012:oidc-provider/accounts.google.com"},
+            "HaDeployAccess.existing_provider_arn: must be the ARN of the account's "
+            "token.actions.githubusercontent.com OIDC provider",
+        ),
+        ({"tags": {1: "x"}}, "HaDeployAccess.tags: must be an object of strings, got {1: 'x'}"),
+        ({"max_session_seconds": 43201}, "HaDeployAccess.max_session_seconds: must be from 3600 to 43200 seconds"),
+        ({"stack": ["prod"]}, "HaDeployAccess.stack: unknown argument (did you mean 'stacks'?)"),
+    ],
+)
+def test_each_class_of_bad_input_is_one_line_naming_the_argument_and_nothing_is_declared(bad, line):
+    problems, rec = refused({**REPO, **bad})
+    assert [p for p in problems if p.startswith(line)] != [], problems
+    assert all(len(p) < 300 for p in problems)
+    assert [r.name for r in rec.resources if r.custom] == []
+
+
+def test_a_name_that_makes_a_role_name_longer_than_iam_allows_is_refused_before_anything_is_declared():
+    """IAM CreateRole RoleName takes at most 64 characters; Pulumi adds 8 to `<name>-<stack>-preview`."""
+    (line,), rec = refused(REPO, name="g" * 44)
+    assert line.startswith("HaDeployAccess.name: must be at most 43 characters: the IAM role Pulumi names")
+    assert [r.name for r in rec.resources if r.custom] == []
+    built = build(lambda: HaDeployAccess("g" * 43, REPO))
+    assert max(len(r.id) for r in built.of_type("aws:iam/role:Role")) == 64
+
+
+def test_every_bad_argument_is_reported_in_one_error():
+    problems, rec = refused(
+        {"repository": "no-slash", "owner_id": 0, "stacks": ["dev", "dev"], "max_session_seconds": 60, "tag": {}}
+    )
+    assert [p.split(":")[0] for p in problems] == [
+        "HaDeployAccess.tag",
+        "HaDeployAccess.repository",
+        "HaDeployAccess.owner_id",
+        "HaDeployAccess.repository_id",
+        "HaDeployAccess.stacks",
+        "HaDeployAccess.max_session_seconds",
+    ]
+    assert [r.name for r in rec.resources if r.custom] == []

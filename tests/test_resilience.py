@@ -7,7 +7,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -528,7 +528,7 @@ class AnOutput:
     value: Any
 
 
-def refused(given: dict[str, Any], name: str = "resilience") -> tuple[list[str], Recording]:
+def refused(given: Mapping[str, Any], name: str = "resilience") -> tuple[list[str], Recording]:
     """The problem lines of HaResilience(name, given) and what the program declared before refusing."""
     caught: list[options.ArgsError] = []
 

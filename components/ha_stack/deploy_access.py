@@ -18,9 +18,9 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from ha_stack.checks import fail
+from ha_stack import options
 from ha_stack.iam import Statement, policy_document
-from ha_stack.naming import component_tags, type_token
+from ha_stack.naming import IAM_ROLE, NameRule, component_tags, derived_name_problem, type_token
 
 COMPONENT = "HaDeployAccess"
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
@@ -30,6 +30,7 @@ AUDIENCE = "sts.amazonaws.com"
 
 _REPOSITORY = r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}"
 _ENVIRONMENT = r"[a-z][a-z0-9-]{0,30}"
+_PROVIDER_ARN = r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/" + re.escape(GITHUB_ISSUER)
 
 DEPLOY_SERVICES: dict[str, tuple[str, ...]] = {
     "acm": ("acm:*",),
@@ -213,7 +214,7 @@ is not listed here, so the preview role cannot fall behind the program.
 
 
 class HaDeployAccessArgs(TypedDict):
-    """Inputs for HaDeployAccess."""
+    """Inputs for HaDeployAccess (defaults and checks: ARGS)."""
 
     repository: str
     """The GitHub repository, `owner/name`, whose workflows may assume the roles."""
@@ -222,59 +223,80 @@ class HaDeployAccessArgs(TypedDict):
     repository_id: int
     """The repository's immutable numeric id (`gh api repos/OWNER/NAME --jq .id`)."""
     stacks: NotRequired[list[str]]
-    """Stacks (and so GitHub environments) to create roles for. Default ["dev", "prod"]."""
+    """Stacks (and so GitHub environments `<stack>` and `<stack>-preview`) to create roles for: lower-case names."""
     existing_provider_arn: NotRequired[pulumi.Input[str]]
     """ARN of the account's GitHub OIDC provider when one exists already (an account holds one per URL)."""
     max_session_seconds: NotRequired[int]
-    """Longest credential a role hands out: 3,600 to 43,200 seconds. Default 7,200 (a long `pulumi up`)."""
+    """Longest credential a role hands out, in seconds (IAM allows 3,600 to 43,200): a long `pulumi up` fits."""
     tags: NotRequired[Mapping[str, str]]
     """Tags for every taggable child."""
 
 
+def _positive_id(value: int) -> str | None:
+    return None if value > 0 else f"must be GitHub's positive numeric id, got {options.shown(value)}"
+
+
+def _stacks(stacks: list[str]) -> str | None:
+    """At least one stack, each a short lower-case name (it names roles and GitHub environments), none twice."""
+    if not stacks:
+        return "must be a non-empty list of stack names, got []"
+    for stack in stacks:
+        if not re.fullmatch(_ENVIRONMENT, stack):
+            return f"each must be a lower-case name such as prod (at most 31 characters), got {options.shown(stack)}"
+    if len(set(stacks)) != len(stacks):
+        return f"must not repeat a stack, got {options.shown(stacks)}"
+    return None
+
+
+ARGS = options.Spec(
+    COMPONENT,
+    HaDeployAccessArgs,
+    repository=options.Arg(check=options.matches(_REPOSITORY, "owner/name as GitHub spells it")),
+    owner_id=options.Arg(check=_positive_id),
+    repository_id=options.Arg(check=_positive_id),
+    stacks=options.Arg(["dev", "prod"], _stacks),
+    existing_provider_arn=options.Arg(
+        check=options.matches(_PROVIDER_ARN, f"the ARN of the account's {GITHUB_ISSUER} OIDC provider")
+    ),
+    max_session_seconds=options.Arg(7200, options.between(3600, 43200, " seconds")),
+    tags=options.Arg({}),
+)
+
+
+def check(given: object, problems: options.Problems, skip: frozenset[str] = frozenset()) -> HaDeployAccessArgs:
+    """Every argument, all problems recorded (a program reading its stack file passes its own prefix)."""
+    return ARGS.read(given, problems, skip=skip)
+
+
+def role_names(stacks: list[str]) -> dict[str, NameRule]:
+    """Each role's logical-name suffix (`<stack>-deploy`, `<stack>-preview`) and the rule of its physical name."""
+    return {f"{stack}-{purpose}": IAM_ROLE for stack in stacks for purpose in ("deploy", "preview")}
+
+
 @dataclass(frozen=True)
-class _Plan:
-    repository: str
-    owner_id: int
-    repository_id: int
-    stacks: tuple[str, ...]
-    max_session_seconds: int
+class DeployAccessPlan:
+    """The checked arguments (defaults applied) and what is derived from them."""
+
+    args: HaDeployAccessArgs
 
     def subject(self, environment: str) -> str:
         """The `sub` claim of a job that runs in this GitHub environment (immutable-id format)."""
-        owner, name = self.repository.split("/")
-        return f"repo:{owner}@{self.owner_id}/{name}@{self.repository_id}:environment:{environment}"
+        owner, name = self.args["repository"].split("/")
+        return f"repo:{owner}@{self.args['owner_id']}/{name}@{self.args['repository_id']}:environment:{environment}"
 
 
-def _positive_id(args: Mapping[str, object], field: str) -> int:
-    value = args.get(field)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise fail(COMPONENT, field, f"must be GitHub's positive numeric id, got {value!r}")
-    return value
-
-
-def plan(args: HaDeployAccessArgs) -> _Plan:
-    """Defaults and checks before any resource exists."""
-    repository = args.get("repository")
-    if not isinstance(repository, str) or not re.fullmatch(_REPOSITORY, repository):
-        raise fail(COMPONENT, "repository", f"must be owner/name as GitHub spells it, got {repository!r}")
-    stacks = args.get("stacks", ["dev", "prod"])
-    if not isinstance(stacks, list) or not stacks:
-        raise fail(COMPONENT, "stacks", f"must be a non-empty list of stack names, got {stacks!r}")
-    for stack in stacks:
-        if not isinstance(stack, str) or not re.fullmatch(_ENVIRONMENT, stack):
-            raise fail(COMPONENT, "stacks", f"each must be a lower-case name such as prod, got {stack!r}")
-    if len(set(stacks)) != len(stacks):
-        raise fail(COMPONENT, "stacks", f"must not repeat a stack, got {stacks!r}")
-    seconds = args.get("max_session_seconds", 7200)
-    if not isinstance(seconds, int) or isinstance(seconds, bool) or not 3600 <= seconds <= 43200:
-        raise fail(COMPONENT, "max_session_seconds", f"must be an integer from 3600 to 43200, got {seconds!r}")
-    return _Plan(
-        repository=repository,
-        owner_id=_positive_id(args, "owner_id"),
-        repository_id=_positive_id(args, "repository_id"),
-        stacks=tuple(stacks),
-        max_session_seconds=seconds,
-    )
+def plan(args: HaDeployAccessArgs, name: str | None = None) -> DeployAccessPlan:
+    """Defaults and checks before any resource exists, every problem in one ArgsError; with the component's `name`,
+    also the role names Pulumi derives from it (IAM CreateRole RoleName: at most 64 characters)."""
+    problems = options.Problems(f"{COMPONENT}.")
+    checked = check(args, problems)
+    stacks = checked.get("stacks")
+    if name is not None and stacks is not None:
+        message = derived_name_problem(name, role_names(stacks))
+        if message:
+            problems.add("name", message)
+    problems.raise_any()
+    return DeployAccessPlan(checked)
 
 
 def trust_policy(provider_arn: str, subject: str) -> str:
@@ -350,10 +372,10 @@ class HaDeployAccess(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HaDeployAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token(COMPONENT), name, None, opts)
-        p = plan(args)
+        p = plan(args, name)
         child = pulumi.ResourceOptions(parent=self)
-        tags = args.get("tags")
-        existing = args.get("existing_provider_arn")
+        tags = p.args["tags"]
+        existing = p.args.get("existing_provider_arn")
         if existing is not None:
             provider_arn = pulumi.Output.from_input(existing)
         else:
@@ -368,7 +390,7 @@ class HaDeployAccess(pulumi.ComponentResource):
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         deploy: dict[str, pulumi.Output[str]] = {}
         preview: dict[str, pulumi.Output[str]] = {}
-        for stack in p.stacks:
+        for stack in p.args["stacks"]:
             deploy[stack] = _role(
                 f"{name}-{stack}-deploy",
                 provider_arn,
@@ -398,7 +420,7 @@ def _role(  # noqa: PLR0917
     provider_arn: pulumi.Output[str],
     subject: str,
     policy: pulumi.Input[str],
-    p: _Plan,
+    p: DeployAccessPlan,
     tags: Mapping[str, str] | None,
     child: pulumi.ResourceOptions,
 ) -> pulumi.Output[str]:
@@ -406,7 +428,7 @@ def _role(  # noqa: PLR0917
     role = aws.iam.Role(
         name,
         assume_role_policy=provider_arn.apply(lambda arn: trust_policy(arn, subject)),
-        max_session_duration=p.max_session_seconds,
+        max_session_duration=p.args["max_session_seconds"],
         tags=component_tags(COMPONENT, tags, name=name),
         opts=child,
     )
