@@ -13,8 +13,10 @@ import argparse
 import collections.abc
 import importlib
 import inspect
+import json
 import sys
 import typing
+from enum import Enum
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -60,13 +62,15 @@ def cell(text: str) -> str:
 
 
 def default_cell(field: options.Field) -> str:
-    """The default as the reference shows it: literal values as code, a computed default by its docstring."""
-    text = field.default_text
-    if field.arg.default is options.NO_DEFAULT:
+    """The default as the reference shows it: a computed default by its docstring (Field.default_text), a literal
+    value as JSON in code (true, "16", {}: what a stack file or another Pulumi language writes, not Python's repr)."""
+    default = field.arg.default
+    if default is options.NO_DEFAULT:
         return "**required**" if field.required else "none (off)"
-    if callable(field.arg.default) and not isinstance(field.arg.default, type):
-        return cell(text)
-    return f"`{cell(text)}`"
+    if callable(default) and not isinstance(default, Enum):
+        return cell(field.default_text)
+    value = default.value if isinstance(default, Enum) else default
+    return f"`{cell(json.dumps(value))}`"
 
 
 CONTAINERS = (list, collections.abc.Sequence, dict, collections.abc.Mapping)
@@ -77,8 +81,8 @@ def type_text(annotation: Any) -> str:
     origin, params = get_origin(annotation), get_args(annotation)
     if origin in CONTAINERS and _takes_output(params[-1]):
         item = options.describe(_without_output(params[-1]))
-        kind = "list" if origin in (list, collections.abc.Sequence) else "object"
-        return f"a {kind} of {_plural(item)} (each may be an Output)"
+        kind = "a list" if origin in (list, collections.abc.Sequence) else "an object"
+        return f"{kind} of {_plural(item)} (each may be an Output)"
     return options.describe(annotation)
 
 
