@@ -180,8 +180,7 @@ class HaCacheArgs(TypedDict):
     (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."""
     apply_immediately: NotRequired[bool]
     """Apply changes to the replication group (node type, parameter group, snapshots...) at once rather than in
-    the next maintenance window (sun 05:30-06:30 UTC). Off by default: a production cache changes during the
-    window."""
+    the next maintenance window (sun 05:30-06:30 UTC): a production cache should change during the window."""
     parameter_path: NotRequired[str]
     """Publish endpoints, port, TLS flag and the token secret's ARN under this Parameter Store path.
     Absent: not published."""
