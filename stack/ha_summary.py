@@ -165,7 +165,7 @@ def web_summary(rec: Recording) -> TierSummary:
         f"listeners: {', '.join(f.listeners)}; load balancer open to {f.open_to}",
     ]
     if not any("HTTPS" in listener for listener in f.listeners):
-        summary.facts.append("HTTP only: no domain, so no certificate (set edge.domain for HTTPS)")
+        summary.facts.append("HTTP only: no domain, so no certificate (set ha-stack:domain for HTTPS)")
     if len(f.alb_zones) < 2 or len(f.instance_zones) < 2:
         summary.single_points_of_failure.append("the web tier is in one AZ")
     if f.min_size < len(f.instance_zones):

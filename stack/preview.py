@@ -3,7 +3,7 @@
     python -m stack.preview prod          # human-readable plan
     python -m stack.preview prod --json   # the same, for machines
 
-A bad config exits 1 with the settings problems only; nothing is evaluated.
+A bad stack file or config exits 1 with its problems only, one line each; nothing is evaluated.
 """
 
 import argparse
@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
+from ha_stack.options import ArgsError
 from stack.ha_summary import TierSummary, summarize, tier_rank
 from stack.mock_cloud import RecordedResource, Recording, run_program
 from stack.resilience_report import as_json as resilience_json
 from stack.resilience_report import render as render_resilience
 from stack.resilience_report import report as resilience_report
-from stack.settings import SettingsError, parse_settings
+from stack.settings import parse_settings
+from stack.stack_file import read_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,13 +132,13 @@ KEY_SETTINGS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def load_config(stack: str) -> dict[str, Any]:
-    """The `config:` block of Pulumi.<stack>.yaml."""
+def load_config(stack: str) -> dict[Any, Any]:
+    """The `config:` block of Pulumi.<stack>.yaml; ArgsError (one line a problem) for a file that is not one."""
     path = ROOT / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        known = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
-        raise SystemExit(f"no stack file {path.name}; stacks here: {', '.join(known)}")
-    return dict((yaml.safe_load(path.read_text()) or {}).get("config") or {})
+    if not path.is_file():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
+        raise SystemExit(f"no stack file {path.name[:100]}; stacks here: {', '.join(known)}")
+    return read_config(path)
 
 
 def evaluate(stack: str, config: dict[str, Any]) -> Recording:
@@ -233,10 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     args = parser.parse_args(argv)
-    config = load_config(args.stack)
     try:
+        config = load_config(args.stack)
         settings = parse_settings(config, stack=args.stack)
-    except SettingsError as err:
+    except ArgsError as err:
         print(f"invalid stack config in Pulumi.{args.stack}.yaml ({len(err.problems)} problems):", file=sys.stderr)
         print("\n".join(f"  {line}" for line in err.problems), file=sys.stderr)
         return 1

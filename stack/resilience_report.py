@@ -94,18 +94,18 @@ def _web(rec: Recording, st: Settings) -> _Web:
         timeout=float(hc["timeout"]),
         grace=float(group.inputs["healthCheckGracePeriod"]),
         min_size=int(group.inputs["minSize"]),
-        zones=st.network.az_count,
+        zones=st.az_count,
     )
 
 
 def _database_failover(st: Settings) -> tuple[float, float, str]:
     """RTO, RPO and basis of losing the database primary."""
     db = st.database
-    if db.engine == "aurora-postgresql" and db.reader_count > 0:
+    if db["engine"] == "aurora-postgresql" and db["reader_count"] > 0:
         return AURORA_FAILOVER_SECONDS, 0, "Aurora promotes a reader; storage is shared across 3 AZs, nothing lost"
-    if db.engine == "aurora-postgresql":
+    if db["engine"] == "aurora-postgresql":
         return AURORA_RECREATE_SECONDS, 0, "no reader: Aurora recreates the writer; storage is shared, nothing lost"
-    if db.multi_az:
+    if db["multi_az"]:
         return RDS_MULTI_AZ_FAILOVER_SECONDS, 0, "RDS fails over to its synchronous standby in another AZ"
     return SINGLE_AZ_RDS_RECOVERY_SECONDS, PITR_RPO_SECONDS, "single-AZ RDS: restart or point-in-time restore"
 
@@ -135,8 +135,9 @@ def report(rec: Recording, st: Settings) -> list[Disruption]:
     """Every disruption the issue names: instance, AZ, database primary, cache primary, Region."""
     web = _web(rec, st)
     db_rto, db_rpo, db_basis = _database_failover(st)
-    cache_failover = st.cache.automatic_failover and st.cache.node_count > 1
-    has_standby = st.database.reader_count > 0 or (st.database.engine == "postgres" and st.database.multi_az)
+    cache_failover = st.cache["automatic_failover"] and st.cache["node_count"] > 1
+    db = st.database
+    has_standby = db["reader_count"] > 0 or (db["engine"] == "postgres" and db["multi_az"])
     rows = [_instance(web), _az(rec, st, web, (db_rto, db_rpo))]
     rows.append(
         Disruption(
@@ -190,13 +191,14 @@ def _instance(web: _Web) -> Disruption:
 
 def _az(rec: Recording, st: Settings, web: _Web, database: tuple[float, float]) -> Disruption:
     db_rto, db_rpo = database
-    cache_failover = st.cache.automatic_failover and st.cache.node_count > 1
+    cache_failover = st.cache["automatic_failover"] and st.cache["node_count"] > 1
     left = survivors(web.min_size, web.zones)
     stable = ""
-    if st.web.peak_requests_per_second and st.web.requests_per_target:
-        sizing = AzLossSizing(web.zones, web.min_size, st.web.peak_requests_per_second, st.web.requests_per_target)
+    peak, target = st.keys.get("peak_requests_per_second"), st.fleet.get("requests_per_target")
+    if peak and target:
+        sizing = AzLossSizing(web.zones, web.min_size, peak, target)
         stable = f"; {left} instances left carry {math.floor(left * sizing.per_instance_rps)} rps at the target " + (
-            f"(peak {st.web.peak_requests_per_second:g}: statically stable)" if sizing.stable else "(below the peak)"
+            f"(peak {peak:g}: statically stable)" if sizing.stable else "(below the peak)"
         )
     autoshift = rec.of_type("aws:arczonalshift/zonalAutoshiftConfiguration:ZonalAutoshiftConfiguration")
     shift = (

@@ -8,25 +8,47 @@ after the data tier, so the instances never wait on it.
 """
 
 from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
+from ha_stack import options
 from ha_stack.iam import secret_read_policy
 from ha_stack.parameters import publish_parameters
 
+COMPONENT = "RuntimeConfig"
 DRAIN_HEADROOM_SECONDS = 5
 """The service finishes draining this long before the load balancer stops waiting for it."""
 
 
+class ServiceArgs(TypedDict):
+    """The service's own settings a stack file sets (`ha-stack:service`); the rest comes from the web tier."""
+
+    product_ttl_seconds: NotRequired[int]
+    """Seconds the service keeps product data in the cache (cache-aside); the seeds' product data is an hour."""
+
+
+ARGS = options.Spec(
+    COMPONENT, ServiceArgs, product_ttl_seconds=options.Arg(3600, options.between(1, 86400, " seconds"))
+)
+
+
+def check(given: object, problems: options.Problems, skip: frozenset[str] = frozenset()) -> ServiceArgs:
+    """Every setting checked, every problem recorded (no rule across settings yet)."""
+    return ARGS.read(given, problems, skip=skip)
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
-    """What the service reads under app/ (docs/runtime-config.md)."""
+    """What the service reads under app/ (docs/runtime-config.md): its own settings and the web tier's."""
 
     environment: str
     port: int
-    product_ttl_seconds: int
+    """The web tier's app_port."""
     deregistration_delay_seconds: int
+    """The web tier's target-group deregistration delay, which the service's drain must fit in."""
+    service: ServiceArgs
 
     @property
     def shutdown_grace_seconds(self) -> int:
@@ -56,7 +78,7 @@ class RuntimeConfig(pulumi.ComponentResource):
             section="app",
             values={
                 "port": str(service.port),
-                "product_ttl_seconds": str(service.product_ttl_seconds),
+                "product_ttl_seconds": str(service.service["product_ttl_seconds"]),
                 "shutdown_grace_seconds": str(service.shutdown_grace_seconds),
             },
             tags=tags,

@@ -1,607 +1,469 @@
 """Stack settings: the only reader of pulumi.Config.
 
-`parse_settings` turns the raw `ha-stack:*` objects into frozen, typed settings, or raises
-`SettingsError` listing every problem at once. `load_settings` does that for the running stack and
-turns the problems into a `pulumi.RunError`, so `pulumi up` prints those lines and no traceback.
+A stack file has a few stack-level keys (`ha-stack:environment`, `az_count`, `domain`, `hosted_zone`, `enable_edge`,
+`peak_requests_per_second`; `aws:region`) and one object per tier, `ha-stack:<tier>`, which IS that component's
+arguments by the same names, read by the component's own `check` (stack/tiers.py). This module adds only what is
+stack-level: namespaces, the region, names derived from the stack name, rules across tiers, prod's rules and static
+stability. `parse_settings` gathers every problem with the key path the user wrote and raises `SettingsError` before
+anything is declared; `load_settings` turns that into a `pulumi.RunError`, so `pulumi up` prints the lines only.
 """
 
-import ipaddress
+import difflib
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
-from ha_stack.cache import DEFAULT_VERSIONS as CACHE_DEFAULT_VERSIONS
-from ha_stack.cache import ENGINE_VERSIONS as CACHE_VERSIONS
-from ha_stack.cache import engine_release
-from ha_stack.checks import LOG_RETENTION_DAYS
-from ha_stack.database import AURORA_TOO_SMALL
-from ha_stack.database import INSTANCE_CLASS as DB_INSTANCE_CLASS
-from ha_stack.resilience import AUTOSHIFT_DATE, AUTOSHIFT_WINDOW, DRILL_MINUTES_RANGE
-from ha_stack.web import AMI_ID, INSTANCE_TYPE
-from stack.fields import Problems, Section
+from ha_stack import catalogue, options
+from ha_stack.cache import HaCacheArgs
+from ha_stack.database import HaDatabaseArgs
+from ha_stack.edge import HaEdgeArgs
+from ha_stack.fleet import HaWebFleetArgs
+from ha_stack.monitoring import HaMonitoringArgs
+from ha_stack.network import HaNetworkArgs
+from ha_stack.resilience import HaResilienceArgs
+from ha_stack.web import HaWebTierArgs
+from stack import tiers
+from stack.runtime_config import ServiceArgs
 from stack.static_stability import AzLossSizing
 
 PROJECT = "ha-stack"
-TIERS = ("network", "web", "database", "cache", "edge", "monitoring", "resilience")
 ENVIRONMENTS = ("dev", "staging", "prod")
-
-NAT_MODES = ("none", "single", "one_per_az")
-DATABASE_ENGINES = ("aurora-postgresql", "postgres")
-POSTGRES_MAJOR_VERSIONS = ("13", "14", "15", "16", "17")
-CACHE_ENGINES = ("redis", "valkey")
-PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
-
-CACHE_NODE_TYPE = r"cache\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
 HOSTNAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
-EMAIL = r"[^@\s]+@[^@\s]+\.[a-z]{2,63}"
-REGION = r"[a-z]{2}(-[a-z]+)+-\d"
-ZONE = r"[a-z]{2}(-[a-z]+)+-\d[a-z]"
+ACM_FIRST_NAME_CHARACTERS = 64
+"""ACM refuses a certificate whose first domain name is longer ("Quotas for ACM": domain name length)."""
+ORIGIN_LABEL = "origin."
+"""Behind CloudFront the site's name points at the distribution, so the load balancer gets its own origin name."""
+STACK_NAME = r"[A-Za-z0-9]+([_-][A-Za-z0-9]+)*"
+"""What `<project>-<stack>` names need: CloudWatch dashboards take only A-Z, a-z, 0-9, - and _ (PutDashboard), and
+CloudTrail trail names start and end with a letter or digit with no two of . _ - side by side (CreateTrail)."""
+DERIVED_NAMES = {"CloudTrail trail": ("{prefix}-audit", 128), "CloudWatch dashboard": ("{prefix}-overview", 255)}
+"""Names AWS needs fixed that the stack builds from `<project>-<stack>` (HaMonitoring.name_prefix), with AWS's
+length limit (CreateTrail: 3 to 128 characters; PutDashboard: at most 255)."""
 
 
-class SettingsError(ValueError):
+class StackArgs(TypedDict):
+    """The stack-level keys, `ha-stack:<key>`: what no one component owns."""
+
+    environment: str
+    """dev, staging or prod: prod gets the strict rules (HA everywhere, protection on)."""
+    az_count: NotRequired[int]
+    """Availability Zones every tier spans (network.availability_zones pins which)."""
+    domain: NotRequired[str]
+    """The site's DNS name; with hosted_zone, HTTPS with ACM certificates and Route 53 records."""
+    hosted_zone: NotRequired[str]
+    """Route 53 public hosted zone that holds domain."""
+    enable_edge: NotRequired[bool]
+    """CloudFront, WAF and the static bucket in front of the load balancer."""
+    peak_requests_per_second: NotRequired[float]
+    """The peak the web tier must carry with one AZ lost (static stability; required in prod)."""
+
+
+STACK_ARGS = options.Spec(
+    PROJECT,
+    StackArgs,
+    environment=options.Arg(check=options.one_of(ENVIRONMENTS)),
+    az_count=options.Arg(3, options.between(2, 6)),
+    domain=options.Arg(check=options.matches(HOSTNAME, "a lower-case DNS name such as shop.example.com")),
+    hosted_zone=options.Arg(check=options.matches(HOSTNAME, "a Route 53 hosted zone name such as example.com")),
+    enable_edge=options.Arg(True),
+    peak_requests_per_second=options.Arg(check=options.between(0.1, 1_000_000.0)),
+)
+
+
+def name_prefix(stack: str) -> str:
+    """`<project>-<stack>`: the prefix of the names AWS needs fixed (trail, dashboard, alarms)."""
+    return f"{PROJECT}-{stack}"
+
+
+def parameter_path(stack: str) -> str:
+    """Parameter Store path of the service's settings (docs/runtime-config.md)."""
+    return f"/{PROJECT}/{stack}/"
+
+
+class SettingsError(options.ArgsError):
     """Every problem found in a stack's config, one line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class NetworkSettings:
-    """ha-stack:network."""
-
-    cidr: str
-    az_count: int
-    availability_zones: list[str]
-    """Zones pinned by name (empty: the first az_count zones offering the instance type and DB class)."""
-    nat_gateways: str
-    enable_flow_logs: bool
-    flow_log_retention_days: int
-
-
-@dataclass(frozen=True)
-class WebSettings:
-    """ha-stack:web."""
-
-    instance_type: str
-    ami_id: str | None
-    app_port: int
-    min_size: int
-    max_size: int
-    desired_capacity: int
-    cpu_target_percent: int
-    requests_per_target: int | None
-    peak_requests_per_second: float | None
-    """Stack-level: the peak the web tier must carry with one AZ lost (static stability; required in prod)."""
-    health_check_path: str
-    health_check_grace_seconds: int
-    deregistration_delay_seconds: int
-    instance_warmup_seconds: int
-    root_volume_gib: int
-    deletion_protection: bool
-
-
-@dataclass(frozen=True)
-class DatabaseSettings:
-    """ha-stack:database."""
-
-    engine: str
-    engine_version: str
-    instance_class: str
-    reader_count: int
-    reader_autoscaling_max: int | None
-    multi_az: bool
-    allocated_storage_gib: int
-    max_allocated_storage_gib: int
-    database_name: str
-    port: int
-    backup_retention_days: int
-    deletion_protection: bool
-    customer_managed_key: bool
-    apply_immediately: bool
-
-
-@dataclass(frozen=True)
-class CacheSettings:
-    """ha-stack:cache."""
-
-    engine: str
-    engine_version: str
-    node_type: str
-    node_count: int
-    automatic_failover: bool
-    port: int
-    snapshot_retention_days: int
-    product_ttl_seconds: int
-    apply_immediately: bool
-
-
-@dataclass(frozen=True)
-class EdgeSettings:
-    """ha-stack:edge."""
-
-    enabled: bool
-    domain: str | None
-    hosted_zone: str | None
-    price_class: str
-    static_ttl_seconds: int
-    enable_waf: bool
-    rate_limit_per_5min: int
-    log_glacier_days: int
-    log_expire_days: int
-
-
-@dataclass(frozen=True)
-class MonitoringSettings:
-    """ha-stack:monitoring."""
-
-    alarm_emails: list[str]
-    cpu_alarm_percent: int
-    alb_5xx_rate_percent: float
-    p99_latency_seconds: float
-    enable_cloudtrail: bool
-    log_glacier_days: int
-    log_expire_days: int
-
-
-@dataclass(frozen=True)
-class ResilienceSettings:
-    """ha-stack:resilience (HaResilience's plain arguments)."""
-
-    enable_zonal_autoshift: bool
-    autoshift_blocked_windows: list[str]
-    autoshift_blocked_dates: list[str]
-    enable_network_drills: bool
-    drill_minutes: int
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything one stack is built from."""
+    """Everything one stack is built from: the stack-level keys and each tier's checked arguments."""
 
     project: str
     stack: str
-    environment: str
     region: str
-    network: NetworkSettings
-    web: WebSettings
-    database: DatabaseSettings
-    cache: CacheSettings
-    edge: EdgeSettings
-    monitoring: MonitoringSettings
-    resilience: ResilienceSettings
+    name_prefix: str
+    """`<project>-<stack>`: the prefix of the names AWS needs fixed (trail, dashboard, alarms)."""
+    parameter_path: str
+    """Parameter Store path of the service's settings (docs/runtime-config.md): `/<project>/<stack>/`."""
+    keys: StackArgs
+    network: HaNetworkArgs
+    web: HaWebTierArgs
+    fleet: HaWebFleetArgs
+    database: HaDatabaseArgs
+    cache: HaCacheArgs
+    service: ServiceArgs
+    edge: HaEdgeArgs
+    monitoring: HaMonitoringArgs
+    resilience: HaResilienceArgs
+
+    @property
+    def environment(self) -> str:
+        """dev, staging or prod."""
+        return self.keys["environment"]
+
+    @property
+    def az_count(self) -> int:
+        """Availability Zones every tier spans."""
+        return self.keys["az_count"]
 
     @property
     def is_prod(self) -> bool:
         """Production gets the strict rules: HA everywhere, protection on."""
         return self.environment == "prod"
 
+    @property
+    def vpc_origin(self) -> bool:
+        """Behind the edge without a domain the load balancer has no certificate, so it is internal and CloudFront
+        reaches it through a VPC origin: neither requests nor the origin secret cross the internet in clear. With a
+        domain it stays internet-facing behind an HTTPS origin (moving a deployed prod ALB to internal replaces it)."""
+        return self.keys["enable_edge"] and "domain" not in self.keys
+
+    @property
+    def alb_domain(self) -> str | None:
+        """The load balancer's own name: the site's behind CloudFront's, else the site's."""
+        domain = self.keys.get("domain")
+        if domain is None:
+            return None
+        return ORIGIN_LABEL + domain if self.keys["enable_edge"] else domain
+
+    @property
+    def force_destroy_buckets(self) -> bool:
+        """Outside prod, `pulumi destroy` empties the components' versioned buckets; prod keeps its data."""
+        return not self.is_prod
+
     def base_tags(self) -> dict[str, str]:
         """Tags every resource of this stack carries."""
         return {"project": self.project, "stack": self.stack, "environment": self.environment}
 
 
-def _key(tier: str) -> str:
-    return f"{PROJECT}:{tier}"
+class _Reading:
+    """The stack file as read so far: each tier's checked values, what the user wrote, which fields had a problem.
 
-
-def _network(raw: object, problems: Problems) -> NetworkSettings:
-    s = Section(_key("network"), raw, problems)
-    cidr = s.text("cidr", "10.0.0.0/16")
-    try:
-        net = ipaddress.IPv4Network(cidr)
-        if not 16 <= net.prefixlen <= 22 or not net.is_private:
-            s.problem("cidr", f"must be a private IPv4 CIDR from /16 to /22, got {cidr!r}")
-    except ValueError:
-        s.problem("cidr", f"must be an IPv4 network such as 10.0.0.0/16, got {cidr!r}")
-    result = NetworkSettings(
-        cidr=cidr,
-        az_count=s.integer("az_count", 3, 2, 6),
-        availability_zones=s.strings(
-            "availability_zones", [], lambda z: re.fullmatch(ZONE, z) is not None, "a zone name such as us-east-1a"
-        ),
-        nat_gateways=s.choice("nat_gateways", "one_per_az", NAT_MODES),
-        enable_flow_logs=s.boolean("enable_flow_logs", True),
-        flow_log_retention_days=_retention(s, "flow_log_retention_days", 90),
-    )
-    pinned = result.availability_zones
-    if pinned and s.ok("az_count", "availability_zones"):
-        if len(set(pinned)) != len(pinned):
-            s.problem("availability_zones", f"must not repeat a zone, got {pinned}")
-        elif len(pinned) != result.az_count:
-            s.problem("availability_zones", f"must list az_count ({result.az_count}) zones, got {len(pinned)}")
-    s.finish()
-    return result
-
-
-def _retention(s: Section, field: str, default: int) -> int:
-    value = s.integer(field, default, 1, 3653, " days")
-    if s.ok(field) and value not in LOG_RETENTION_DAYS:
-        s.problem(
-            field, f"must be a CloudWatch Logs retention ({', '.join(map(str, LOG_RETENTION_DAYS))}), got {value}"
-        )
-    return value
-
-
-def _web(raw: object, problems: Problems) -> WebSettings:
-    s = Section(_key("web"), raw, problems)
-    min_size = s.integer("min_size", 2, 1, 100)
-    result = WebSettings(
-        instance_type=s.text(
-            "instance_type", "t3.small", INSTANCE_TYPE, "a t, m, c or r family instance type such as t3.small"
-        ),
-        ami_id=s.optional_text("ami_id", AMI_ID, "an image id such as ami-0123456789abcdef0"),
-        app_port=s.integer("app_port", 8000, 1024, 65535, " (unprivileged ports only)"),
-        min_size=min_size,
-        max_size=s.integer("max_size", 4, 1, 100),
-        desired_capacity=s.integer("desired_capacity", min_size, 1, 100),
-        cpu_target_percent=s.integer("cpu_target_percent", 60, 10, 90, " percent"),
-        requests_per_target=s.optional_integer("requests_per_target", 1, 100_000),
-        peak_requests_per_second=_optional_number(s, "peak_requests_per_second", 0.1, 1_000_000.0),
-        health_check_path=s.text("health_check_path", "/health", r"/[A-Za-z0-9/_.-]*", "a path starting with /"),
-        health_check_grace_seconds=s.integer("health_check_grace_seconds", 180, 0, 7200, " seconds"),
-        deregistration_delay_seconds=s.integer("deregistration_delay_seconds", 30, 0, 3600, " seconds"),
-        instance_warmup_seconds=s.integer("instance_warmup_seconds", 120, 0, 3600, " seconds"),
-        root_volume_gib=s.integer("root_volume_gib", 20, 8, 1024, " GiB"),
-        deletion_protection=s.boolean("deletion_protection", True),
-    )
-    if result.app_port in (2049, 3306, 5432, 6379, 11211) and s.ok("app_port"):
-        s.problem("app_port", f"{result.app_port} is reserved for a data-tier service; pick another port")
-    if s.ok("min_size", "max_size") and result.min_size > result.max_size:
-        s.problem("min_size", f"must be <= max_size ({result.max_size}), got {result.min_size}")
-    elif s.ok("min_size", "max_size", "desired_capacity") and not (
-        result.min_size <= result.desired_capacity <= result.max_size
-    ):
-        s.problem(
-            "desired_capacity",
-            f"must be between min_size ({result.min_size}) and max_size ({result.max_size}), "
-            f"got {result.desired_capacity}",
-        )
-    s.finish()
-    return result
-
-
-def _optional_number(s: Section, field: str, low: float, high: float) -> float | None:
-    """A number from low to high, or None when the key is absent."""
-    if field not in s.raw:
-        s.known.append(field)  # still a known key, for the "did you mean" of a misspelt one
-        return None
-    return s.number(field, 0.0, low, high)
-
-
-def _static_stability(st: Settings, problems: Problems) -> None:
-    """Prod's web tier carries its peak with any one AZ lost, on instances already running (no launch needed).
-
-    Checked whenever a peak is given; prod must give one, with the request-count scaling target that says what one
-    instance carries (stack/static_stability.py has the arithmetic and AWS's wording).
+    Tier "" is the stack-level keys (`ha-stack:<key>`).
     """
-    web, zones = st.web, st.network.az_count
-    keys = [f"{PROJECT}:web.{k}" for k in ("peak_requests_per_second", "requests_per_target", "min_size")]
-    if not problems.ok(*keys, f"{PROJECT}:network.az_count"):
-        return
-    if st.is_prod and web.peak_requests_per_second is None:
-        problems.add(keys[0], "prod needs the peak load (requests per second) the web tier must carry with one AZ lost")
-        return
-    if web.peak_requests_per_second is None:
-        return
-    if web.requests_per_target is None:
-        problems.add(keys[1], "needed with peak_requests_per_second: it is what one instance carries at the target")
-        return
-    sizing = AzLossSizing(zones, web.min_size, web.peak_requests_per_second, web.requests_per_target)
-    if not sizing.stable:
-        problems.add(
-            keys[2],
-            f"not statically stable: losing one of {zones} AZs leaves {sizing.survivors} of {web.min_size} instances, "
-            f"but peak_requests_per_second {web.peak_requests_per_second:g} at requests_per_target "
-            f"{web.requests_per_target} per instance per minute needs {sizing.needed}; min_size must be >= "
-            f"{sizing.required_min_size}",
-        )
+
+    def __init__(self, stack: str) -> None:
+        self.stack = stack
+        self.lines: list[str] = []
+        self.values: dict[str, Mapping[str, Any]] = {}
+        self.given: dict[str, Mapping[Any, Any]] = {}
+        self.problems: dict[str, options.Problems] = {}
+
+    def problems_of(self, tier: str) -> options.Problems:
+        """The Problems of one tier (prefix `ha-stack:<tier>.`), sharing this reading's lines."""
+        if tier not in self.problems:
+            prefix = f"{PROJECT}:{tier}." if tier else f"{PROJECT}:"
+            self.problems[tier] = options.Problems(prefix, self.lines)
+        return self.problems[tier]
+
+    def value(self, tier: str, field: str) -> Any:
+        """The checked value, or None when it is absent or had a problem (no rule runs on a stand-in)."""
+        if not self.problems_of(tier).ok(field):
+            return None
+        return self.values.get(tier, {}).get(field)
+
+    def refuse(self, tier: str, field: str, message: str, got: object) -> None:
+        """Record "<key>: <message>, got <value>", saying so when the value is a default the user never wrote."""
+        default = "" if field in self.given.get(tier, {}) else f" (the default; set it in Pulumi.{self.stack}.yaml)"
+        self.problems_of(tier).add(field, f"{message}, got {_as_written(got)}{default}")
 
 
-def _version(s: Section, field: str, default: str, majors: tuple[str, ...]) -> str:
-    value = s.text(field, default, r"\d+(\.\d+)?", "a version such as 16.4")
-    if s.ok(field) and value.split(".")[0] not in majors:
-        s.problem(field, f"major version must be one of {', '.join(majors)}, got {value!r}")
-    return value
+def _as_written(value: object) -> str:
+    """A value as the stack file spells it: true/false, enum values, cut when long."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Enum):
+        return options.shown(value.value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return options.shown(value)
 
 
-def _database(raw: object, problems: Problems) -> DatabaseSettings:
-    s = Section(_key("database"), raw, problems)
-    engine = s.choice("engine", "aurora-postgresql", DATABASE_ENGINES)
-    storage = s.integer("allocated_storage_gib", 100, 20, 65536, " GiB")
-    result = DatabaseSettings(
-        engine=engine,
-        engine_version=_version(s, "engine_version", "16", POSTGRES_MAJOR_VERSIONS),
-        instance_class=s.text(
-            "instance_class", "db.r6g.large", DB_INSTANCE_CLASS, "an RDS instance class such as db.r6g.large"
-        ),
-        reader_count=s.integer("reader_count", 2 if engine == "aurora-postgresql" else 0, 0, 15),
-        reader_autoscaling_max=s.optional_integer("reader_autoscaling_max", 1, 15),
-        multi_az=s.boolean("multi_az", True),
-        allocated_storage_gib=storage,
-        max_allocated_storage_gib=s.integer("max_allocated_storage_gib", storage * 4, 20, 65536, " GiB"),
-        database_name=s.text(
-            "database_name", "app", r"[a-z][a-z0-9_]{0,62}", "a lower-case identifier of up to 63 characters"
-        ),
-        port=s.integer("port", 5432, 1150, 65535),
-        backup_retention_days=s.integer("backup_retention_days", 14, 0, 35, " days"),
-        deletion_protection=s.boolean("deletion_protection", True),
-        customer_managed_key=s.boolean("customer_managed_key", True),
-        apply_immediately=s.boolean("apply_immediately", False),
+def parse_settings(config: Mapping[Any, Any], *, stack: str) -> Settings:
+    """Parse `namespace:key` config values (objects as data or JSON text); raise SettingsError with all problems."""
+    reading = _Reading(stack)
+    own = _namespaces(config, reading)
+    top = {k: v for k, v in own.items() if k not in {t.name for t in tiers.TIERS}}
+    reading.given[""] = {k: _decode(v, STACK_ARGS.fields[k].annotation) for k, v in top.items()}
+    reading.values[""] = STACK_ARGS.read(reading.given[""], reading.problems_of(""))
+    region = _region(config.get("aws:region"), reading)
+    for tier in tiers.TIERS:
+        raw = _decode(own.get(tier.name), dict)
+        reading.given[tier.name] = raw if isinstance(raw, Mapping) else {}
+        reading.values[tier.name] = tier.read(raw, reading.problems_of(tier.name))
+    _stack_name(stack, reading)
+    _domain(reading)
+    _zones(reading)
+    if reading.value("", "environment") == "prod":
+        _prod(reading)
+    _static_stability(reading)
+    if reading.lines:
+        raise SettingsError(reading.lines)
+    v = reading.values
+    return Settings(
+        project=PROJECT,
+        stack=stack,
+        region=region,
+        name_prefix=name_prefix(stack),
+        parameter_path=parameter_path(stack),
+        keys=v[""],  # type: ignore[arg-type]
+        network=v["network"],  # type: ignore[arg-type]
+        web=v["web"],  # type: ignore[arg-type]
+        fleet=v["fleet"],  # type: ignore[arg-type]
+        database=v["database"],  # type: ignore[arg-type]
+        cache=v["cache"],  # type: ignore[arg-type]
+        service=v["service"],  # type: ignore[arg-type]
+        edge=v["edge"],  # type: ignore[arg-type]
+        monitoring=v["monitoring"],  # type: ignore[arg-type]
+        resilience=v["resilience"],  # type: ignore[arg-type]
     )
-    if (
-        s.ok("max_allocated_storage_gib", "allocated_storage_gib")
-        and result.max_allocated_storage_gib < result.allocated_storage_gib
-    ):
-        s.problem(
-            "max_allocated_storage_gib",
-            f"must be >= allocated_storage_gib ({result.allocated_storage_gib}), got "
-            f"{result.max_allocated_storage_gib}",
-        )
-    _database_engine_rules(s, result)
-    if result.reader_autoscaling_max is not None and s.ok("reader_autoscaling_max", "reader_count", "engine"):
-        if engine != "aurora-postgresql":
-            s.problem("reader_autoscaling_max", "reader auto scaling needs engine aurora-postgresql")
-        elif result.reader_autoscaling_max <= result.reader_count:
-            s.problem(
-                "reader_autoscaling_max",
-                f"must be > reader_count ({result.reader_count}) so auto scaling can add a reader, "
-                f"got {result.reader_autoscaling_max}",
+
+
+def _namespaces(config: Mapping[Any, Any], reading: _Reading) -> dict[str, object]:
+    """The `ha-stack:*` keys by name; a key that is not a string, has no namespace, or whose namespace is a typo of
+    the project's is refused (a tier under `ha_stack:web` would otherwise be ignored and replaced by defaults).
+    Other namespaces (`aws:`, `pulumi:`, a provider's) are theirs and stay allowed."""
+    own: dict[str, object] = {}
+    known = [*STACK_ARGS.fields, *(t.name for t in tiers.TIERS)]
+    for key, value in config.items():
+        if not isinstance(key, str):
+            reading.lines.append(f"config key {options.shown(key)}: keys are strings such as {PROJECT}:environment")
+            continue
+        namespace, colon, name = key.partition(":")
+        if not colon:
+            reading.lines.append(f"{_cut(key)}: config keys are namespaced: write {PROJECT}:{_cut(key)}")
+        elif namespace == PROJECT:
+            if name in known:
+                own[name] = value
+            else:
+                hint = options.did_you_mean(name, known)
+                reading.lines.append(f"{PROJECT}:{_cut(name)}: unknown key{hint}; known keys: {', '.join(known)}")
+        elif _like_project(namespace):
+            reading.lines.append(
+                f"{_cut(key)}: unknown namespace {options.shown(namespace)} (did you mean {PROJECT}:{_cut(name)}?); "
+                f"this program reads only {PROJECT}:* keys, so this one would be ignored"
             )
-    s.finish()
-    return result
+    return own
 
 
-def _database_engine_rules(s: Section, db: DatabaseSettings) -> None:
-    """What each engine needs: a major version only, a day of backups and a class (Aurora), no replicas (RDS)."""
-    if s.ok("engine_version") and "." in db.engine_version:
-        s.problem(
-            "engine_version",
-            f"must be the major version only (e.g. {db.engine_version.split('.')[0]!r}): AWS picks and upgrades "
-            f"the minor, and a pinned one fails the next deploy after it does, got {db.engine_version!r}",
-        )
-    if s.ok("backup_retention_days", "engine") and db.backup_retention_days == 0 and db.engine == "aurora-postgresql":
-        s.problem("backup_retention_days", "aurora-postgresql keeps at least 1 day of backups, got 0")
-    if s.ok("reader_count", "engine") and db.engine == "postgres" and db.reader_count:
-        s.problem(
-            "reader_count",
-            "engine postgres takes 0: AWS refuses read replicas of a primary whose master password Secrets Manager "
-            f"manages; use aurora-postgresql for readers, got {db.reader_count}",
-        )
-    if (
-        s.ok("instance_class", "engine")
-        and db.engine == "aurora-postgresql"
-        and re.fullmatch(AURORA_TOO_SMALL, db.instance_class)
-    ):
-        s.problem(
-            "instance_class",
-            f"aurora-postgresql needs db.t3.medium / db.t4g.medium or larger, got {db.instance_class!r}",
-        )
+def _cut(text: str) -> str:
+    """A key as written, cut when long (no line echoes unbounded input)."""
+    return text if len(text) <= options.SHOWN_CHARACTERS else f"{text[: options.SHOWN_CHARACTERS]}..."
 
 
-def _cache_version(s: Section, engine: str) -> str:
-    """A version HaCache's table has for the engine (what ElastiCache offers): checked here so it is a line, not
-    a traceback from the component."""
-    value = s.text("engine_version", CACHE_DEFAULT_VERSIONS[engine], r"\d+(\.(\d+|x))?", "a version such as 7 or 7.1")
-    if s.ok("engine_version") and engine_release(engine, value) is None:
-        allowed = ", ".join(CACHE_VERSIONS[engine])
-        s.problem("engine_version", f"must be a {engine} version ElastiCache offers ({allowed}), got {value!r}")
-    return value
+def _like_project(namespace: str) -> bool:
+    """A namespace that is the project's name mistyped: other punctuation or case (ha_stack, HaStack), or close."""
+    squashed = re.sub(r"[^a-z0-9]", "", namespace.lower())
+    return squashed == re.sub(r"[^a-z0-9]", "", PROJECT) or bool(difflib.get_close_matches(namespace, [PROJECT]))
 
 
-def _cache(raw: object, problems: Problems) -> CacheSettings:
-    s = Section(_key("cache"), raw, problems)
-    engine = s.choice("engine", "redis", CACHE_ENGINES)
-    result = CacheSettings(
-        engine=engine,
-        engine_version=_cache_version(s, engine),
-        node_type=s.text(
-            "node_type", "cache.r7g.large", CACHE_NODE_TYPE, "an ElastiCache node type such as cache.r7g.large"
-        ),
-        node_count=s.integer("node_count", 3, 1, 6),
-        automatic_failover=s.boolean("automatic_failover", True),
-        port=s.integer("port", 6379, 1024, 65535),
-        snapshot_retention_days=s.integer("snapshot_retention_days", 7, 0, 35, " days"),
-        product_ttl_seconds=s.integer("product_ttl_seconds", 3600, 1, 86400, " seconds"),
-        apply_immediately=s.boolean("apply_immediately", False),
+def _decode(value: object, annotation: object) -> object:
+    """Pulumi hands the program objects as JSON text and scalars as text ("3", "true"); a stack file read here gives
+    them as data. Text is decoded only where the declared type is not text."""
+    if not isinstance(value, str) or annotation is str:
+        return value
+    try:
+        decoded = json.loads(value)
+    except json.JSONDecodeError:
+        return value
+    return value if isinstance(decoded, str) else decoded
+
+
+def _region(value: object, reading: _Reading) -> str:
+    """aws:region: a region of AWS's standard partition, where the edge makes its certificate and WAF in us-east-1."""
+    allowed = catalogue.regions()
+    if isinstance(value, str) and value in allowed:
+        return value
+    close = difflib.get_close_matches(str(value), allowed, n=3, cutoff=0.6) if isinstance(value, str) else []
+    hint = f" (nearest: {', '.join(close)})" if close else ""
+    why = " (the edge makes its certificate and WAF in us-east-1 of that partition)" if _edge_on(reading) else ""
+    reading.lines.append(
+        f"aws:region: must be a region of AWS's standard partition ({catalogue.SOURCE}){why}, "
+        f"got {options.shown(value)}{hint}"
     )
-    if s.ok("automatic_failover", "node_count") and result.automatic_failover and result.node_count < 2:
-        s.problem(
-            "automatic_failover",
-            f"needs node_count >= 2 (a replica to fail over to), got node_count "
-            f"{result.node_count}; set automatic_failover: false for one node",
+    return ""
+
+
+def _edge_on(reading: _Reading) -> bool:
+    return reading.value("", "enable_edge") is not False
+
+
+def _stack_name(stack: str, reading: _Reading) -> None:
+    """The stack name goes into names AWS needs fixed: refuse one that makes any of them invalid, with the limit."""
+    prefix = name_prefix(stack)
+    limit = min(length - len(template.format(prefix=PROJECT + "-")) for template, length in DERIVED_NAMES.values())
+    shown = f"{PROJECT}-{_cut(stack)}"
+    where = ", ".join(f"{kind} '{template.format(prefix=shown)}'" for kind, (template, _) in DERIVED_NAMES.items())
+    if not re.fullmatch(STACK_NAME, stack):
+        reading.lines.append(
+            f"stack name {options.shown(stack)}: must be letters and digits, joined by single - or _ (no dots): "
+            f"it names {where}"
         )
-    s.finish()
-    return result
+    elif len(stack) > limit:
+        reading.lines.append(
+            f"stack name {options.shown(stack)}: must be at most {limit} characters ({len(stack)} given): "
+            f"{PROJECT}-<stack>-audit names the CloudTrail trail, which AWS limits to 128"
+        )
+    else:
+        _derived(reading, tiers.MONITORING, "name_prefix", prefix, f"stack name {stack!r}")
+        for tier in (tiers.WEB, tiers.DATABASE, tiers.CACHE):
+            field = "runtime_config_path" if tier is tiers.WEB else "parameter_path"
+            _derived(reading, tier, field, parameter_path(stack), f"stack name {stack!r}")
 
 
-def _edge(raw: object, problems: Problems) -> EdgeSettings:
-    s = Section(_key("edge"), raw, problems)
-    result = EdgeSettings(
-        enabled=s.boolean("enabled", True),
-        domain=s.optional_text("domain", HOSTNAME, "a lower-case DNS name such as shop.example.com"),
-        hosted_zone=s.optional_text("hosted_zone", HOSTNAME, "a Route 53 hosted zone name such as example.com"),
-        price_class=s.choice("price_class", "PriceClass_100", PRICE_CLASSES),
-        static_ttl_seconds=s.integer("static_ttl_seconds", 604800, 0, 31_536_000, " seconds"),
-        enable_waf=s.boolean("enable_waf", True),
-        rate_limit_per_5min=s.integer("rate_limit_per_5min", 2000, 10, 2_000_000_000, " requests per 5 minutes"),
-        log_glacier_days=s.integer("log_glacier_days", 30, 1, 3650, " days"),
-        log_expire_days=s.integer("log_expire_days", 365, 1, 3650, " days"),
-    )
-    _domain_in_zone(s, result.domain, result.hosted_zone)
-    _archive_before_expiry(s, result.log_glacier_days, result.log_expire_days)
-    s.finish()
-    return result
+def _derived(reading: _Reading, tier: tiers.Tier[Any], field: str, value: object, source: str) -> None:
+    """A wired value the stack derives from a key the user wrote, checked by the component's own rule for it."""
+    declared = tier.spec.fields.get(field)
+    message = declared.arg.check(value) if declared is not None and declared.arg.check is not None else None
+    if message:
+        reading.lines.append(f"{source}: makes {tier.spec.component}.{field} {options.shown(value)} invalid: {message}")
 
 
-def _domain_in_zone(s: Section, domain: str | None, zone: str | None) -> None:
-    if not s.ok("domain", "hosted_zone"):
+def _domain(reading: _Reading) -> None:
+    """domain and hosted_zone together, the domain inside the zone, and names ACM can put in a certificate."""
+    domain, zone = reading.value("", "domain"), reading.value("", "hosted_zone")
+    if not reading.problems_of("").ok("domain", "hosted_zone"):
         return
     if (domain is None) != (zone is None):
         missing = "hosted_zone" if zone is None else "domain"
-        s.problem(missing, "domain and hosted_zone go together: set both or neither")
-    elif domain and zone and not (domain == zone or domain.endswith("." + zone)):
-        s.problem("domain", f"must be inside hosted_zone {zone!r}, got {domain!r}")
+        reading.problems_of("").add(missing, "domain and hosted_zone go together: set both or neither")
+        return
+    if domain is None:
+        return
+    if not (domain == zone or domain.endswith("." + zone)):
+        reading.problems_of("").add("domain", f"must be inside hosted_zone {zone!r}, got {options.shown(domain)}")
+        return
+    origin = ORIGIN_LABEL + domain if _edge_on(reading) else domain
+    if len(origin) > ACM_FIRST_NAME_CHARACTERS:
+        room = ACM_FIRST_NAME_CHARACTERS - (len(ORIGIN_LABEL) if _edge_on(reading) else 0)
+        reading.problems_of("").add(
+            "domain",
+            f"must be at most {room} characters: ACM's first certificate name is at most "
+            f"{ACM_FIRST_NAME_CHARACTERS} and the load balancer's is {origin[:20]!r}..., got {len(domain)} characters",
+        )
+        return
+    _derived(reading, tiers.WEB, "domain_name", origin, f"{PROJECT}:domain")
+    if _edge_on(reading):
+        _derived(reading, tiers.EDGE, "domain_name", domain, f"{PROJECT}:domain")
 
 
-def _archive_before_expiry(s: Section, glacier: int, expire: int) -> None:
-    if s.ok("log_glacier_days", "log_expire_days") and expire <= glacier:
-        s.problem("log_expire_days", f"must be after log_glacier_days ({glacier}), got {expire}")
+def _zones(reading: _Reading) -> None:
+    """Each tier fits the AZs: pinned zones match az_count, a database reader and a cache node per AZ."""
+    azs = reading.value("", "az_count")
+    if azs is None:
+        return
+    pinned = reading.value("network", "availability_zones")
+    if pinned is not None and len(pinned) != azs:
+        reading.problems_of("network").add(
+            "availability_zones", f"must list az_count ({azs}) zones, got {len(pinned)}: {options.shown(pinned)}"
+        )
+    readers = reading.value("database", "reader_count")
+    if readers is not None and readers >= azs:
+        reading.refuse(
+            "database",
+            "reader_count",
+            f"must be < az_count ({azs}) so the writer and each reader get their own AZ",
+            readers,
+        )
+    nodes = reading.value("cache", "node_count")
+    if nodes is not None and nodes > azs:
+        reading.refuse("cache", "node_count", f"must be <= az_count ({azs}) so each node gets its own AZ", nodes)
 
 
-def _monitoring(raw: object, problems: Problems, prod: bool) -> MonitoringSettings:
-    """CloudTrail is opt-in outside prod: a multi-region trail per stack pays again for the same account's calls."""
-    s = Section(_key("monitoring"), raw, problems)
-    result = MonitoringSettings(
-        alarm_emails=s.strings("alarm_emails", [], lambda v: re.fullmatch(EMAIL, v) is not None, "an e-mail address"),
-        cpu_alarm_percent=s.integer("cpu_alarm_percent", 80, 1, 100, " percent"),
-        alb_5xx_rate_percent=s.number("alb_5xx_rate_percent", 5.0, 0.1, 100.0),
-        p99_latency_seconds=s.number("p99_latency_seconds", 1.0, 0.01, 60.0),
-        enable_cloudtrail=s.boolean("enable_cloudtrail", prod),
-        log_glacier_days=s.integer("log_glacier_days", 90, 1, 3650, " days"),
-        log_expire_days=s.integer("log_expire_days", 365, 1, 3650, " days"),
-    )
-    _archive_before_expiry(s, result.log_glacier_days, result.log_expire_days)
-    s.finish()
-    return result
+def _prod(reading: _Reading) -> None:
+    """Production: HA in every tier, protection on, someone told of alarms (each rule on a value read fine)."""
+    value, refuse = reading.value, reading.refuse
+    azs = value("", "az_count")
+    nat = value("network", "nat_gateways")
+    if nat is not None and _plain(nat) != "one_per_az":
+        refuse("network", "nat_gateways", "prod needs one_per_az (a NAT in every AZ)", nat)
+    low = value("fleet", "min_size")
+    if low is not None and azs is not None and low < azs:
+        refuse("fleet", "min_size", f"prod needs an instance in every AZ: >= az_count ({azs})", low)
+    engine = _plain(value("database", "engine"))
+    if engine == "postgres" and value("database", "multi_az") is False:
+        refuse("database", "multi_az", "prod needs true for engine postgres", False)
+    readers = value("database", "reader_count")
+    if engine == "aurora-postgresql" and readers == 0:
+        refuse("database", "reader_count", "prod needs >= 1 reader so Aurora spans 2 AZs and can fail over", 0)
+    backups = value("database", "backup_retention_days")
+    if backups is not None and backups < 7:
+        refuse("database", "backup_retention_days", "prod needs >= 7 days", backups)
+    nodes = value("cache", "node_count")
+    if nodes is not None and nodes < 2:
+        refuse("cache", "node_count", "prod needs >= 2 nodes in distinct AZs", nodes)
+    for tier, field in (
+        ("cache", "automatic_failover"),
+        ("database", "enable_deletion_protection"),
+        ("web", "enable_deletion_protection"),
+    ):
+        if value(tier, field) is False:
+            refuse(tier, field, "prod needs true", False)
+    if value("monitoring", "alarm_emails") == []:
+        refuse("monitoring", "alarm_emails", "prod needs at least one address", [])
+    if reading.problems_of("").ok("peak_requests_per_second") and value("", "peak_requests_per_second") is None:
+        reading.problems_of("").add(
+            "peak_requests_per_second",
+            f"prod needs the peak load (requests per second) the web tier must carry with one AZ lost; set it in "
+            f"Pulumi.{reading.stack}.yaml",
+        )
 
 
-def _resilience(raw: object, problems: Problems, prod: bool) -> ResilienceSettings:
-    """Zonal autoshift is on in prod by default (its weekly practice runs shift a third of dev's two AZs too)."""
-    s = Section(_key("resilience"), raw, problems)
-    result = ResilienceSettings(
-        enable_zonal_autoshift=s.boolean("enable_zonal_autoshift", prod),
-        autoshift_blocked_windows=s.strings(
-            "autoshift_blocked_windows",
-            [],
-            lambda v: re.fullmatch(AUTOSHIFT_WINDOW, v) is not None,
-            "a weekly UTC window such as Fri:16:00-Mon:08:00",
-        ),
-        autoshift_blocked_dates=s.strings(
-            "autoshift_blocked_dates", [], lambda v: re.fullmatch(AUTOSHIFT_DATE, v) is not None, "a date YYYY-MM-DD"
-        ),
-        enable_network_drills=s.boolean("enable_network_drills", True),
-        drill_minutes=s.integer("drill_minutes", 10, *DRILL_MINUTES_RANGE, " minutes"),
-    )
-    s.finish()
-    return result
+def _plain(value: object) -> object:
+    """An enum's value (the stack file's spelling), anything else as is."""
+    return value.value if isinstance(value, Enum) else value
 
 
-def _cross_tier(st: Settings, problems: Problems) -> None:
-    """Rules that need two tiers, or the environment: HA in prod, readers and nodes that fit the AZs.
+def _static_stability(reading: _Reading) -> None:
+    """The web tier carries its peak with any one AZ lost, on instances already running (no launch needed).
 
-    A rule is skipped when one of its keys was already reported, so no line is about a stand-in default.
+    Checked whenever a peak is given (prod must give one), with the request-count scaling target that says what one
+    instance carries (stack/static_stability.py has the arithmetic and AWS's wording).
     """
-    azs, db, cache, web = st.network.az_count, st.database, st.cache, st.web
-    rules: list[tuple[bool, tuple[str, ...], str]] = [
-        (
-            db.reader_count >= azs,
-            ("database.reader_count", "network.az_count"),
-            f"must be < network.az_count ({azs}) so the writer and each reader get their own AZ, got {db.reader_count}",
-        ),
-        (
-            cache.node_count > azs,
-            ("cache.node_count", "network.az_count"),
-            f"must be <= network.az_count ({azs}) so each node gets its own AZ, got {cache.node_count}",
-        ),
-    ]
-    if st.is_prod:
-        rules += [
-            (
-                st.network.nat_gateways != "one_per_az",
-                ("network.nat_gateways",),
-                f"prod needs one_per_az (a NAT in every AZ), got {st.network.nat_gateways!r}",
-            ),
-            (
-                web.min_size < azs,
-                ("web.min_size", "network.az_count"),
-                f"prod needs an instance in every AZ: >= az_count ({azs}), got {web.min_size}",
-            ),
-            (
-                db.engine == "postgres" and not db.multi_az,
-                ("database.multi_az", "database.engine"),
-                "prod needs true for engine postgres",
-            ),
-            (
-                db.engine == "aurora-postgresql" and db.reader_count < 1,
-                ("database.reader_count", "database.engine"),
-                "prod needs >= 1 reader so Aurora spans 2 AZs and can fail over, got 0",
-            ),
-            (
-                db.backup_retention_days < 7,
-                ("database.backup_retention_days",),
-                f"prod needs >= 7 days, got {db.backup_retention_days}",
-            ),
-            (
-                cache.node_count < 2,
-                ("cache.node_count",),
-                f"prod needs >= 2 nodes in distinct AZs, got {cache.node_count}",
-            ),
-            (not cache.automatic_failover, ("cache.automatic_failover",), "prod needs true"),
-            (not db.deletion_protection, ("database.deletion_protection",), "prod needs true"),
-            (not web.deletion_protection, ("web.deletion_protection",), "prod needs true"),
-            (not st.monitoring.alarm_emails, ("monitoring.alarm_emails",), "prod needs at least one address"),
-        ]
-    for broken, keys, message in rules:
-        full_keys = [f"{PROJECT}:{key}" for key in keys]
-        if broken and problems.ok(*full_keys):
-            problems.add(full_keys[0], message)
-
-
-def parse_settings(config: Mapping[str, Any], *, stack: str) -> Settings:
-    """Parse `project:key` config values (objects as dicts or JSON strings); raise SettingsError with all problems."""
-    problems = Problems()
-    raw = {key.split(":", 1)[1]: _decode(value) for key, value in config.items() if key.startswith(f"{PROJECT}:")}
-    for key in raw:
-        if key not in (*TIERS, "environment"):
-            problems.add(f"{PROJECT}:{key}", f"unknown key; known keys: environment, {', '.join(TIERS)}")
-    environment = raw.get("environment")
-    if environment not in ENVIRONMENTS:
-        problems.add(f"{PROJECT}:environment", f"must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
-    region = _decode(config.get("aws:region"))
-    if not isinstance(region, str) or not re.fullmatch(REGION, region):
-        problems.add("aws:region", f"must be an AWS region such as us-east-1, got {region!r}")
-    settings = Settings(
-        project=PROJECT,
-        stack=stack,
-        environment=str(environment),
-        region=str(region),
-        network=_network(raw.get("network"), problems),
-        web=_web(raw.get("web"), problems),
-        database=_database(raw.get("database"), problems),
-        cache=_cache(raw.get("cache"), problems),
-        edge=_edge(raw.get("edge"), problems),
-        monitoring=_monitoring(raw.get("monitoring"), problems, environment == "prod"),
-        resilience=_resilience(raw.get("resilience"), problems, environment == "prod"),
-    )
-    _cross_tier(settings, problems)
-    _static_stability(settings, problems)
-    if problems.lines:
-        raise SettingsError(problems.lines)
-    return settings
-
-
-def _decode(value: object) -> object:
-    """Pulumi hands object config over as JSON text; YAML files give it as data."""
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
+    peak, zones = reading.value("", "peak_requests_per_second"), reading.value("", "az_count")
+    target, low = reading.value("fleet", "requests_per_target"), reading.value("fleet", "min_size")
+    if peak is None or zones is None or not reading.problems_of("fleet").ok("requests_per_target", "min_size"):
+        return
+    if target is None:
+        reading.problems_of("fleet").add(
+            "requests_per_target", "needed with peak_requests_per_second: it is what one instance carries at the target"
+        )
+        return
+    if low is None:
+        return
+    sizing = AzLossSizing(zones, low, peak, target)
+    if not sizing.stable:
+        reading.refuse(
+            "fleet",
+            "min_size",
+            f"not statically stable: losing one of {zones} AZs leaves {sizing.survivors} of {low} instances, but "
+            f"peak_requests_per_second {peak:g} at requests_per_target {target} per instance per minute needs "
+            f"{sizing.needed}; min_size must be >= {sizing.required_min_size}",
+            low,
+        )
 
 
 def load_settings() -> Settings:
     """Settings of the running stack; a bad config becomes a RunError that lists every problem."""
-    # The whole config map, not only the keys we know: a misspelt `ha-stack:netwrok` must be reported.
-    everything = {**pulumi_config.get_config_env(), **pulumi_config.CONFIG.get()}
-    config = {k: v for k, v in everything.items() if k.startswith(f"{PROJECT}:")}
-    config["aws:region"] = pulumi.Config("aws").get("region")
+    # The whole config map, every namespace: a misspelt `ha-stack:netwrok` or `ha_stack:web` must be reported.
+    config: dict[str, object] = {**pulumi_config.get_config_env(), **pulumi_config.CONFIG.get()}
+    config.setdefault("aws:region", pulumi.Config("aws").get("region"))
     try:
         return parse_settings(config, stack=pulumi.get_stack())
     except SettingsError as err:

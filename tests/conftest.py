@@ -23,11 +23,17 @@ DATA_TIER = {
 """Placement of a data-tier component built on its own: data subnets in 3 zones, the web tier as client."""
 
 
-def stack_config(stack: str, **tier_overrides: dict[str, Any]) -> dict[str, Any]:
-    """Pulumi.<stack>.yaml's config, with keys of `ha-stack:<tier>` objects replaced by the overrides."""
+def stack_config(stack: str, **overrides: Any) -> dict[str, Any]:
+    """Pulumi.<stack>.yaml's config, with keys of `ha-stack:<tier>` objects replaced by the overrides (a dict) and
+    stack-level keys (`az_count=2`) set; None removes a stack-level key."""
     config: dict[str, Any] = copy.deepcopy(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
-    for tier, values in tier_overrides.items():
-        config[f"ha-stack:{tier}"] = {**config.get(f"ha-stack:{tier}", {}), **values}
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            config[f"ha-stack:{key}"] = {**config.get(f"ha-stack:{key}", {}), **value}
+        elif value is None:
+            config.pop(f"ha-stack:{key}", None)
+        else:
+            config[f"ha-stack:{key}"] = value
     return config
 
 
