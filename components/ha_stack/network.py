@@ -90,7 +90,9 @@ VPC_PREFIXES = (16, 22)
 """AWS's largest VPC is a /16 (CreateVpc, EC2 API reference: "the largest uses a /16 netmask"); below /22 the
 three tiers' 8 zone slots no longer fit subnets of at least /28, AWS's smallest."""
 PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-"""RFC 1918's private ranges, which the VPC user guide recommends for a VPC's IPv4 CIDR."""
+"""RFC 1918's private ranges. AWS also takes publicly routable ranges for a VPC; HaNetwork refuses them on purpose
+(as the stack file did before): a VPC on someone else's public addresses cannot reach those addresses on the
+internet, and every private range fits the tiers' layout."""
 PREFIX_FIELDS = {
     Tier.PUBLIC: "public_subnet_prefix_length",
     Tier.APP: "app_subnet_prefix_length",
