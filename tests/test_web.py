@@ -644,9 +644,8 @@ def test_fewer_zones_offering_the_types_than_az_count_is_one_clear_line(zone_lac
     zone_lacks("eu-west-1b", instance_type)
     config = {**stack_config("prod"), "aws:region": "eu-west-1"}
     line = (
-        f"ha-stack:network.az_count: eu-west-1 has 2 zones offering web.instance_type {instance_type} and "
-        f"database.instance_class {db_class} (eu-west-1a, eu-west-1c; eu-west-1b lacks {instance_type}), "
-        "got az_count 3"
+        f"ha-stack:az_count: must be at most the 2 zones of eu-west-1 offering web.instance_type {instance_type} "
+        f"and database.instance_class {db_class} (eu-west-1a, eu-west-1c; eu-west-1b lacks {instance_type}), got 3"
     )
     with pytest.raises(Exception, match=re.escape(line)):
         run_stack("prod", config)
@@ -965,6 +964,21 @@ def test_each_class_of_bad_input_is_one_line_before_anything_is_declared(given, 
     else:
         assert re.fullmatch(re.escape(line) + r"( \(nearest: [a-z0-9.-]+(, [a-z0-9.-]+)*\))?", lines[0]), lines[0]
     assert [r.name for r in rec.resources if r.custom] == []
+
+
+def test_a_release_that_cannot_be_built_is_a_line_with_the_others(monkeypatch):
+    """pip timing out while it downloads the wheels (no PyPI in reach) is a line, not a traceback."""
+
+    def timed_out(root: object, machine: str) -> list[object]:
+        raise subprocess.TimeoutExpired(["pip", "download"], 900)
+
+    monkeypatch.setattr("ha_stack.release.wheels", timed_out)
+    with pytest.raises(options.ArgsError) as raised:
+        plan(args(app_port=80))
+    assert raised.value.problems == [
+        "HaWebTier.app_port: must be from 1024 to 65535, got 80",
+        "HaWebTier.app_directory: cannot be packaged: \"Command '['pip', 'download']' timed out after 900 seconds\"",
+    ]
 
 
 @pytest.mark.parametrize(
