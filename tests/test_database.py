@@ -6,12 +6,13 @@ import re
 from typing import Any, cast
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 from ha_stack import DatabaseEngine, HaDatabase, HaDatabaseArgs, catalogue, options
 from ha_stack.database import check, plan
 from stack.ha_summary import database_facts
-from stack.mock_cloud import Recording
+from stack.mock_cloud import RecordedResource, Recording
 from tests.conftest import DATA_TIER, build, parented_children, published
 
 CLUSTER = "aws:rds/cluster:Cluster"
@@ -563,3 +564,196 @@ def test_apply_immediately_reaches_the_cluster_and_every_instance():
     rec = build(lambda: HaDatabase("db", args(apply_immediately=True, reader_count=2)))
     applied = [r.inputs["applyImmediately"] for r in rec.of_type(CLUSTER) + rec.of_type(MEMBER)]
     assert applied == [True] * 4
+
+
+# Issue 16: a warm standby as the secondary cluster of an Aurora Global Database
+
+GLOBAL_CLUSTER = "aws:rds/globalCluster:GlobalCluster"
+PROVIDER = "pulumi:providers:aws"
+WEST_DATA_TIER = {
+    "vpc_id": "vpc-west",
+    "subnet_ids": ["subnet-wa", "subnet-wb", "subnet-wc"],
+    "availability_zones": ["us-west-2a", "us-west-2b", "us-west-2c"],
+    "client_security_group_ids": {"web": "sg-web-west"},
+}
+REPLICATED_SECRET = "arn:aws:secretsmanager:us-west-2:123456789012:secret:primary-master-secret-AbCdEf"
+REPLICATED_APP_SECRET = "arn:aws:secretsmanager:us-west-2:123456789012:secret:primary-app-secret-AbCdEf"
+
+
+@pytest.fixture(scope="module")
+def warm_pair() -> Recording:
+    """A global cluster, its primary in the stack's region (us-east-1), a secondary built with a us-west-2 provider."""
+
+    def program() -> None:
+        west = aws.Provider("us-west-2", region="us-west-2")
+        global_cluster = aws.rds.GlobalCluster(
+            "global",
+            global_cluster_identifier="shop",
+            engine="aurora-postgresql",
+            engine_version="16",
+            storage_encrypted=True,
+        )
+        primary = HaDatabase(
+            "primary",
+            args(
+                global_cluster_identifier=global_cluster.id,
+                secret_replica_regions=["us-west-2"],
+                database_name="shop",
+                parameter_path="/shop/prod/",
+            ),
+        )
+        secondary: dict[str, Any] = {
+            **WEST_DATA_TIER,
+            "global_cluster_identifier": global_cluster.id,
+            "global_role": "secondary",
+            "database_name": "shop",
+            "primary_secret_arn": REPLICATED_SECRET,
+            "primary_app_secret_arn": REPLICATED_APP_SECRET,
+            "parameter_path": "/shop/prod/",
+        }
+        HaDatabase(
+            "standby",
+            cast(HaDatabaseArgs, secondary),
+            opts=pulumi.ResourceOptions(provider=west, depends_on=[primary]),
+        )
+
+    return build(program)
+
+
+def children_of(rec: Recording, component: str) -> list[RecordedResource]:
+    """The cloud resources a component built (its URN's type chain names it)."""
+    (parent,) = [c for c in rec.components() if c.name == component]
+    return [r for r in rec.resources if r.custom and r.parent == parent.urn]
+
+
+def parameters_of(rec: Recording, component: str) -> dict[str, str]:
+    """Parameter Store in one component's region: name -> value of the parameters it published."""
+    return {
+        p.inputs["name"]: p.inputs["insecureValue"]
+        for p in children_of(rec, component)
+        if p.typ == "aws:ssm/parameter:Parameter"
+    }
+
+
+def test_the_primary_and_the_secondary_join_the_same_global_cluster(warm_pair):
+    global_id = warm_pair.named("global", GLOBAL_CLUSTER).id
+    primary = warm_pair.named("primary-cluster", CLUSTER)
+    secondary = warm_pair.named("standby-cluster", CLUSTER)
+    assert primary.inputs["globalClusterIdentifier"] == global_id
+    assert secondary.inputs["globalClusterIdentifier"] == global_id
+    assert secondary.inputs["engine"] == primary.inputs["engine"] == "aurora-postgresql"
+    # AWS replicates the primary's storage to the secondary: neither declares a replication source.
+    assert "replicationSourceIdentifier" not in primary.inputs
+    assert "replicationSourceIdentifier" not in secondary.inputs
+
+
+def test_the_secondary_is_built_in_the_other_region_and_the_primary_in_the_stacks(warm_pair):
+    west = warm_pair.named("us-west-2", PROVIDER)
+    assert west.inputs["region"] == "us-west-2"
+    standby = children_of(warm_pair, "standby")
+    assert standby
+    assert {r.provider.rsplit("::", 1)[0] for r in standby if r.typ.startswith("aws:")} == {west.urn}
+    assert {r.provider for r in children_of(warm_pair, "primary")} == {""}  # the stack's default provider
+    assert warm_pair.named("standby-cluster", CLUSTER).dependencies  # ordered after the primary
+
+
+def test_the_secondary_has_no_master_login_no_database_and_no_secret_of_its_own(warm_pair):
+    secondary = warm_pair.named("standby-cluster", CLUSTER)
+    for absent in ("masterUsername", "masterPassword", "manageMasterUserPassword", "databaseName"):
+        assert absent not in secondary.inputs
+    made = {r.typ for r in children_of(warm_pair, "standby")}
+    assert SECRET not in made
+    assert "random:index/randomPassword:RandomPassword" not in made
+    # Its storage is encrypted with its own region's key (a KMS key is regional).
+    assert secondary.inputs["kmsKeyId"] == warm_pair.named("standby-key", "aws:kms/key:Key").outputs["arn"]
+
+
+def test_the_global_primary_keeps_its_own_master_secret_because_aws_does_not_manage_it_for_global_members(warm_pair):
+    # Aurora user guide, "Password management with Amazon Aurora and AWS Secrets Manager": managing master user
+    # passwords with Secrets Manager isn't supported for "DB clusters that are part of an Aurora global database".
+    primary = warm_pair.named("primary-cluster", CLUSTER)
+    assert "manageMasterUserPassword" not in primary.inputs
+    password = warm_pair.named("primary-master-password", "random:index/randomPassword:RandomPassword")
+    assert primary.inputs["masterPassword"] == password.outputs["result"]
+    version = warm_pair.named("primary-master-secret", SECRET_VERSION)
+    login = json.loads(version.inputs["secretString"]["secret"])
+    assert login == {"username": "app_admin", "password": password.outputs["result"]["secret"]}
+    secret = warm_pair.named("primary-master-secret", SECRET)
+    assert secret.inputs["kmsKeyId"] == warm_pair.named("primary-key", "aws:kms/key:Key").outputs["arn"]
+    assert parameters_of(warm_pair, "primary")["/shop/prod/database/secret_arn"] == secret.outputs["arn"]
+
+
+def test_the_primary_replicates_both_logins_to_the_standby_region(warm_pair):
+    for name in ("primary-master-secret", "primary-app-secret"):
+        assert warm_pair.named(name, SECRET).inputs["replicas"] == [{"region": "us-west-2"}]
+        assert "replicas" not in warm_pair.named(name, SECRET_VERSION).inputs
+
+
+def test_the_standby_publishes_its_own_endpoint_and_the_replicated_secrets(warm_pair):
+    standby = warm_pair.named("standby-cluster", CLUSTER)
+    parameters = parameters_of(warm_pair, "standby")
+    assert parameters["/shop/prod/database/writer_endpoint"] == standby.outputs["endpoint"]
+    assert parameters["/shop/prod/database/name"] == "shop"
+    assert parameters["/shop/prod/database/secret_arn"] == REPLICATED_SECRET
+    assert parameters["/shop/prod/database/app_secret_arn"] == REPLICATED_APP_SECRET
+
+
+def test_a_switchover_or_failover_is_not_undone_by_the_next_deploy(warm_pair, prod):
+    # After a switchover AWS gives the old primary a ReplicationSourceIdentifier (the new primary); declared as absent,
+    # the provider would try to promote it and fail ("promoting to standalone is not supported",
+    # terraform-provider-aws#42919). A detach-and-promote empties global_cluster_identifier; a global engine upgrade
+    # moves engine_version. A cluster outside a global database ignores nothing.
+    for name in ("primary-cluster", "standby-cluster"):
+        assert set(warm_pair.named(name, CLUSTER).ignore_changes) == {
+            "replicationSourceIdentifier",
+            "globalClusterIdentifier",
+            "engineVersion",
+        }
+    assert prod.named("database-cluster", CLUSTER).ignore_changes == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            {
+                "engine": "postgres",
+                "instance_class": "db.r6g.large",
+                "reader_count": 0,
+                "global_cluster_identifier": "g",
+            },
+            "HaDatabase.global_cluster_identifier: an Aurora Global Database needs engine aurora-postgresql; RDS "
+            "PostgreSQL gets its cross-region recovery from AWS Backup copies",
+        ),
+        (
+            {"global_cluster_identifier": "g", "instance_class": "db.t4g.medium"},
+            "HaDatabase.instance_class: an Aurora Global Database needs a memory-optimized class (db.r*, db.x*), "
+            "got 'db.t4g.medium'",
+        ),
+        (
+            {"global_cluster_identifier": "g", "global_role": "secondary", "master_username": "shop_admin"},
+            "HaDatabase.master_username: leave it out with global_role secondary: the secondary takes it from the "
+            "primary",
+        ),
+        (
+            {"global_cluster_identifier": "g", "primary_secret_arn": "arn:aws:secretsmanager:x"},
+            "HaDatabase.primary_secret_arn: leave it out with global_role primary: it is for a secondary",
+        ),
+        (
+            {"global_role": "secondary"},
+            "HaDatabase.global_role: applies only to a member of a global database: set global_cluster_identifier",
+        ),
+        (
+            {"global_cluster_identifier": "g", "global_role": "standby"},
+            "HaDatabase.global_role: must be one of primary, secondary, got 'standby'",
+        ),
+        (
+            {"global_cluster_identifier": "g", "secret_replica_regions": ["us-west-9"]},
+            "HaDatabase.secret_replica_regions: must be an AWS region (cfn-lint's AWS catalogue), got 'us-west-9'",
+        ),
+    ],
+)
+def test_a_global_member_that_aws_would_refuse_is_one_line(overrides, line):
+    lines, rec = refused(args(**overrides))
+    assert lines[0].startswith(line), lines
+    assert rec.resources == []

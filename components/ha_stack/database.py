@@ -86,6 +86,16 @@ class DatabaseEngine(str, Enum):
     """RDS PostgreSQL: a Multi-AZ primary with a synchronous standby, plus asynchronous read replicas."""
 
 
+class GlobalRole(str, Enum):
+    """The cluster's part in an Aurora Global Database (AWS's model: one primary cluster that writes, up to 10
+    read-only secondary clusters in other regions that replicate its storage; a switchover or failover swaps them)."""
+
+    PRIMARY = "primary"
+    """The cluster that writes: it creates the database and the master login."""
+    SECONDARY = "secondary"
+    """A read-only cluster in another region that follows the primary: no master login, no database of its own."""
+
+
 class HaDatabaseArgs(TypedDict):
     """Inputs for HaDatabase (defaults and checks: ARGS)."""
 
@@ -118,7 +128,8 @@ class HaDatabaseArgs(TypedDict):
     max_allocated_storage_gib: NotRequired[int]
     """RDS only: storage autoscaling ceiling in GiB, at least allocated_storage_gib."""
     database_name: NotRequired[str]
-    """Database created at launch: a lower-case PostgreSQL identifier (letters, digits, underscores, first a letter,
+    """Database created at launch (a global secondary creates none: the primary's name, published for the service): a
+    lower-case PostgreSQL identifier (letters, digits, underscores, first a letter,
     at most 63) that is not a PostgreSQL key word CREATE DATABASE refuses. Lower case because PostgreSQL folds
     unquoted names to it, so the published name is the one every client's connection string works with."""
     master_username: NotRequired[str]
@@ -142,6 +153,22 @@ class HaDatabaseArgs(TypedDict):
     parameter_path: NotRequired[str]
     """Publish endpoints, port, name and secret ARN under this Parameter Store path (e.g. /ha-stack/prod/); not
     published when absent."""
+    global_cluster_identifier: NotRequired[pulumi.Input[str]]
+    """Aurora only: join this aws.rds.GlobalCluster (its id) as a regional cluster of an Aurora Global Database, for
+    a warm standby in another region. The global cluster is the caller's: create it empty (engine and version, no
+    source cluster) so the primary joins it like the secondaries."""
+    global_role: NotRequired[GlobalRole]
+    """With global_cluster_identifier: primary (the writer's cluster, the default) or secondary (a read-only cluster
+    in another region: give the component an aws.Provider for that region in its opts)."""
+    secret_replica_regions: NotRequired[list[str]]
+    """Global primary only: regions the master and service logins are replicated to (Secrets Manager replicas, each
+    encrypted with that region's aws/secretsmanager key), so a standby region can read them after a failover."""
+    primary_secret_arn: NotRequired[pulumi.Input[str]]
+    """Global secondary only: the primary's master login secret as replicated into this region; published and
+    returned as secret_arn."""
+    primary_app_secret_arn: NotRequired[pulumi.Input[str]]
+    """Global secondary only: the primary's service login secret as replicated into this region; published and
+    returned as app_secret_arn."""
     tags: NotRequired[dict[str, str]]
     """Tags added to every taggable child."""
 
@@ -221,6 +248,13 @@ ARGS = options.Spec(
     enable_deletion_protection=options.Arg(True),
     enable_customer_managed_key=options.Arg(True),
     parameter_path=options.Arg(check=checks.parameter_path_rule),
+    global_cluster_identifier=options.Arg(),
+    global_role=options.Arg(),
+    secret_replica_regions=options.Arg(
+        check=options.each(options.member_of(catalogue.regions, "an AWS region", catalogue.SOURCE))
+    ),
+    primary_secret_arn=options.Arg(),
+    primary_app_secret_arn=options.Arg(),
     tags=options.Arg({}),
 )
 
@@ -312,6 +346,45 @@ def _check_logins(args: HaDatabaseArgs, problems: options.Problems) -> None:
         )
 
 
+SECONDARY_TAKES_FROM_PRIMARY = ("master_username", "app_username", "secret_replica_regions")
+"""What a secondary cluster has from the global cluster's primary: its roles and logins (database_name stays: it is the
+primary's database, published for the service, never sent to AWS)."""
+PRIMARY_ONLY_INPUTS = ("primary_secret_arn", "primary_app_secret_arn")
+GLOBAL_INSTANCE_FAMILIES = r"db\.(r|x)\d+[a-z]*\..+"
+"""Memory-optimized classes: "An Aurora global database requires DB instance classes that are optimized for
+memory-intensive applications" (Aurora user guide, "Configuration requirements of an Amazon Aurora global database")."""
+
+
+def _check_global(
+    given: object, args: HaDatabaseArgs, problems: options.Problems, engine: DatabaseEngine | None
+) -> None:
+    """An Aurora Global Database member: Aurora, a memory-optimized class, and a secondary that brings no login."""
+    written = given if isinstance(given, Mapping) else {}
+    if "global_cluster_identifier" not in args:
+        for name in ("global_role", *PRIMARY_ONLY_INPUTS, "secret_replica_regions"):
+            if name in args:
+                problems.add(name, "applies only to a member of a global database: set global_cluster_identifier")
+        return
+    if engine is DatabaseEngine.POSTGRES:
+        problems.add(
+            "global_cluster_identifier",
+            "an Aurora Global Database needs engine aurora-postgresql; RDS PostgreSQL gets its cross-region recovery "
+            "from AWS Backup copies (a cross-region read replica is refused with a managed master password)",
+        )
+        return
+    value = args.get("instance_class")
+    if value is not None and problems.ok("instance_class") and not re.fullmatch(GLOBAL_INSTANCE_FAMILIES, value):
+        problems.add(
+            "instance_class",
+            f"an Aurora Global Database needs a memory-optimized class (db.r*, db.x*), got {options.shown(value)}",
+        )
+    secondary = args.get("global_role") is GlobalRole.SECONDARY
+    for name in SECONDARY_TAKES_FROM_PRIMARY if secondary else PRIMARY_ONLY_INPUTS:
+        if name in written:
+            role = "the secondary takes it from the primary" if secondary else "it is for a secondary"
+            problems.add(name, f"leave it out with global_role {'secondary' if secondary else 'primary'}: {role}")
+
+
 def check(given: object, problems: options.Problems, skip: frozenset[str] = frozenset()) -> HaDatabaseArgs:
     """Every argument and every rule across them, all problems recorded (the stack passes its wiring as skip)."""
     args = ARGS.read(given, problems, skip=skip)
@@ -322,6 +395,7 @@ def check(given: object, problems: options.Problems, skip: frozenset[str] = froz
     _check_readers(args, problems, engine)
     _check_storage_and_backups(args, problems, engine)
     _check_logins(args, problems)
+    _check_global(given, args, problems, engine)
     return args
 
 
@@ -379,6 +453,13 @@ class DatabasePlan:
     args: HaDatabaseArgs
     engine: DatabaseEngine
     """The engine as an enum member, whatever form it was given in."""
+    global_role: GlobalRole | None
+    """The cluster's part in a global database, None outside one."""
+
+    @property
+    def secondary(self) -> bool:
+        """True for a read-only secondary cluster of a global database."""
+        return self.global_role is GlobalRole.SECONDARY
 
     @property
     def aurora(self) -> bool:
@@ -403,7 +484,8 @@ def plan(args: HaDatabaseArgs, name: str | None = None) -> DatabasePlan:
     if name is not None:
         check_name(name, checked, problems)
     problems.raise_any()
-    return DatabasePlan(checked, checked["engine"])
+    role = checked.get("global_role", GlobalRole.PRIMARY) if "global_cluster_identifier" in checked else None
+    return DatabasePlan(checked, checked["engine"], role)
 
 
 @dataclass(frozen=True)
@@ -424,7 +506,8 @@ class _Endpoints:
     writer: pulumi.Output[str]
     reader: pulumi.Output[str]
     readers: pulumi.Output[list[str]]
-    secret_arn: pulumi.Output[str]
+    secret_arn: pulumi.Output[str] | None
+    """None for a global secondary given no replicated secret: nothing to publish."""
     cluster_identifier: pulumi.Output[str]
     instance_identifiers: pulumi.Output[list[str]]
 
@@ -440,8 +523,8 @@ def replacement_keepers(
     """
     keepers: dict[str, pulumi.Input[str]] = {
         "engine": p.engine.value,
-        "database_name": p.args["database_name"],
-        "master_username": p.args["master_username"],
+        "database_name": "" if p.secondary else p.args["database_name"],
+        "master_username": "" if p.secondary else p.args["master_username"],
         "kms_key_id": key_arn if key_arn is not None else "aws-managed",
     }
     if p.aurora:
@@ -449,6 +532,20 @@ def replacement_keepers(
     elif not p.args["multi_az"]:
         keepers["availability_zone"] = p.args["availability_zones"][0]
     return keepers
+
+
+def _replicated_to(regions: list[str]) -> pulumi.ResourceTransformation:
+    """Add Secrets Manager replicas in these regions to the secret stored_secret declares (its version is left as it
+    is: AWS replicates the value), keeping stored_secret the one shape of a generated secret. Each replica is
+    encrypted with its region's aws/secretsmanager key: a customer key is regional."""
+
+    def transformation(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if not isinstance(args.resource, aws.secretsmanager.Secret):
+            return None
+        replicas = [{"region": region} for region in regions]
+        return pulumi.ResourceTransformationResult({**args.props, "replicas": replicas}, args.opts)
+
+    return transformation
 
 
 class HaDatabase(pulumi.ComponentResource):
@@ -508,22 +605,22 @@ class HaDatabase(pulumi.ComponentResource):
             ).hex.apply(lambda suffix: f"{name}-final-{suffix}"),
         )
         endpoints = self._aurora(shared) if p.aurora else self._rds(shared)
-        app_secret = self._app_secret(key.arn if key else None)
+        app_secret_arn = self._app_secret_arn(key.arn if key else None)
         path = p.args.get("parameter_path")
         if path:
-            self._publish(path, endpoints, app_secret.arn)
+            self._publish(path, endpoints, app_secret_arn)
 
         self.writer_endpoint = endpoints.writer
         self.reader_endpoint = endpoints.reader
         self.reader_endpoints = endpoints.readers
         self.port = pulumi.Output.from_input(p.args["port"])
         self.database_name = pulumi.Output.from_input(p.args["database_name"])
-        self.secret_arn = endpoints.secret_arn
+        self.secret_arn = endpoints.secret_arn or pulumi.Output.from_input("")
         self.security_group_id = shared.security_group.id
         self.kms_key_arn = key.arn if key else pulumi.Output.from_input("")
         self.cluster_identifier = endpoints.cluster_identifier
         self.instance_identifiers = endpoints.instance_identifiers
-        self.app_secret_arn = app_secret.arn
+        self.app_secret_arn = app_secret_arn or pulumi.Output.from_input("")
         self.register_outputs(
             {
                 "writer_endpoint": self.writer_endpoint,
@@ -554,25 +651,66 @@ class HaDatabase(pulumi.ComponentResource):
             opts=self._stateful,
         )
 
-    def _app_secret(self, key_arn: pulumi.Output[str] | None) -> aws.secretsmanager.Secret:
+    def _app_secret_arn(self, key_arn: pulumi.Output[str] | None) -> pulumi.Output[str] | None:
         """The service role's generated password, in a secret shaped like RDS's own (username, password).
 
         The component only generates and stores it; the service creates the role with it (the master user can,
-        the component cannot reach the database). The password stays a Pulumi secret in state.
+        the component cannot reach the database). The password stays a Pulumi secret in state. A global secondary
+        makes none: the role and its password are the primary's, replicated with the data and the secret.
         """
         name, p = f"{self._name}-app", self._plan
+        if p.secondary:
+            given = p.args.get("primary_app_secret_arn")
+            return None if given is None else pulumi.Output.from_input(given)
         password = random.RandomPassword(
             f"{name}-password", length=APP_PASSWORD_LENGTH, special=False, opts=self._child
         )
+        login: dict[str, pulumi.Input[str]] = {"username": p.args["app_username"], "password": password.result}
+        return self._login_secret(f"{name}-secret", f"service's role {p.args['app_username']}", login, key_arn)
+
+    def _login_secret(
+        self, name: str, whose: str, login: dict[str, pulumi.Input[str]], key_arn: pulumi.Output[str] | None
+    ) -> pulumi.Output[str]:
+        """A login (JSON username and password) in Secrets Manager; a global primary's is replicated to the regions
+        that may take over, so their service reads it there after a failover."""
+        regions = self._plan.args.get("secret_replica_regions") or []
+        opts = self._child
+        if regions:
+            opts = pulumi.ResourceOptions.merge(
+                self._child, pulumi.ResourceOptions(transformations=[_replicated_to(regions)])
+            )
         secret = stored_secret(
-            f"{name}-secret",
-            f"{self._name}: login of the service's role {p.args['app_username']} (JSON username, password)",
-            pulumi.Output.json_dumps({"username": p.args["app_username"], "password": password.result}),
+            name,
+            f"{self._name}: login of the {whose} (JSON username, password)",
+            pulumi.Output.json_dumps(login),
             key_arn,
-            self._tags(f"{name}-secret"),
-            self._child,
+            self._tags(name),
+            opts,
         )
-        return secret
+        return secret.arn
+
+    def _master_login(self, key_arn: pulumi.Output[str] | None) -> tuple[dict[str, Any], pulumi.Output[str] | None]:
+        """The cluster's master login arguments, and the secret that holds the login (when not RDS's own).
+
+        Outside a global database RDS generates, keeps and rotates the password ("managed master user password").
+        AWS does not support that for "DB clusters that are part of an Aurora global database" (Aurora user guide,
+        "Password management with Amazon Aurora and AWS Secrets Manager", Limitations), so a global primary
+        generates its own, hands it to RDS and keeps it in a secret of the same shape; a secondary declares no login
+        at all: it has the primary's, replicated with the storage.
+        """
+        p = self._plan
+        if p.secondary:
+            given = p.args.get("primary_secret_arn")
+            return {}, None if given is None else pulumi.Output.from_input(given)
+        names = {"database_name": p.args["database_name"], "master_username": p.args["master_username"]}
+        if p.global_role is None:
+            return {**names, "manage_master_user_password": True, "master_user_secret_kms_key_id": key_arn}, None
+        password = random.RandomPassword(
+            f"{self._name}-master-password", length=APP_PASSWORD_LENGTH, special=False, opts=self._child
+        )
+        login: dict[str, pulumi.Input[str]] = {"username": p.args["master_username"], "password": password.result}
+        secret_arn = self._login_secret(f"{self._name}-master-secret", "master user", login, key_arn)
+        return {**names, "master_password": password.result}, secret_arn
 
     def _monitoring_role(self) -> pulumi.Output[str]:
         """The role RDS enhanced monitoring publishes OS metrics with."""
@@ -621,14 +759,12 @@ class HaDatabase(pulumi.ComponentResource):
             tags=self._tags(f"{name}-cluster-params"),
             opts=self._child,
         )
+        login, login_secret_arn = self._master_login(shared.key_arn)
         cluster = aws.rds.Cluster(
             f"{name}-cluster",
             engine=p.engine.value,
             engine_version=p.args["engine_version"],
-            database_name=p.args["database_name"],
-            master_username=p.args["master_username"],
-            manage_master_user_password=True,
-            master_user_secret_kms_key_id=shared.key_arn,
+            global_cluster_identifier=p.args.get("global_cluster_identifier"),
             port=p.args["port"],
             db_subnet_group_name=shared.subnet_group.name,
             vpc_security_group_ids=[shared.security_group.id],
@@ -645,7 +781,8 @@ class HaDatabase(pulumi.ComponentResource):
             enabled_cloudwatch_logs_exports=["postgresql"],
             apply_immediately=p.args["apply_immediately"],
             tags=self._tags(f"{name}-cluster"),
-            opts=self._stateful,
+            opts=self._cluster_options(),
+            **login,
         )
         monitoring = self._monitoring(shared.key_arn, shared.monitoring_role_arn)
         instances = []
@@ -674,9 +811,32 @@ class HaDatabase(pulumi.ComponentResource):
             writer=cluster.endpoint,
             reader=cluster.reader_endpoint,
             readers=pulumi.Output.all(*[r.endpoint for r in readers]),
-            secret_arn=cluster.master_user_secrets.apply(lambda s: s[0].secret_arn or ""),
+            secret_arn=login_secret_arn
+            if p.global_role is not None
+            else cluster.master_user_secrets.apply(lambda s: s[0].secret_arn or ""),
             cluster_identifier=cluster.cluster_identifier,
             instance_identifiers=pulumi.Output.all(*[i.identifier for i in instances]),
+        )
+
+    def _cluster_options(self) -> pulumi.ResourceOptions:
+        """Protected as stateful; a global database member also leaves alone what a switchover or failover changes.
+
+        After a switchover or a managed failover AWS makes the old primary a secondary: it gets the new primary as
+        its ReplicationSourceIdentifier. Declared as absent, the provider would "promote" it back to a standalone
+        cluster and fail ("promoting to standalone is not supported", terraform-provider-aws issue 42919); pulumi-aws
+        says "If DB Cluster is part of a Global Cluster, use the ignoreChanges resource option" for it. A detach and
+        promote (unplanned failover) empties global_cluster_identifier, which the next deploy must not try to undo
+        (joining an existing cluster to a global one is not an in-place change). An engine upgrade of the global
+        cluster upgrades its members, so their engine_version is left to it (pulumi-aws rds.GlobalCluster,
+        "Upgrading Engine Versions").
+        """
+        if self._plan.global_role is None:
+            return self._stateful
+        return pulumi.ResourceOptions.merge(
+            self._stateful,
+            pulumi.ResourceOptions(
+                ignore_changes=["replicationSourceIdentifier", "globalClusterIdentifier", "engineVersion"]
+            ),
         )
 
     def _reader_autoscaling(self, cluster: aws.rds.Cluster, instances: list[aws.rds.ClusterInstance]) -> None:
@@ -764,18 +924,23 @@ class HaDatabase(pulumi.ComponentResource):
             instance_identifiers=pulumi.Output.all(primary.identifier),
         )
 
-    def _publish(self, path: str, endpoints: _Endpoints, app_secret_arn: pulumi.Output[str]) -> None:
-        """The service's database settings under the stack's path (docs/runtime-config.md): no secret values."""
+    def _publish(self, path: str, endpoints: _Endpoints, app_secret_arn: pulumi.Output[str] | None) -> None:
+        """The service's database settings under the stack's path (docs/runtime-config.md): no secret values.
+
+        A global secondary publishes its own cluster endpoint as the writer: read-only until the cluster is promoted
+        by a switchover or failover, then the region's writer, with no change to the settings.
+        """
         p = self._plan
         values: dict[str, pulumi.Input[str]] = {
             "writer_endpoint": endpoints.writer,
             "reader_endpoint": endpoints.reader,
             "port": str(p.args["port"]),
             "name": p.args["database_name"],
-            "secret_arn": endpoints.secret_arn,
-            "app_secret_arn": app_secret_arn,
             "sslmode": "require",  # the parameter group refuses plain connections, in dev too
         }
+        for key, arn in (("secret_arn", endpoints.secret_arn), ("app_secret_arn", app_secret_arn)):
+            if arn is not None:
+                values[key] = arn
         publish_parameters(
             f"{self._name}-param",
             path=path,
