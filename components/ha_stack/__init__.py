@@ -1,7 +1,7 @@
 """ha-stack: highly available AWS web architecture as reusable Pulumi components."""
 
 from ha_stack.cache import CacheEngine, HaCache, HaCacheArgs
-from ha_stack.database import DatabaseEngine, HaDatabase, HaDatabaseArgs
+from ha_stack.database import DatabaseEngine, GlobalRole, HaDatabase, HaDatabaseArgs
 from ha_stack.deploy_access import HaDeployAccess, HaDeployAccessArgs
 from ha_stack.edge import HaEdge, HaEdgeArgs, PriceClass
 from ha_stack.fleet import HaWebFleet, HaWebFleetArgs
@@ -27,6 +27,7 @@ __all__ = [
     "COMPONENTS",
     "CacheEngine",
     "DatabaseEngine",
+    "GlobalRole",
     "HaCache",
     "HaCacheArgs",
     "HaDatabase",
