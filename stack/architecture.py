@@ -234,7 +234,11 @@ def draw(rec: Recording, stack: str) -> str:
     """The stack's picture as DOT text."""
     nets = subnets(rec)
     zone_of = {s.id: s for s in nets}
-    region = nets[0].zone[:-1] if nets else "unknown"
+    regions = sorted({s.zone[:-1] for s in nets})
+    if len(regions) != 1:
+        # A second region (a warm standby) would need its own region box; drawing it inside this one would lie.
+        raise ValueError(f"the picture draws the subnets of one region; {stack} declares them in {regions or 'none'}")
+    (region,) = regions
     title = f"ha-stack {stack}: {len({s.zone for s in nets})} AZs in {region}"
     picture = Picture(title, nets)
     _network(rec, picture, zone_of)

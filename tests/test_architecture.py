@@ -115,3 +115,10 @@ def test_an_untagged_subnet_is_an_error_not_a_guess(prod: Recording) -> None:
     subnet.inputs["tags"].pop("ha-stack:tier")
     with pytest.raises(ValueError, match=rf"without an ha-stack:tier tag .*: {subnet.name}"):
         architecture.subnets(broken)
+
+
+def test_subnets_in_a_second_region_are_refused_not_drawn_into_the_first(prod: Recording) -> None:
+    two = copy.deepcopy(prod)
+    two.of_type(architecture.SUBNET)[0].inputs["availabilityZone"] = "eu-west-1a"
+    with pytest.raises(ValueError, match=r"one region; prod declares them in \['eu-west-1', 'us-east-1'\]"):
+        architecture.draw(two, "prod")
