@@ -122,6 +122,17 @@ def test_network_alone_spans_three_zones_with_a_nat_per_zone() -> None:
     zone_of = {s.id: s.inputs["availabilityZone"] for s in subnets}
     nats = rec.of_type("aws:ec2/natGateway:NatGateway")
     assert sorted(zone_of[n.inputs["subnetId"]] for n in nats) == zones
+    # Each app subnet's default route leaves through the NAT gateway of its own zone.
+    nat_zone = {n.id: zone_of[n.inputs["subnetId"]] for n in nats}
+    via = {r.inputs["routeTableId"]: r.inputs.get("natGatewayId") for r in rec.of_type("aws:ec2/route:Route")}
+    associations = rec.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    app = {s.id for s in subnets if s.inputs["tags"]["ha-stack:tier"] == "app"}
+    egress = {
+        zone_of[a.inputs["subnetId"]]: nat_zone[via[a.inputs["routeTableId"]]]
+        for a in associations
+        if a.inputs["subnetId"] in app
+    }
+    assert egress == {zone: zone for zone in zones}
     (vpc,) = rec.of_type("aws:ec2/vpc:Vpc")
     assert vpc.inputs["cidrBlock"] == "10.30.0.0/16"
     assert rec.exports["vpc_id"] == vpc.id
