@@ -36,7 +36,8 @@ PROJECT = "ha-stack"
 ENVIRONMENTS = ("dev", "staging", "prod")
 HOSTNAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 ACM_FIRST_NAME_CHARACTERS = 64
-"""ACM refuses a certificate whose first domain name is longer ("Quotas for ACM": domain name length)."""
+"""ACM API reference, RequestCertificate DomainName: "the length of the domain name (technically, the Common Name) that
+you provide cannot exceed 64 octets (characters), including periods"."""
 ORIGIN_LABEL = "origin."
 """Behind CloudFront the site's name points at the distribution, so the load balancer gets its own origin name."""
 STACK_NAME = r"[A-Za-z0-9]+([_-][A-Za-z0-9]+)*"

@@ -45,7 +45,10 @@ class Tier(Generic[T]):
         moved = MOVED.get(self.name, {})
         for key in given.keys() & moved.keys():
             problems.add(key, f'is now {moved[key]} (README: "Moving an existing stack file")')
-        kept = {key: value for key, value in given.items() if key not in moved}
+        long = [key for key in given if isinstance(key, str) and len(key) > options.SHOWN_CHARACTERS]
+        for key in long:  # Spec.read would echo the whole name
+            problems.add(f"{key[: options.SHOWN_CHARACTERS]}...", f"unknown argument (a {len(key)}-character name)")
+        kept = {key: value for key, value in given.items() if key not in moved and key not in long}
         return self.check(kept, problems, self.skip(kept))
 
 

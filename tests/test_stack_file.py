@@ -173,6 +173,12 @@ CONFIG_ROWS: list[tuple[str, str, dict[Any, Any], str]] = [
         "characters)",
     ),
     (
+        "key-10000-characters",
+        "t",
+        _with(**{"ha-stack:fleet": {**PROD["ha-stack:fleet"], LONG: 1}}),
+        f"ha-stack:fleet.{'x' * 60}...: unknown argument (a 10000-character name)",
+    ),
+    (
         "tier-not-an-object",
         "t",
         _with(**{"ha-stack:web": "big"}),
