@@ -11,8 +11,8 @@ current, as the Amazon S3 User Guide describes:
   s3:ListBucket on the source bucket, s3:GetObjectVersionForReplication / s3:GetObjectVersionAcl /
   s3:GetObjectVersionTagging on its objects, and s3:ReplicateObject / s3:ReplicateDelete / s3:ReplicateTags on the
   destination's objects. That is all this role gets.
-- "Meeting compliance requirements with S3 Replication Time Control": RTC "replicates 99.99 percent of new
-  objects within 15 minutes"; it must come with replication metrics, and 15 is the only valid value of both
+- "Replicating objects using S3 Replication Time Control": RTC replicates most objects in seconds and 99.99 percent
+  of them within 15 minutes; it must come with replication metrics, and 15 is the only valid value of both
   `ReplicationTime.Time.Minutes` and `Metrics.EventThreshold.Minutes` (API reference, ReplicationTimeValue).
 - "Replicating encrypted objects": SSE-KMS objects are replicated only when the rule opts in
   (`SourceSelectionCriteria.SseKmsEncryptedObjects`), with a `ReplicaKmsKeyID` that "must have been created in the
