@@ -757,3 +757,53 @@ def test_a_global_member_that_aws_would_refuse_is_one_line(overrides, line):
     lines, rec = refused(args(**overrides))
     assert lines[0].startswith(line), lines
     assert rec.resources == []
+
+
+def test_rds_postgres_recovers_in_another_region_from_replicated_automated_backups():
+    # A cross-region read replica is refused with a managed master password (as in-region replicas are); RDS user
+    # guide, "Replicating automated backups to another AWS Region": snapshots and transaction logs are copied as
+    # soon as they are ready, so the database can be restored there to a point in time.
+    rds = {"engine": "postgres", "instance_class": "db.m7g.large", "backup_retention_days": 7}
+    rec = build(lambda: HaDatabase("db", args(**rds, backup_replication_region="us-west-2")))
+    replication = rec.named(
+        "db-backups-us-west-2", "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
+    )
+    key = rec.named("db-backups-us-west-2-key", "aws:kms/key:Key")
+    assert replication.inputs["region"] == key.inputs["region"] == "us-west-2"
+    assert replication.inputs["sourceDbInstanceArn"] == rec.named("db-primary", INSTANCE).outputs["arn"]
+    assert replication.inputs["retentionPeriod"] == 7
+    assert replication.inputs["kmsKeyId"] == key.outputs["arn"]  # a key of the destination region
+    assert key.inputs["enableKeyRotation"] is True
+    assert key.protect is True
+    plain = build(lambda: HaDatabase("db", args(**rds)))
+    assert plain.of_type("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication") == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            {"backup_replication_region": "us-west-2"},
+            "HaDatabase.backup_replication_region: is for engine postgres: Aurora recovers in another region as a "
+            "global database",
+        ),
+        (
+            {
+                "engine": "postgres",
+                "reader_count": 0,
+                "backup_retention_days": 0,
+                "backup_replication_region": "us-west-2",
+            },
+            "HaDatabase.backup_replication_region: needs automated backups: backup_retention_days is 0",
+        ),
+        (
+            {"engine": "postgres", "reader_count": 0, "backup_replication_region": "us-wets-2"},
+            "HaDatabase.backup_replication_region: must be an AWS region (cfn-lint's AWS catalogue), got 'us-wets-2' "
+            "(nearest: us-west-2",
+        ),
+    ],
+)
+def test_backup_replication_aws_would_refuse_is_one_line(overrides, line):
+    lines, rec = refused(args(**overrides))
+    assert lines[0].startswith(line), lines
+    assert rec.resources == []

@@ -153,6 +153,10 @@ class HaDatabaseArgs(TypedDict):
     parameter_path: NotRequired[str]
     """Publish endpoints, port, name and secret ARN under this Parameter Store path (e.g. /ha-stack/prod/); not
     published when absent."""
+    backup_replication_region: NotRequired[str]
+    """RDS PostgreSQL only: replicate the automated backups (snapshots and transaction logs) to this region, so the
+    database can be restored there to a point in time if its region is lost. This engine's cross-region recovery:
+    AWS refuses a cross-region read replica of a primary whose master password Secrets Manager manages."""
     global_cluster_identifier: NotRequired[pulumi.Input[str]]
     """Aurora only: join this aws.rds.GlobalCluster (its id) as a regional cluster of an Aurora Global Database, for
     a warm standby in another region. The global cluster is the caller's: create it empty (engine and version, no
@@ -248,6 +252,9 @@ ARGS = options.Spec(
     enable_deletion_protection=options.Arg(True),
     enable_customer_managed_key=options.Arg(True),
     parameter_path=options.Arg(check=checks.parameter_path_rule),
+    backup_replication_region=options.Arg(
+        check=options.member_of(catalogue.regions, "an AWS region", catalogue.SOURCE)
+    ),
     global_cluster_identifier=options.Arg(),
     global_role=options.Arg(),
     secret_replica_regions=options.Arg(
@@ -338,6 +345,21 @@ def _check_storage_and_backups(args: HaDatabaseArgs, problems: options.Problems,
         problems.add("backup_retention_days", "Aurora keeps at least 1 day of backups, got 0")
 
 
+def _check_backup_replication(args: HaDatabaseArgs, problems: options.Problems, engine: DatabaseEngine | None) -> None:
+    """Instance backups replicate for RDS only (an Aurora cluster's cross-region copy is a global database), and only
+    when there are automated backups to replicate."""
+    if "backup_replication_region" not in args:
+        return
+    if engine is DatabaseEngine.AURORA_POSTGRESQL:
+        problems.add(
+            "backup_replication_region",
+            "is for engine postgres: Aurora recovers in another region as a global database "
+            "(global_cluster_identifier)",
+        )
+    elif args.get("backup_retention_days") == 0:
+        problems.add("backup_replication_region", "needs automated backups: backup_retention_days is 0")
+
+
 def _check_logins(args: HaDatabaseArgs, problems: options.Problems) -> None:
     app, master = args.get("app_username"), args.get("master_username")
     if app is not None and app == master:
@@ -395,6 +417,7 @@ def check(given: object, problems: options.Problems, skip: frozenset[str] = froz
     _check_readers(args, problems, engine)
     _check_storage_and_backups(args, problems, engine)
     _check_logins(args, problems)
+    _check_backup_replication(args, problems, engine)
     _check_global(given, args, problems, engine)
     return args
 
@@ -915,6 +938,9 @@ class HaDatabase(pulumi.ComponentResource):
             opts=self._stateful,
             **monitoring,
         )
+        region = p.args.get("backup_replication_region")
+        if region:
+            self._replicate_backups(primary, region)
         return _Endpoints(
             writer=primary.address,
             reader=primary.address,
@@ -922,6 +948,31 @@ class HaDatabase(pulumi.ComponentResource):
             secret_arn=primary.master_user_secrets.apply(lambda s: s[0].secret_arn or ""),
             cluster_identifier=pulumi.Output.from_input(""),
             instance_identifiers=pulumi.Output.all(primary.identifier),
+        )
+
+    def _replicate_backups(self, primary: aws.rds.Instance, region: str) -> None:
+        """The primary's automated backups copied to another region as they are taken (RDS user guide,
+        "Replicating automated backups to another AWS Region": "RDS initiates a cross-Region copy of all snapshots
+        and transaction logs as soon as they are ready"), kept as long as the primary's, encrypted with a key of
+        that region (KMS keys are regional; the replication takes "the ARN for the KMS encryption key in the
+        destination AWS Region"). Both are declared in that region through pulumi-aws 7's per-resource region."""
+        name = f"{self._name}-backups-{region}"
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{self._name}: automated backups replicated to {region}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            region=region,
+            tags=self._tags(f"{name}-key"),
+            opts=self._stateful,
+        )
+        aws.rds.InstanceAutomatedBackupsReplication(
+            name,
+            source_db_instance_arn=primary.arn,
+            retention_period=self._plan.args["backup_retention_days"],
+            kms_key_id=key.arn,
+            region=region,
+            opts=self._child,
         )
 
     def _publish(self, path: str, endpoints: _Endpoints, app_secret_arn: pulumi.Output[str] | None) -> None:
