@@ -127,10 +127,6 @@ def accepted_versions(engine: str) -> dict[str, EngineRelease]:
     return accepted
 
 
-ENGINE_VERSIONS: dict[str, dict[str, EngineRelease]] = {e.value: accepted_versions(e.value) for e in CacheEngine}
-"""accepted_versions of every engine (what the stack layer lists until it reads the cache through `check`)."""
-
-
 def engine_release(engine: str, value: object) -> EngineRelease | None:
     """The release ElastiCache runs for engine_version `value` of `engine`, or None if HaCache offers none."""
     return accepted_versions(engine).get(value) if isinstance(value, str) else None
