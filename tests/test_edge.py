@@ -554,7 +554,7 @@ LONG = "x" * 10_000
         (args(rate_limit_per_5min="2000"), "HaEdge.rate_limit_per_5min: must be a whole number, got '2000'"),
         (args(price_class=None), "HaEdge.price_class: must be one of PriceClass_100, PriceClass_200, PriceClass_All"),
         (args(tags={"team": 1}), "HaEdge.tags: must be an object of strings, got {'team': 1}"),
-        ({**args(), 1: 2}, "HaEdge.1: argument names are strings, got the key 1"),
+        ({**cast(dict[Any, Any], args()), 1: 2}, "HaEdge.1: argument names are strings, got the key 1"),
         ("origin.example.com", "HaEdge.: must be an object of arguments, got 'origin.example.com'"),
         # an Output where the value decides what is declared
         (

@@ -5,11 +5,12 @@ import inspect
 import json
 import re
 from dataclasses import fields
-from typing import Any
+from typing import Any, cast
 
+import pulumi
 import pytest
 
-from ha_stack import HaMonitoring, HaMonitoringArgs
+from ha_stack import HaMonitoring, HaMonitoringArgs, options
 from ha_stack.database import DatabaseEngine
 from ha_stack.monitoring import plan
 from ha_stack.release import Launch, render_agent_config
@@ -306,13 +307,16 @@ def test_stack_exports_the_topic_and_dashboard(prod):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"alarm_emails": ["ops"]}, "HaMonitoring.alarm_emails: must be e-mail addresses, got 'ops'"),
+        (
+            {"alarm_emails": ["ops"]},
+            "HaMonitoring.alarm_emails: every entry must be an e-mail address of at most 254 characters, got 'ops'",
+        ),
         (
             {"log_glacier_days": 90, "log_expire_days": 30},
             "HaMonitoring.log_expire_days: must be after log_glacier_days",
         ),
-        ({"cpu_alarm_percent": 0}, "HaMonitoring.cpu_alarm_percent: must be a number from 1 to 100, got 0"),
-        ({"name_prefix": "a b"}, "HaMonitoring.name_prefix: must be 3 to 61 letters"),
+        ({"cpu_alarm_percent": 0}, "HaMonitoring.cpu_alarm_percent: must be from 1 to 100 percent, got 0"),
+        ({"name_prefix": "a b"}, "HaMonitoring.name_prefix: must be letters and digits in words joined by single"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_declared(overrides, message):
@@ -454,11 +458,12 @@ def test_aurora_without_readers_has_no_lag_alarm_and_watches_the_writer_storage(
 
 def test_rds_replicas_keep_one_lag_alarm_each():
     """RDS replicas keep their identifiers (Multi-AZ failover stays inside an instance), so per-replica is right."""
-    rec = built(
+    given = component_args(
         database_engine=DatabaseEngine.POSTGRES,
-        database_cluster_identifier=None,
         database_instance_identifiers=["db-primary", "db-replica-1", "db-replica-2"],
     )
+    del given["database_cluster_identifier"]
+    rec = build(lambda: HaMonitoring("monitoring", given))
     for index in (1, 2):
         lag = alarm(rec, f"db-replica-lag-{index}")
         assert (lag["metricName"], lag["dimensions"]) == ("ReplicaLag", {"DBInstanceIdentifier": f"db-replica-{index}"})
@@ -581,10 +586,16 @@ def test_every_taggable_child_carries_the_callers_tags():
     [
         (
             {"trail_log_retention_days": 10},
-            "HaMonitoring.trail_log_retention_days: must be a CloudWatch Logs retention (1, 3, 5",
+            "HaMonitoring.trail_log_retention_days: must be a CloudWatch Logs retention in days (1, 3, 5",
         ),
-        ({"instance_disk_alarm_percent": 100}, "HaMonitoring.instance_disk_alarm_percent: must be an integer from 50"),
-        ({"database_local_storage_alarm_gib": 0}, "HaMonitoring.database_local_storage_alarm_gib: must be an integer"),
+        (
+            {"instance_disk_alarm_percent": 100},
+            "HaMonitoring.instance_disk_alarm_percent: must be from 50 to 99 percent, got 100",
+        ),
+        (
+            {"database_local_storage_alarm_gib": 0},
+            "HaMonitoring.database_local_storage_alarm_gib: must be from 1 to 1000 GiB, got 0",
+        ),
         ({"enable_cloudtrail": "yes"}, "HaMonitoring.enable_cloudtrail: must be true or false, got 'yes'"),
         ({"force_destroy_buckets": "no"}, "HaMonitoring.force_destroy_buckets: must be true or false, got 'no'"),
     ],
@@ -599,8 +610,8 @@ def test_the_trail_is_opt_in_outside_prod(stack, trail):
     """Each stack's multi-region trail records the whole account again: dev turns it on only when asked."""
     config = stack_config(stack)
     config["ha-stack:monitoring"] = {k: v for k, v in config["ha-stack:monitoring"].items() if k != "enable_cloudtrail"}
-    assert parse_settings(config, stack=stack).monitoring.enable_cloudtrail is trail
-    assert plan({"region": "us-east-1"}).enable_cloudtrail is True  # the component's own default stays secure
+    assert parse_settings(config, stack=stack).monitoring["enable_cloudtrail"] is trail
+    assert plan({"region": "us-east-1"}).args["enable_cloudtrail"] is True  # the component's own default is secure
 
 
 def test_the_trail_archive_is_kept_on_destroy_unless_the_caller_asks_to_empty_it(alone):
@@ -613,3 +624,134 @@ def test_the_trail_archive_is_kept_on_destroy_unless_the_caller_asks_to_empty_it
 def test_dev_records_no_second_trail_and_prod_records_one(dev, prod):
     assert dev.of_type("aws:cloudtrail/trail:Trail") == []
     assert len(prod.of_type("aws:cloudtrail/trail:Trail")) == 1
+
+
+def refused(given: object, name: str = "monitoring") -> list[str]:
+    """The problem lines of HaMonitoring built on its own with these arguments, after checking nothing was declared."""
+    caught: list[options.ArgsError] = []
+
+    def program() -> None:
+        try:
+            HaMonitoring(name, cast(HaMonitoringArgs, given() if callable(given) else given))
+        except options.ArgsError as err:
+            caught.append(err)
+
+    rec = build(program)
+    assert [r.name for r in rec.resources if r.custom] == []  # nothing declared, not even the key
+    (error,) = caught
+    return error.problems
+
+
+LONG = "x" * 10_000
+
+
+def without(key: str, **overrides: Any) -> dict[str, Any]:
+    given = dict(component_args(**overrides))
+    del given[key]
+    return given
+
+
+@pytest.mark.parametrize(
+    ("given", "line"),
+    [
+        # catalogue: a region that does not exist, or lies outside the standard partition
+        (
+            component_args(region="us-east-7"),
+            "HaMonitoring.region: must be a region of the standard aws partition (cfn-lint's AWS catalogue), "
+            "got 'us-east-7' (nearest: ",
+        ),
+        (component_args(region="cn-north-1"), "HaMonitoring.region: must be a region of the standard aws partition"),
+        (component_args(region=None), "HaMonitoring.region: must be a string, got None"),
+        # wrong types
+        (component_args(cpu_alarm_percent="80"), "HaMonitoring.cpu_alarm_percent: must be a whole number, got '80'"),
+        (component_args(alarm_emails="ops@example.com"), "HaMonitoring.alarm_emails: must be a list of strings, got"),
+        (component_args(enable_cloudtrail="yes"), "HaMonitoring.enable_cloudtrail: must be true or false, got 'yes'"),
+        # an Output where the value decides what is declared
+        (
+            lambda: component_args(name_prefix=pulumi.Output.from_input("ha-stack-prod")),
+            "HaMonitoring.name_prefix: must be a plain value known before deploy, not an Output",
+        ),
+        # names CloudTrail and CloudWatch refuse once derived (<prefix>-audit, <prefix>-overview)
+        (
+            component_args(name_prefix="ha-stack-my.stack"),
+            "HaMonitoring.name_prefix: must be letters and digits in words joined by single '-' or '_' (CloudTrail "
+            "refuses adjacent or trailing '-', '_' or '.' in 'ha-stack-my.stack-audit'; dashboards refuse '.'), got "
+            "'ha-stack-my.stack'",
+        ),
+        (component_args(name_prefix="ha-stack-"), "HaMonitoring.name_prefix: must be letters and digits in words"),
+        (
+            component_args(name_prefix="p" * 123),
+            "HaMonitoring.name_prefix: must be at most 122 characters: the trail 'pppppppppppppppppppppppppppppp'"
+            "...-audit would be 129, CloudTrail allows 128; got 123",
+        ),
+        # a 10,000-character value is shown cut
+        (
+            component_args(alarm_emails=[LONG + "@example.com"]),
+            "HaMonitoring.alarm_emails: every entry must be an e-mail address of at most 254 characters, got "
+            f"'{'x' * 59}... (10014 characters)",
+        ),
+        (
+            component_args(alarm_emails=["ops@example.com", "OPS@example.com"]),
+            "HaMonitoring.alarm_emails: every address once, got ['ops@example.com'] more than once",
+        ),
+        # unknown arguments, with the nearest known one
+        (component_args(alarm_email=["ops@example.com"]), "HaMonitoring.alarm_email: unknown argument (did you mean "),
+        # a tier half wired would be left unwatched without a word
+        (
+            without("target_group_arn_suffix"),
+            "HaMonitoring.alb_arn_suffix: alb_arn_suffix and target_group_arn_suffix go together",
+        ),
+        (
+            without("distribution_id"),
+            "HaMonitoring.health_check_id: needs distribution_id: the edge's alarms are made with it",
+        ),
+        (
+            without("database_cluster_identifier"),
+            "HaMonitoring.database_cluster_identifier: is required for aurora-postgresql",
+        ),
+    ],
+)
+def test_each_class_of_bad_input_is_one_line_and_nothing_is_declared(given, line):
+    """Issue 17: through the component on its own, every class of bad input is a clear line, never a traceback."""
+    lines = refused(given)
+    assert [x for x in lines if x.startswith(line)] != [], lines
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("m" * 46, "HaMonitoring.name: must be at most 45 characters: the IAM role Pulumi names 'mmmm"),
+        ("my.monitoring", "HaMonitoring.name: makes the S3 bucket name 'my.monitoring-trail' + 7 random characters"),
+    ],
+)
+def test_a_name_that_makes_a_child_name_aws_refuses_is_one_line_before_anything_is_declared(name, line):
+    """The trail archive is named <name>-trail-<7 random> (S3: at most 63 lower-case letters, digits, '.' and '-');
+    the role CloudTrail writes its logs with <name>-trail-logs-<7 random> (IAM: at most 64)."""
+    (problem,) = refused(component_args(), name)
+    assert problem.startswith(line), problem
+
+
+def test_without_a_prefix_the_names_come_from_the_component_name_and_are_checked():
+    given = without("name_prefix")
+    (problem,) = refused(given, "ops_.monitoring")
+    assert problem.startswith("HaMonitoring.name: makes the S3 bucket name 'ops_.monitoring-trail'"), problem
+    (problem,) = refused(given, "ops--watch")
+    assert problem.startswith("HaMonitoring.name: must be letters and digits in words joined by single"), problem
+    rec = build(lambda: HaMonitoring("Watch-1", cast(HaMonitoringArgs, given)))
+    (trail,) = rec.of_type("aws:cloudtrail/trail:Trail")
+    assert trail.inputs["name"] == "Watch-1-audit"
+
+
+def test_several_bad_arguments_are_all_reported_in_one_error():
+    lines = refused(
+        component_args(region="mars-1", cpu_alarm_percent=0, alarm_emails=["x"], log_glacier_days=400, bogus=1),
+        "monitoring.v2",
+    )
+    assert [line.split(":")[0] for line in lines] == [
+        "HaMonitoring.bogus",
+        "HaMonitoring.region",
+        "HaMonitoring.alarm_emails",
+        "HaMonitoring.cpu_alarm_percent",
+        "HaMonitoring.log_expire_days",
+        "HaMonitoring.name",
+    ]

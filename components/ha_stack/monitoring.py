@@ -7,21 +7,23 @@ filters (root use, unauthorized API calls, IAM policy changes) feed alarms on th
 import json
 import re
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from ha_stack import checks
+from ha_stack import catalogue, checks, options
 from ha_stack.buckets import Archive, BucketSpec, bucket_policy, private_bucket
+from ha_stack.catalogue import SOURCE
 from ha_stack.database import DatabaseEngine
 from ha_stack.iam import Statement, assume_role_policy, caller_account, logs_may_use_key, policy_document
-from ha_stack.naming import component_tags, type_token
+from ha_stack.naming import IAM_ROLE, S3_BUCKET, component_tags, derived_name_problem, type_token
+from ha_stack.options import shown
 
 GLOBAL_REGION = "us-east-1"
 """CloudFront, Route 53 health-check and CloudFront WAF metrics are published here only."""
-EMAIL = r"[^@\s]+@[^@\s]+\.[a-z]{2,63}"
+EMAIL = r"[^@\s]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}"
+"""An address: a local part of at most 64 characters (RFC 5321), @, a domain with a top-level label."""
 MINUTE = 60
 AURORA_VOLUME_ALARM_BYTES = 100 * 1024**4
 """About 80% of Aurora's 128 TiB volume limit."""
@@ -102,97 +104,203 @@ class AlarmSpec:
 
 
 class HaMonitoringArgs(TypedDict):
-    """Inputs for HaMonitoring. Each tier's alarms are created when its identifiers are given."""
+    """Inputs for HaMonitoring (defaults and checks: ARGS). Each tier's alarms are created when its identifiers are
+    given."""
 
     region: str
-    """Region the stack runs in; edge alarms live in us-east-1 and get a topic there when it differs."""
+    """Region the stack runs in, of the standard aws partition; edge alarms live in us-east-1 and get a topic there
+    when it differs."""
     alarm_emails: NotRequired[list[str]]
-    """Addresses subscribed to the alarm topic (each must confirm by e-mail). Default none."""
+    """Distinct addresses subscribed to the alarm topic (each must confirm by e-mail)."""
     cpu_alarm_percent: NotRequired[int]
-    """Average CPU above which instances, database and cache alarm, 1 to 100. Default 80."""
+    """Average CPU above which instances, database and cache alarm, 1 to 100."""
     alb_5xx_rate_percent: NotRequired[float]
-    """Share of requests answered 5xx (by the ALB or by targets) that alarms. Default 5."""
+    """Share of requests answered 5xx (by the ALB or by targets) that alarms, 0.1 to 100."""
     p99_latency_seconds: NotRequired[float]
-    """p99 target response time that alarms. Default 1."""
+    """p99 target response time that alarms, 0.01 to 60 seconds."""
     alb_arn_suffix: NotRequired[pulumi.Input[str]]
-    """Load balancer ARN suffix (HaWebTier.alb_arn_suffix)."""
+    """Load balancer ARN suffix (HaWebTier.alb_arn_suffix); with target_group_arn_suffix."""
     target_group_arn_suffix: NotRequired[pulumi.Input[str]]
-    """Target group ARN suffix (HaWebTier.target_group_arn_suffix)."""
+    """Target group ARN suffix (HaWebTier.target_group_arn_suffix); with alb_arn_suffix."""
     asg_name: NotRequired[pulumi.Input[str]]
-    """Auto Scaling group name (HaWebTier.asg_name)."""
+    """Auto Scaling group name (HaWebFleet.asg_name)."""
     asg_min_size: NotRequired[int]
-    """The group's minimum: fewer in-service instances alarms. Default 1."""
+    """The group's minimum: fewer in-service instances alarms."""
     instance_disk_alarm_percent: NotRequired[int]
-    """Root-disk use (percent) of the fullest instance of the group that alarms, 50 to 99. Default 85. The metric is
-    the CloudWatch agent's disk_used_percent for "/", which the web tier's agent config publishes."""
+    """Root-disk use (percent) of the fullest instance of the group that alarms, 50 to 99. The metric is the
+    CloudWatch agent's disk_used_percent for "/", which the web tier's agent config publishes."""
     database_engine: NotRequired[DatabaseEngine]
     """Engine of the database, which decides its metrics."""
     database_cluster_identifier: NotRequired[pulumi.Input[str]]
-    """Aurora cluster id (HaDatabase.cluster_identifier)."""
+    """Aurora cluster id (HaDatabase.cluster_identifier): Aurora is watched through its cluster."""
     database_instance_identifiers: NotRequired[list[pulumi.Input[str]]]
     """Writer first, then readers (HaDatabase.instance_identifiers)."""
     database_storage_gib: NotRequired[int]
-    """RDS allocated storage: free space under 10% of it alarms. Default 100."""
+    """RDS allocated storage: free space under 10% of it alarms."""
     database_connections_alarm: NotRequired[int]
-    """Connections above which the database alarms. Default 400."""
+    """Connections above which the database alarms."""
     database_local_storage_alarm_gib: NotRequired[int]
     """Aurora: free local storage (temporary tables and logs, sized by the instance class) under this many GiB on
-    the writer or on any reader alarms, 1 to 1000. Default 2."""
+    the writer or on any reader alarms, 1 to 1000."""
     cache_member_ids: NotRequired[list[pulumi.Input[str]]]
     """Cache node ids (HaCache.member_cluster_ids)."""
     distribution_id: NotRequired[pulumi.Input[str]]
     """CloudFront distribution id (HaEdge.distribution_id)."""
     health_check_id: NotRequired[pulumi.Input[str]]
-    """Route 53 health check id (HaEdge.health_check_id)."""
+    """Route 53 health check id (HaEdge.health_check_id); with distribution_id."""
     web_acl_name: NotRequired[pulumi.Input[str]]
-    """WAF web ACL name (HaEdge.web_acl_name)."""
+    """WAF web ACL name (HaEdge.web_acl_name); with distribution_id."""
     enable_cloudtrail: NotRequired[bool]
     """A multi-region, validated, KMS-encrypted CloudTrail, delivered to an encrypted CloudWatch Logs group with the
-    CIS alarms (root use, unauthorized API calls, IAM policy changes). Default true. Each trail costs money and
-    every stack in an account would record the same calls: turn it off for all but one stack per account, or when
-    the account is covered by an AWS Organizations trail (run the CIS alarms where that trail's logs arrive)."""
+    CIS alarms (root use, unauthorized API calls, IAM policy changes). Each trail costs money and every stack in an
+    account would record the same calls: turn it off for all but one stack per account, or when the account is
+    covered by an AWS Organizations trail (run the CIS alarms where that trail's logs arrive)."""
     force_destroy_buckets: NotRequired[bool]
     """Empty this component's buckets (the trail archive), every object version, on destroy, so `pulumi destroy`
-    succeeds. Default false: the audit record is kept."""
+    succeeds. Off: the audit record is kept."""
     trail_log_retention_days: NotRequired[int]
     """Days the trail's CloudWatch Logs copy is kept (a retention CloudWatch Logs accepts); the S3 archive keeps
-    the full record. Default 365."""
+    the full record."""
     name_prefix: NotRequired[str]
     """Prefix of the names AWS needs fixed, unique per account and region: the trail (<prefix>-audit), the
-    dashboard (<prefix>-overview) and the composite alarm (<prefix>-service-degraded). Default the component name."""
+    dashboard (<prefix>-overview) and the composite alarm (<prefix>-service-degraded). Letters and digits in words
+    joined by single '-' or '_' (CloudTrail refuses adjacent '-', '_' or '.'; dashboards refuse '.'), at most 122
+    characters (a trail name is at most 128). Absent: the component's resource name."""
     log_glacier_days: NotRequired[int]
-    """Days before trail logs move to Glacier. Default 90."""
+    """Days before trail logs move to Glacier, 1 to 3650."""
     log_expire_days: NotRequired[int]
-    """Days before trail logs are deleted (after log_glacier_days). Default 365."""
+    """Days before trail logs are deleted, 1 to 3650 and after log_glacier_days."""
     tags: NotRequired[dict[str, str]]
-    """Tags added to every taggable child. Default none."""
+    """Tags added to every taggable child."""
+
+
+COMPONENT = "HaMonitoring"
+MAX_EMAIL = 254
+"""The longest e-mail address (RFC 5321: a path of at most 256 characters, its angle brackets included)."""
+TRAIL_SUFFIX = "-audit"
+MAX_TRAIL_NAME = 128
+"""CloudTrail API reference, CreateTrail Name: "Contain only ASCII letters (a-z, A-Z), numbers (0-9), periods (.),
+underscores (_), or dashes (-); Start with a letter or number, and end with a letter or number; Be between 3 and 128
+characters; Have no adjacent periods, underscores or dashes"."""
+NAME_PREFIX = r"[A-Za-z0-9]+([_-][A-Za-z0-9]+)*"
+"""Words of letters and digits joined by single '-' or '_': what CloudTrail takes before "-audit" (no adjacent or
+trailing separator) and a dashboard name takes (CloudWatch PutDashboard: A-Z, a-z, 0-9, '-' and '_' only)."""
+CHILD_NAMES = {"trail": S3_BUCKET, "trail-logs": IAM_ROLE}
+"""Children whose physical name Pulumi derives from the component's name: the trail archive bucket and the role
+CloudTrail writes its log group with (the alarm topics' and alarms' limits, 256 and 255, are looser)."""
+
+
+def email(value: str) -> str | None:
+    """One e-mail address of at most 254 characters."""
+    if len(value) > MAX_EMAIL or not re.fullmatch(EMAIL, value):
+        return f"every entry must be an e-mail address of at most {MAX_EMAIL} characters, got {shown(value)}"
+    return None
+
+
+def emails(value: list[str]) -> str | None:
+    """Distinct e-mail addresses: SNS keeps one subscription per address and topic, so a repeated address would be
+    one subscription held by two resources (deleting either unsubscribes both)."""
+    for entry in value:
+        problem = email(entry)
+        if problem:
+            return problem
+    folded = [entry.lower() for entry in value]
+    repeated = sorted({entry for entry in folded if folded.count(entry) > 1})
+    return f"every address once, got {shown(repeated)} more than once" if repeated else None
+
+
+def name_prefix(value: str) -> str | None:
+    """A prefix CloudTrail, CloudWatch dashboards and alarms take for the names derived from it."""
+    most = MAX_TRAIL_NAME - len(TRAIL_SUFFIX)
+    if len(value) > most:
+        return (
+            f"must be at most {most} characters: the trail {value[:30]!r}...{TRAIL_SUFFIX} would be "
+            f"{len(value) + len(TRAIL_SUFFIX)}, CloudTrail allows {MAX_TRAIL_NAME}; got {len(value)}"
+        )
+    if not re.fullmatch(NAME_PREFIX, value):
+        return (
+            "must be letters and digits in words joined by single '-' or '_' (CloudTrail refuses adjacent or "
+            f"trailing '-', '_' or '.' in {value[:30] + TRAIL_SUFFIX!r}; dashboards refuse '.'), got {shown(value)}"
+        )
+    return None
+
+
+ARGS = options.Spec(
+    COMPONENT,
+    HaMonitoringArgs,
+    region=options.Arg(check=options.member_of(catalogue.regions, "a region of the standard aws partition", SOURCE)),
+    alarm_emails=options.Arg([], emails),
+    cpu_alarm_percent=options.Arg(80, options.between(1, 100, " percent")),
+    alb_5xx_rate_percent=options.Arg(5.0, options.between(0.1, 100.0, " percent")),
+    p99_latency_seconds=options.Arg(1.0, options.between(0.01, 60.0, " seconds")),
+    alb_arn_suffix=options.Arg(),
+    target_group_arn_suffix=options.Arg(),
+    asg_name=options.Arg(),
+    asg_min_size=options.Arg(1, options.between(1, 100)),
+    instance_disk_alarm_percent=options.Arg(85, options.between(50, 99, " percent")),
+    database_engine=options.Arg(DatabaseEngine.AURORA_POSTGRESQL),
+    database_cluster_identifier=options.Arg(),
+    database_instance_identifiers=options.Arg(),
+    database_storage_gib=options.Arg(100, options.between(20, 65536, " GiB")),
+    database_connections_alarm=options.Arg(400, options.between(1, 100_000)),
+    database_local_storage_alarm_gib=options.Arg(2, options.between(1, 1000, " GiB")),
+    cache_member_ids=options.Arg(),
+    distribution_id=options.Arg(),
+    health_check_id=options.Arg(),
+    web_acl_name=options.Arg(),
+    enable_cloudtrail=options.Arg(True),
+    force_destroy_buckets=options.Arg(False),
+    trail_log_retention_days=options.Arg(365, checks.log_retention),
+    name_prefix=options.Arg(check=name_prefix),
+    log_glacier_days=options.Arg(90, checks.archive_days_range),
+    log_expire_days=options.Arg(365, checks.archive_days_range),
+    tags=options.Arg({}),
+)
+
+
+def check(given: object, problems: options.Problems, skip: frozenset[str] = frozenset()) -> HaMonitoringArgs:
+    """Every argument and every rule across them, all problems recorded (the stack passes its wiring as skip)."""
+    args = ARGS.read(given, problems, skip=skip)
+    checks.archive_order(args, problems)
+    _together(args, problems, skip, "alb_arn_suffix", "target_group_arn_suffix")
+    for needs_distribution in ("health_check_id", "web_acl_name"):
+        wired = {needs_distribution, "distribution_id"}
+        if not wired & skip and problems.ok(*wired) and needs_distribution in args and "distribution_id" not in args:
+            problems.add(needs_distribution, "needs distribution_id: the edge's alarms are made with it")
+    aurora = {"database_engine", "database_instance_identifiers", "database_cluster_identifier"}
+    if (
+        not aurora & skip
+        and problems.ok(*aurora)
+        and args.get("database_engine") is DatabaseEngine.AURORA_POSTGRESQL
+        and args.get("database_instance_identifiers")
+        and args.get("database_cluster_identifier") is None
+    ):
+        problems.add(
+            "database_cluster_identifier", "is required for aurora-postgresql: Aurora is watched through its cluster"
+        )
+    return args
+
+
+def _together(args: HaMonitoringArgs, problems: options.Problems, skip: frozenset[str], *names: str) -> None:
+    """Fields that only make alarms together: one without the other would silently leave a tier unwatched."""
+    given = [n for n in names if n in args]
+    if not set(names) & skip and problems.ok(*names) and 0 < len(given) < len(names):
+        problems.add(given[0], f"{' and '.join(names)} go together: give both or neither")
 
 
 @dataclass(frozen=True)
 class MonitoringPlan:
-    """HaMonitoringArgs with defaults applied and every plain value checked."""
+    """The checked arguments and what HaMonitoring derives from them before declaring anything."""
 
-    region: str
-    alarm_emails: list[str]
-    cpu_alarm_percent: int
-    alb_5xx_rate_percent: float
-    p99_latency_seconds: float
-    asg_min_size: int
-    instance_disk_alarm_percent: int
-    database_storage_gib: int
-    database_connections_alarm: int
-    database_local_storage_alarm_gib: int
-    enable_cloudtrail: bool
-    force_destroy_buckets: bool
-    trail_log_retention_days: int
+    args: HaMonitoringArgs
     name_prefix: str
+    """args["name_prefix"], else the component's name."""
     trail_archive: Archive
-    tags: dict[str, str]
 
     @property
     def trail_name(self) -> str:
         """Fixed, so its ARN is known to the key policy and the bucket policy before the trail exists."""
-        return f"{self.name_prefix}-audit"
+        return f"{self.name_prefix}{TRAIL_SUFFIX}"
 
     @property
     def trail_log_group(self) -> str:
@@ -200,49 +308,22 @@ class MonitoringPlan:
         return f"/ha-stack/{self.name_prefix}/cloudtrail"
 
 
-COMPONENT = "HaMonitoring"
-_fail = partial(checks.fail, COMPONENT)
-_number = partial(checks.number, COMPONENT)
-
-
 def plan(args: HaMonitoringArgs, name: str = "monitoring") -> MonitoringPlan:
-    """Defaults and validation before any resource exists; pure, so it is tested without mocks."""
-    emails = list(args.get("alarm_emails") or [])
-    for email in emails:
-        if not re.fullmatch(EMAIL, email):
-            raise _fail("alarm_emails", f"must be e-mail addresses, got {email!r}")
-    glacier, expire = checks.archive_days(COMPONENT, args, 90, 365)
-    retention = checks.log_retention_days(COMPONENT, args, "trail_log_retention_days", 365)
-    prefix = args.get("name_prefix", name)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{2,60}", prefix):
-        raise _fail("name_prefix", f"must be 3 to 61 letters, digits, '_' or '-', got {prefix!r}")
+    """Every problem of the arguments and of the names derived from `name`, raised at once before any resource
+    exists; then what is derived from them. Pure, so it is tested without mocks."""
+    problems = options.Problems(f"{COMPONENT}.")
+    checked = check(args, problems)
+    derived = derived_name_problem(name, CHILD_NAMES)
+    if derived is None and "name_prefix" not in checked and problems.ok("name_prefix"):
+        derived = name_prefix(name)
+    if derived:
+        problems.add("name", derived)
+    problems.raise_any()
     return MonitoringPlan(
-        region=args["region"],
-        alarm_emails=emails,
-        cpu_alarm_percent=int(_number(args, "cpu_alarm_percent", 80, 1, 100)),
-        alb_5xx_rate_percent=_number(args, "alb_5xx_rate_percent", 5.0, 0.1, 100.0),
-        p99_latency_seconds=_number(args, "p99_latency_seconds", 1.0, 0.01, 60.0),
-        asg_min_size=int(_number(args, "asg_min_size", 1, 1, 100)),
-        instance_disk_alarm_percent=checks.integer(COMPONENT, args, "instance_disk_alarm_percent", 85, 50, 99),
-        database_storage_gib=int(_number(args, "database_storage_gib", 100, 20, 65536)),
-        database_connections_alarm=int(_number(args, "database_connections_alarm", 400, 1, 100_000)),
-        database_local_storage_alarm_gib=checks.integer(
-            COMPONENT, args, "database_local_storage_alarm_gib", 2, 1, 1000
-        ),
-        enable_cloudtrail=_flag(args, "enable_cloudtrail", True),
-        force_destroy_buckets=_flag(args, "force_destroy_buckets", False),
-        trail_log_retention_days=retention,
-        name_prefix=prefix,
-        trail_archive=Archive(glacier_days=glacier, expire_days=expire),
-        tags=dict(args.get("tags") or {}),
+        args=checked,
+        name_prefix=checked.get("name_prefix", name),
+        trail_archive=Archive(glacier_days=checked["log_glacier_days"], expire_days=checked["log_expire_days"]),
     )
-
-
-def _flag(args: HaMonitoringArgs, field: str, default: bool) -> bool:
-    value = args.get(field, default)
-    if not isinstance(value, bool):
-        raise _fail(field, f"must be true or false, got {value!r}")
-    return value
 
 
 def _metric(
@@ -296,8 +377,16 @@ def load_balancer_alarms(p: MonitoringPlan, alb: pulumi.Input[str], target_group
     tg = {"LoadBalancer": alb, "TargetGroup": target_group}
     elb = "AWS/ApplicationELB"
     return [
-        _rate("alb-5xx-rate", "the ALB answers 5xx itself", "HTTPCode_ELB_5XX_Count", lb, p.alb_5xx_rate_percent),
-        _rate("target-5xx-rate", "the service answers 5xx", "HTTPCode_Target_5XX_Count", lb, p.alb_5xx_rate_percent),
+        _rate(
+            "alb-5xx-rate", "the ALB answers 5xx itself", "HTTPCode_ELB_5XX_Count", lb, p.args["alb_5xx_rate_percent"]
+        ),
+        _rate(
+            "target-5xx-rate",
+            "the service answers 5xx",
+            "HTTPCode_Target_5XX_Count",
+            lb,
+            p.args["alb_5xx_rate_percent"],
+        ),
         AlarmSpec(
             key="unhealthy-hosts",
             tier="load balancer",
@@ -331,7 +420,7 @@ def load_balancer_alarms(p: MonitoringPlan, alb: pulumi.Input[str], target_group
             key="p99-latency",
             tier="load balancer",
             description="the slowest 1% of responses",
-            threshold=p.p99_latency_seconds,
+            threshold=p.args["p99_latency_seconds"],
             comparison="GreaterThanThreshold",
             missing="notBreaching",
             namespace=elb,
@@ -369,7 +458,7 @@ def instance_alarms(p: MonitoringPlan, asg: pulumi.Input[str]) -> list[AlarmSpec
             key="instances-cpu",
             tier="instances",
             description="average CPU high even after scaling out",
-            threshold=p.cpu_alarm_percent,
+            threshold=p.args["cpu_alarm_percent"],
             comparison="GreaterThanThreshold",
             missing="missing",
             namespace="AWS/EC2",
@@ -383,7 +472,7 @@ def instance_alarms(p: MonitoringPlan, asg: pulumi.Input[str]) -> list[AlarmSpec
             key="instances-below-min",
             tier="instances",
             description="fewer instances in service than the minimum",
-            threshold=p.asg_min_size,
+            threshold=p.args["asg_min_size"],
             comparison="LessThanThreshold",
             missing="breaching",
             namespace="AWS/AutoScaling",
@@ -398,7 +487,7 @@ def instance_alarms(p: MonitoringPlan, asg: pulumi.Input[str]) -> list[AlarmSpec
             key="instances-disk",
             tier="instances",
             description="an instance's root disk is filling up (logs, releases)",
-            threshold=p.instance_disk_alarm_percent,
+            threshold=p.args["instance_disk_alarm_percent"],
             comparison="GreaterThanThreshold",
             missing="missing",
             namespace=AGENT_NAMESPACE,
@@ -461,11 +550,17 @@ def database_alarms(
         else {"DBInstanceIdentifier": instances[0]}
     )
     gt, lt = "GreaterThanThreshold", "LessThanThreshold"
+    connections = p.args["database_connections_alarm"]
     checks = [
-        _Check("db-cpu", "database CPU high", p.cpu_alarm_percent, gt, "CPUUtilization"),
+        _Check("db-cpu", "database CPU high", p.args["cpu_alarm_percent"], gt, "CPUUtilization"),
         _Check("db-memory", "freeable memory under 256 MiB", 256 * 1024**2, lt, "FreeableMemory"),
         _Check(
-            "db-connections", "many connections", p.database_connections_alarm, gt, "DatabaseConnections", "Maximum"
+            "db-connections",
+            "many connections",
+            connections,
+            gt,
+            "DatabaseConnections",
+            "Maximum",
         ),
         _Check("db-read-latency", "reads slower than 50 ms", 0.05, gt, "ReadLatency"),
         _Check("db-write-latency", "writes slower than 50 ms", 0.05, gt, "WriteLatency"),
@@ -477,7 +572,7 @@ def database_alarms(
     storage = _Check(
         key="db-free-storage",
         description="under 10% storage free",
-        threshold=p.database_storage_gib * 1024**3 // 10,
+        threshold=p.args["database_storage_gib"] * 1024**3 // 10,
         comparison=lt,
         metric="FreeStorageSpace",
         statistic="Minimum",
@@ -495,7 +590,8 @@ def aurora_cluster_alarms(p: MonitoringPlan, cluster: pulumi.Input[str], readers
     """
     gt, lt = "GreaterThanThreshold", "LessThanThreshold"
     cluster_only: dict[str, pulumi.Input[str]] = {"DBClusterIdentifier": cluster}
-    local = p.database_local_storage_alarm_gib * 1024**3
+    local_gib = p.args["database_local_storage_alarm_gib"]
+    local = local_gib * 1024**3
     volume = _Check(
         key="db-volume",
         description="cluster volume near Aurora's limit",
@@ -509,7 +605,7 @@ def aurora_cluster_alarms(p: MonitoringPlan, cluster: pulumi.Input[str], readers
     for label, role in roles.items():
         check = _Check(
             key=f"db-local-storage-{label}",
-            description=f"{label}: under {p.database_local_storage_alarm_gib} GiB for temporary tables and logs",
+            description=f"{label}: under {local_gib} GiB for temporary tables and logs",
             threshold=local,
             comparison=lt,
             metric="FreeLocalStorage",
@@ -547,11 +643,11 @@ def rds_replica_alarms(replicas: list[pulumi.Input[str]]) -> list[AlarmSpec]:
 
 def cache_alarms(p: MonitoringPlan, members: list[pulumi.Input[str]]) -> list[AlarmSpec]:
     """Per node: engine CPU, memory, evictions, replication lag, connections; over all nodes: the hit rate."""
-    ns, gt = "AWS/ElastiCache", "GreaterThanThreshold"
+    ns, gt, cpu = "AWS/ElastiCache", "GreaterThanThreshold", p.args["cpu_alarm_percent"]
     alarms: list[AlarmSpec] = []
     for i, member in enumerate(members, start=1):
         checks = [
-            _Check(f"cache-cpu-{i}", f"node {i}: engine CPU high", p.cpu_alarm_percent, gt, "EngineCPUUtilization"),
+            _Check(f"cache-cpu-{i}", f"node {i}: engine CPU high", cpu, gt, "EngineCPUUtilization"),
             _Check(
                 f"cache-memory-{i}", f"node {i}: memory nearly full", 90, gt, "DatabaseMemoryUsagePercentage", "Maximum"
             ),
@@ -706,30 +802,30 @@ class HaMonitoring(pulumi.ComponentResource):
     """The composite "service degraded" alarm (empty without critical alarms): what stops a drill or a practice run."""
 
     def __init__(self, name: str, args: HaMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(type_token("HaMonitoring"), name, None, opts)
+        super().__init__(type_token(COMPONENT), name, None, opts)
         p = plan(args, name)
         self._name, self._plan = name, p
         self._child = pulumi.ResourceOptions(parent=self)
         account = caller_account(self)
         self._account, self._partition = account.account_id, account.partition
         key = self._key()
-        specs = self._specs(args)
-        topics = {p.region: self._topic(f"{name}-alarms", key, None)}
-        if p.region != GLOBAL_REGION and any(s.region == GLOBAL_REGION for s in specs):
+        specs = self._specs(p.args)
+        topics = {p.args["region"]: self._topic(f"{name}-alarms", key, None)}
+        if p.args["region"] != GLOBAL_REGION and any(s.region == GLOBAL_REGION for s in specs):
             global_key = self._key(GLOBAL_REGION)
             topics[GLOBAL_REGION] = self._topic(f"{name}-alarms-global", global_key, GLOBAL_REGION)
-        alarms = {s.key: self._alarm(s, topics[s.region or p.region]) for s in specs}
-        composite = self._composite([alarms[s.key] for s in specs if s.critical], topics[p.region])
+        alarms = {s.key: self._alarm(s, topics[s.region or p.args["region"]]) for s in specs}
+        composite = self._composite([alarms[s.key] for s in specs if s.critical], topics[p.args["region"]])
         dashboard = self._dashboard(specs)
-        trail = self._trail(key) if p.enable_cloudtrail else None
+        trail = self._trail(key) if p.args["enable_cloudtrail"] else None
 
-        self.topic_arn = topics[p.region].arn
+        self.topic_arn = topics[p.args["region"]].arn
         self.dashboard_name = dashboard.dashboard_name
         self.dashboard_url = pulumi.Output.concat(
             "https://",
-            p.region,
+            p.args["region"],
             ".console.aws.amazon.com/cloudwatch/home?region=",
-            p.region,
+            p.args["region"],
             "#dashboards/dashboard/",
             dashboard.dashboard_name,
         )
@@ -751,7 +847,7 @@ class HaMonitoring(pulumi.ComponentResource):
         )
 
     def _tags(self, name: str) -> dict[str, str]:
-        return component_tags("HaMonitoring", self._plan.tags, name=name)
+        return component_tags(COMPONENT, self._plan.args["tags"], name=name)
 
     def _specs(self, args: HaMonitoringArgs) -> list[AlarmSpec]:
         """Every tier whose identifiers were given."""
@@ -762,7 +858,7 @@ class HaMonitoring(pulumi.ComponentResource):
         if "asg_name" in args:
             specs += instance_alarms(p, args["asg_name"])
         if args.get("database_instance_identifiers"):
-            engine = DatabaseEngine(args.get("database_engine", DatabaseEngine.AURORA_POSTGRESQL))
+            engine = args["database_engine"]
             specs += database_alarms(
                 p, engine, args.get("database_cluster_identifier"), list(args["database_instance_identifiers"])
             )
@@ -770,7 +866,7 @@ class HaMonitoring(pulumi.ComponentResource):
             specs += cache_alarms(p, list(args["cache_member_ids"]))
         if "distribution_id" in args:
             specs += edge_alarms(args["distribution_id"], args.get("health_check_id"), args.get("web_acl_name"))
-        if p.enable_cloudtrail:
+        if p.args["enable_cloudtrail"]:
             specs += audit_alarms(p)
         return specs
 
@@ -778,7 +874,7 @@ class HaMonitoring(pulumi.ComponentResource):
         """A rotating key CloudWatch (to publish alarms) and CloudTrail (to write logs) may use."""
         suffix = "-global" if region else ""
         values = pulumi.Output.all(account=self._account, partition=self._partition)
-        audit = self._plan if region is None and self._plan.enable_cloudtrail else None
+        audit = self._plan if region is None and self._plan.args["enable_cloudtrail"] else None
         return aws.kms.Key(
             f"{self._name}-key{suffix}",
             description=f"{self._name}: alarm topic and audit trail",
@@ -811,7 +907,7 @@ class HaMonitoring(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        for index, email in enumerate(self._plan.alarm_emails, start=1):
+        for index, email in enumerate(self._plan.args["alarm_emails"], start=1):
             aws.sns.TopicSubscription(
                 f"{label}-email-{index}",
                 topic=topic.arn,
@@ -871,7 +967,7 @@ class HaMonitoring(pulumi.ComponentResource):
 
     def _dashboard(self, specs: list[AlarmSpec]) -> aws.cloudwatch.Dashboard:
         """A row per tier: a title, then one graph per alarm's metric (with its threshold line)."""
-        region = self._plan.region
+        region = self._plan.args["region"]
         widgets = pulumi.Output.all(*[_widget_input(s) for s in specs]).apply(
             lambda resolved: _dashboard_body(list(zip(specs, resolved, strict=True)), region)
         )
@@ -887,12 +983,12 @@ class HaMonitoring(pulumi.ComponentResource):
         name, p = self._name, self._plan
         bucket = private_bucket(
             f"{name}-trail",
-            BucketSpec(kms_key_arn=key.arn, archive=p.trail_archive, force_destroy=p.force_destroy_buckets),
+            BucketSpec(kms_key_arn=key.arn, archive=p.trail_archive, force_destroy=p.args["force_destroy_buckets"]),
             self._tags(f"{name}-trail"),
             self._child,
         )
         trail_arn = pulumi.Output.concat(
-            "arn:", self._partition, ":cloudtrail:", p.region, ":", self._account, ":trail/", p.trail_name
+            "arn:", self._partition, ":cloudtrail:", p.args["region"], ":", self._account, ":trail/", p.trail_name
         )
         policy = bucket_policy(
             f"{name}-trail",
@@ -930,7 +1026,7 @@ class HaMonitoring(pulumi.ComponentResource):
             name,
             name=p.trail_log_group,
             kms_key_id=key.arn,
-            retention_in_days=p.trail_log_retention_days,
+            retention_in_days=p.args["trail_log_retention_days"],
             tags=self._tags(name),
             opts=self._child,
         )
@@ -941,7 +1037,7 @@ class HaMonitoring(pulumi.ComponentResource):
             tags=self._tags(name),
             opts=self._child,
         )
-        streams = pulumi.Output.concat(logs.arn, ":log-stream:", self._account, "_CloudTrail_", p.region, "*")
+        streams = pulumi.Output.concat(logs.arn, ":log-stream:", self._account, "_CloudTrail_", p.args["region"], "*")
         policy = aws.iam.RolePolicy(
             name,
             role=role.id,
@@ -1077,8 +1173,8 @@ def _audit_key_statements(account: str, partition: str, p: MonitoringPlan) -> li
     CloudTrail user guide, "Configure AWS KMS key policies for CloudTrail": DescribeKey is its own statement
     (DescribeKey carries no encryption context), and aws:SourceArn names the trail.
     """
-    trail = f"arn:{partition}:cloudtrail:{p.region}:{account}:trail/{p.trail_name}"
-    log_group = f"arn:{partition}:logs:{p.region}:{account}:log-group:{p.trail_log_group}"
+    trail = f"arn:{partition}:cloudtrail:{p.args['region']}:{account}:trail/{p.trail_name}"
+    log_group = f"arn:{partition}:logs:{p.args['region']}:{account}:log-group:{p.trail_log_group}"
     return [
         {
             "Sid": "CloudTrailEncryptsLogs",
@@ -1111,7 +1207,7 @@ def _audit_key_statements(account: str, partition: str, p: MonitoringPlan) -> li
             "Resource": "*",
             "Condition": {"StringEquals": {"aws:SourceArn": trail}},
         },
-        logs_may_use_key("CloudWatchLogsEncryptsTrailLogs", p.region, "ArnEquals", log_group),
+        logs_may_use_key("CloudWatchLogsEncryptsTrailLogs", p.args["region"], "ArnEquals", log_group),
     ]
 
 
