@@ -370,6 +370,11 @@ REFUSED = [
     ({"data_subnet_prefix_length": 29}, "HaNetwork.data_subnet_prefix_length: must be from 16 to 28, got 29"),
     ({"availability_zones": []}, "HaNetwork.availability_zones: need at least 2 zones for high availability, got []"),
     ({"availability_zones": ["us-east-1i", "us-east-1a"]}, "HaNetwork.availability_zones: must be zone names"),
+    (
+        {"availability_zones": ["us-east-1a", "eu-west-1b"]},
+        "HaNetwork.availability_zones: must all be in one region (a VPC's subnets are in its region), got zones of "
+        "['eu-west-1', 'us-east-1']",
+    ),
     # a 10,000-character value is shown cut
     ({"cidr_block": LONG}, "HaNetwork.cidr_block: must be an IPv4 CIDR such as 10.0.0.0/16, got 'xxxxx"),
     ({"availability_zones": [LONG, "us-east-1a"]}, "HaNetwork.availability_zones: must be zone names"),

@@ -182,7 +182,7 @@ ARGS = options.Spec(
 
 
 def _zone_rules(args: HaNetworkArgs, problems: options.Problems) -> None:
-    """At least 2 distinct zones."""
+    """At least 2 distinct zones of one region."""
     zones = args.get("availability_zones")
     if zones is None:
         return
@@ -190,6 +190,11 @@ def _zone_rules(args: HaNetworkArgs, problems: options.Problems) -> None:
         problems.add("availability_zones", f"need at least 2 zones for high availability, got {options.shown(zones)}")
     elif message := _distinct("a zone")(zones):
         problems.add("availability_zones", message)
+    elif len(regions := sorted({zone[:-1] for zone in zones})) > 1:
+        problems.add(
+            "availability_zones",
+            f"must all be in one region (a VPC's subnets are in its region), got zones of {options.shown(regions)}",
+        )
 
 
 def _lengths(args: HaNetworkArgs) -> dict[Tier, int]:
