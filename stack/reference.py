@@ -25,6 +25,7 @@ import pulumi
 import ha_stack
 from ha_stack import options
 from ha_stack.naming import type_token
+from stack.tiers import TIERS, Tier
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "reference"
@@ -146,6 +147,52 @@ def summary(cls: type) -> str:
     return inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0].replace("\n", " ")
 
 
+INPUTS_LEGEND = (
+    "*plain*: a value known before deploy (it decides what is declared; an Output is refused). "
+    "*Input*: a value or an Output of another resource. *plain, items Input*: a list or object known before "
+    "deploy (its length is checked) whose items may be Outputs."
+)
+
+
+def inputs_section(spec: options.Spec[Any]) -> list[str]:
+    """The inputs table of a Spec."""
+    return [
+        "## Inputs",
+        "",
+        INPUTS_LEGEND,
+        "",
+        "| Argument | Type | Default | Plain or Input | Description |",
+        "|---|---|---|---|---|",
+        *input_rows(spec),
+        "",
+    ]
+
+
+def tier_of(spec: options.Spec[Any]) -> Tier[Any] | None:
+    """The stack file's tier whose object is read by this Spec, if any."""
+    return next((tier for tier in TIERS if tier.spec is spec), None)
+
+
+def stack_file_section(spec: options.Spec[Any]) -> list[str]:
+    """Where the arguments go in a stack file, and which of them the stack wires itself (stack/tiers.py)."""
+    tier = tier_of(spec)
+    if tier is None:
+        return [
+            "## In a stack file",
+            "",
+            "Not an object of the stack program's `Pulumi.<stack>.yaml`: a program of its own passes these arguments.",
+            "",
+        ]
+    wired = ", ".join(f"`{name}`" for name in spec.fields if name in tier.wired - tier.pinnable)
+    pinnable = ", ".join(f"`{name}`" for name in spec.fields if name in tier.pinnable)
+    text = f"`ha-stack:{tier.name}` in `Pulumi.<stack>.yaml` takes the arguments below by the same names."
+    if wired:
+        text += f" `__main__.py` sets {wired} from the other tiers and the stack-level keys; the stack file may not."
+    if pinnable:
+        text += f" It also sets {pinnable} unless the stack file pins it."
+    return ["## In a stack file", "", text, ""]
+
+
 def page(name: str) -> str:
     """The Markdown reference of one component."""
     cls = component_class(name)
@@ -164,16 +211,8 @@ def page(name: str) -> str:
     if module.__doc__:
         lines += ["## Design", "", inspect.cleandoc(module.__doc__), ""]
     lines += [
-        "## Inputs",
-        "",
-        "*plain*: a value known before deploy (it decides what is declared; an Output is refused). "
-        "*Input*: a value or an Output of another resource. *plain, items Input*: a list or object known before "
-        "deploy (its length is checked) whose items may be Outputs.",
-        "",
-        "| Argument | Type | Default | Plain or Input | Description |",
-        "|---|---|---|---|---|",
-        *input_rows(spec),
-        "",
+        *stack_file_section(spec),
+        *inputs_section(spec),
         "## Outputs",
         "",
         "| Output | Type | Description |",
@@ -184,9 +223,30 @@ def page(name: str) -> str:
     return "\n".join(lines)
 
 
+def settings_page(tier: Tier[Any]) -> str:
+    """The page of a stack-file tier that no component reads (the service's settings)."""
+    doc = inspect.cleandoc(tier.spec.args_type.__doc__ or "")
+    return "\n".join(
+        [GENERATED, f"# ha-stack:{tier.name}", "", doc, "", *stack_file_section(tier.spec), *inputs_section(tier.spec)]
+    )
+
+
+def settings_tiers(names: typing.Sequence[str]) -> list[Tier[Any]]:
+    """The stack file's tiers whose Spec is no component's."""
+    specs = [spec_of(component_class(name)) for name in names]
+    return [tier for tier in TIERS if not any(tier.spec is spec for spec in specs)]
+
+
+def page_of(tier: Tier[Any], names: typing.Sequence[str]) -> str:
+    """The file name of the page that documents a tier."""
+    own = [name for name in names if spec_of(component_class(name)) is tier.spec]
+    return f"{own[0]}.md" if own else f"ha-stack-{tier.name}.md"
+
+
 def index(names: typing.Sequence[str]) -> str:
-    """The index page: every component, its summary, and a link to its page."""
+    """The index page: every component, its summary, and a link to its page; every stack file key and its page."""
     rows = [f"| [{name}]({name}.md) | {cell(summary(component_class(name)))} |" for name in names]
+    keys = [f"| `ha-stack:{tier.name}` | [{page_of(tier, names)[:-3]}]({page_of(tier, names)}) |" for tier in TIERS]
     return "\n".join(
         [
             GENERATED,
@@ -196,13 +256,19 @@ def index(names: typing.Sequence[str]) -> str:
             "component's args TypedDict and its `ARGS` Spec (type, default, description), outputs from the "
             "component's `pulumi.Output` attributes. In a stack file, each tier's object "
             "(`ha-stack:network`, `ha-stack:web`, ...) takes the same argument names, minus the wiring "
-            "`__main__.py` supplies (ids, subnets, security groups, ARNs).",
+            "`__main__.py` supplies (each page says which).",
             "",
             "Regenerate with `make docs`; tests/test_reference.py fails when a page is stale.",
             "",
             "| Component | What it is |",
             "|---|---|",
             *rows,
+            "",
+            "## Stack file keys",
+            "",
+            "| Key in `Pulumi.<stack>.yaml` | Its arguments |",
+            "|---|---|",
+            *keys,
             "",
         ]
     )
@@ -212,6 +278,7 @@ def pages() -> dict[str, str]:
     """File name -> content of every reference page, the index included."""
     names = list(ha_stack.COMPONENTS)
     generated = {f"{name}.md": page(name) for name in names}
+    generated.update({page_of(tier, names): settings_page(tier) for tier in settings_tiers(names)})
     generated[INDEX] = index(names)
     return generated
 

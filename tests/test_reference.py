@@ -8,6 +8,7 @@ import pytest
 import ha_stack
 from ha_stack import fleet
 from stack import reference
+from stack.tiers import TIERS
 
 STALE = "docs/reference/ is stale: run `make docs` and commit the result"
 
@@ -23,9 +24,25 @@ def test_committed_reference_is_what_the_code_declares() -> None:
 
 def test_every_component_has_a_page_linked_from_the_index() -> None:
     generated = reference.pages()
-    links = re.findall(r"\]\((Ha\w+)\.md\)", generated[reference.INDEX])
-    assert links == list(ha_stack.COMPONENTS)
-    assert set(generated) == {f"{name}.md" for name in ha_stack.COMPONENTS} | {reference.INDEX}
+    components = generated[reference.INDEX].split("## Stack file keys", 1)[0]
+    assert re.findall(r"\]\((Ha\w+)\.md\)", components) == list(ha_stack.COMPONENTS)
+    extra = {reference.page_of(tier, ha_stack.COMPONENTS) for tier in reference.settings_tiers(ha_stack.COMPONENTS)}
+    assert extra == {"ha-stack-service.md"}
+    assert set(generated) == {f"{name}.md" for name in ha_stack.COMPONENTS} | {reference.INDEX} | extra
+
+
+def test_every_stack_file_key_leads_to_the_page_of_its_arguments() -> None:
+    """A user reading `ha-stack:<tier>` in a stack file finds that tier's arguments, and which ones the stack sets."""
+    generated = reference.pages()
+    keys = re.findall(r"^\| `ha-stack:(\w+)` \| \[[^]]+\]\(([^)]+)\) \|$", generated[reference.INDEX], re.MULTILINE)
+    assert [tier for tier, _ in keys] == [tier.name for tier in TIERS]
+    for tier, page in keys:
+        assert f"`ha-stack:{tier}` in `Pulumi.<stack>.yaml` takes the arguments below" in generated[page]
+    database = generated["HaDatabase.md"].split("## In a stack file", 1)[1].split("## Inputs", 1)[0]
+    assert "`vpc_id`" in database
+    assert "`engine`" not in database  # the stack file sets it
+    service = rows(generated["ha-stack-service.md"], "Inputs")
+    assert service["product_ttl_seconds"][:3] == ["a whole number", "`3600`", "plain"]
 
 
 def test_a_component_without_a_spec_fails_the_generation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
