@@ -267,11 +267,20 @@ def describe(annotation: Any) -> str:
     return {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}.get(annotation, "any")
 
 
+_PLURALS = (
+    ("a whole number", "whole numbers"),
+    ("a number", "numbers"),
+    ("a string", "strings"),
+    ("a list of", "lists of"),
+    ("an object of", "objects of"),
+    ("(or an Output of one)", "(or Outputs of them)"),
+)
+
+
 def _plural(text: str) -> str:
-    for article in ("a ", "an "):
-        if text.startswith(article):
-            rest = text.removeprefix(article)
-            return {"whole number": "whole numbers", "number": "numbers", "string": "strings"}.get(rest, rest)
+    """'a string (or an Output of one)' -> 'strings (or Outputs of them)', for the items of a list or an object."""
+    for one, many in _PLURALS:
+        text = text.replace(one, many)
     return text
 
 
