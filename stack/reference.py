@@ -79,29 +79,36 @@ CONTAINERS = (list, collections.abc.Sequence, dict, collections.abc.Mapping)
 
 def type_text(annotation: Any) -> str:
     """The type in words; a plain list or object whose items may be Outputs says so of its items."""
+    if get_origin(annotation) in CONTAINERS and _takes_output(annotation):
+        return f"{_words(annotation)} (each item may be an Output)"
+    return options.describe(annotation)
+
+
+def _words(annotation: Any) -> str:
+    """The type in words with the Outputs left out (type_text says once that items may be Outputs)."""
     origin, params = get_origin(annotation), get_args(annotation)
-    if origin in CONTAINERS and _takes_output(params[-1]):
-        item = options.describe(_without_output(params[-1]))
+    if origin in CONTAINERS:
         kind = "a list" if origin in (list, collections.abc.Sequence) else "an object"
-        return f"{kind} of {_plural(item)} (each may be an Output)"
+        return f"{kind} of {_plural(_words(params[-1]))}"
+    if _takes_output(annotation):
+        plain = [p for p in params if get_origin(p) not in (pulumi.Output, collections.abc.Awaitable)]
+        return options.describe(plain[0]) if plain else options.describe(annotation)
     return options.describe(annotation)
 
 
 def _takes_output(annotation: Any) -> bool:
-    """True when the type accepts an Output (asked of options.Field, the Spec's own rule)."""
+    """True when the type accepts an Output anywhere (asked of options.Field, the Spec's own rule)."""
     return not options.Field("item", annotation, False, options.Arg(), "").plain
 
 
-def _without_output(annotation: Any) -> Any:
-    """pulumi.Input[X] as X (the first plain member of the union)."""
-    plain = [p for p in get_args(annotation) if get_origin(p) not in (pulumi.Output, collections.abc.Awaitable)]
-    return plain[0] if plain else annotation
-
-
 def _plural(text: str) -> str:
-    """'a string' -> 'strings' (the item words options.describe uses)."""
-    words = {"a whole number": "whole numbers", "a number": "numbers", "a string": "strings"}
-    return words.get(text, text)
+    """'a string' -> 'strings', 'a list of strings' -> 'lists of strings' (the words options.describe uses)."""
+    for article in ("a ", "an "):
+        if text.startswith(article):
+            noun, _, rest = text.removeprefix(article).partition(" of ")
+            plural = {"whole number": "whole numbers", "number": "numbers", "string": "strings"}.get(noun, noun + "s")
+            return f"{plural} of {rest}" if rest else plural
+    return text
 
 
 def takes(field: options.Field) -> str:

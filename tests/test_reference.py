@@ -74,7 +74,7 @@ def test_fleet_inputs_show_type_default_and_whether_outputs_are_taken() -> None:
         "Fewest instances; at least one per AZ for high availability.",
     ]
     assert inputs["subnet_ids"][:3] == [
-        "a list of strings (each may be an Output)",
+        "a list of strings (each item may be an Output)",
         "**required**",
         "plain, items Input",
     ]
