@@ -807,3 +807,16 @@ def test_backup_replication_aws_would_refuse_is_one_line(overrides, line):
     lines, rec = refused(args(**overrides))
     assert lines[0].startswith(line), lines
     assert rec.resources == []
+
+
+def test_the_stack_file_can_make_a_secondary_before_the_global_cluster_exists():
+    # The stack wires global_cluster_identifier (a GlobalCluster it declares): its stack file only says the role.
+    problems = options.Problems("ha-stack:database.")
+    wiring = frozenset(
+        {"vpc_id", "subnet_ids", "availability_zones", "client_security_group_ids", "global_cluster_identifier"}
+    )
+    check({"global_role": "secondary", "master_username": "shop_admin"}, problems, wiring)
+    assert problems.lines == [
+        "ha-stack:database.master_username: leave it out with global_role secondary: the secondary takes it from "
+        "the primary"
+    ]

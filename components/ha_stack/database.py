@@ -378,13 +378,17 @@ memory-intensive applications" (Aurora user guide, "Configuration requirements o
 
 
 def _check_global(
-    given: object, args: HaDatabaseArgs, problems: options.Problems, engine: DatabaseEngine | None
+    given: object, args: HaDatabaseArgs, problems: options.Problems, engine: DatabaseEngine | None, *, wired: bool
 ) -> None:
-    """An Aurora Global Database member: Aurora, a memory-optimized class, and a secondary that brings no login."""
+    """An Aurora Global Database member: Aurora, a memory-optimized class, and a secondary that brings no login.
+
+    `wired`: the stack supplies global_cluster_identifier later, so a global_role in its stack file makes a member.
+    """
     written = given if isinstance(given, Mapping) else {}
-    if "global_cluster_identifier" not in args:
+    member = "global_cluster_identifier" in args or (wired and "global_role" in args)
+    if not member:
         for name in ("global_role", *PRIMARY_ONLY_INPUTS, "secret_replica_regions"):
-            if name in args:
+            if name in args and not wired:
                 problems.add(name, "applies only to a member of a global database: set global_cluster_identifier")
         return
     if engine is DatabaseEngine.POSTGRES:
@@ -418,7 +422,7 @@ def check(given: object, problems: options.Problems, skip: frozenset[str] = froz
     _check_storage_and_backups(args, problems, engine)
     _check_logins(args, problems)
     _check_backup_replication(args, problems, engine)
-    _check_global(given, args, problems, engine)
+    _check_global(given, args, problems, engine, wired="global_cluster_identifier" in skip)
     return args
 
 
