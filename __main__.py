@@ -146,7 +146,7 @@ resilience_args: ha.HaResilienceArgs = {
     "database_engine": engine,
     "database_multi_az": s.database["multi_az"],
     "cache_replication_group_id": cache.replication_group_id,
-    # ha.HaCache tags its replication group with the stack's tags, its component and Name "<name>-redis".
+    # HaCache tags its replication group with the stack's tags, its component and Name "<name>-redis".
     "cache_target_tags": {**tags, "ha-stack:component": "HaCache", "Name": "cache-redis"},
     "cache_availability_zones": zones[: s.cache["node_count"]] if s.cache["automatic_failover"] else [],
     "alb_arn": web.alb_arn,
