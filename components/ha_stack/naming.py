@@ -7,7 +7,7 @@ from dataclasses import dataclass
 TOKEN_PACKAGE = "ha-stack"
 """Package part of every type token; changing it would change every child URN."""
 
-_ZONE_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+[a-z]$")
+ZONE_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+[a-z]$")
 
 
 def type_token(component: str) -> str:
@@ -17,7 +17,7 @@ def type_token(component: str) -> str:
 
 def az_letter(zone: str) -> str:
     """The letter that ends an AZ name ("us-east-1c" -> "c"), used in stable child names."""
-    if not _ZONE_NAME.match(zone):
+    if not ZONE_NAME.match(zone):
         raise ValueError(f"availability zone {zone!r} is not a zone name like 'us-east-1a'")
     return zone[-1]
 
@@ -86,6 +86,6 @@ def derived_name_problem(name: str, children: Mapping[str, NameRule]) -> str | N
         if not re.fullmatch(rule.pattern, physical):
             return (
                 f"makes the {rule.kind} name {logical[:60]!r} + 7 random characters, which AWS refuses (it takes "
-                f"{rule.what}): use letters, digits and '-', starting with a letter or digit"
+                f"{rule.what})"
             )
     return None
