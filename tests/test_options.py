@@ -107,6 +107,14 @@ def test_a_long_value_is_shown_cut_with_its_length():
     assert len(line) < 200
 
 
+def test_a_long_unknown_argument_name_is_shown_cut():
+    _, lines = read({"vpc_id": "vpc-1", "k" * 10_000: 1})
+    (line,) = lines
+    assert line.startswith("Demo.'kkkk")
+    assert "(10002 characters): unknown argument" in line
+    assert len(line) < 300
+
+
 def test_every_problem_is_reported_at_once_and_required_fields_are_named():
     _, lines = read({"size": 0, "ratio": 2, "colour": 3})
     assert [line.split(":")[0] for line in lines] == ["Demo.vpc_id", "Demo.size", "Demo.ratio", "Demo.colour"]

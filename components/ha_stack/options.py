@@ -157,11 +157,12 @@ class Spec(Generic[T]):
         names = [n for n in self.fields if n not in skip]
         for key in given:
             if not isinstance(key, str):
-                problems.add(str(key), f"argument names are strings, got the key {shown(key)}")
+                problems.add(shown(key), f"argument names are strings, got the key {shown(key)}")
             elif key in skip:
                 problems.add(key, "is set by the stack from the other tiers, not in the stack file")
             elif key not in self.fields:
-                problems.add(key, f"unknown argument{did_you_mean(key, names)}; known: {', '.join(sorted(names))}")
+                known = f"{did_you_mean(key, names)}; known: {', '.join(sorted(names))}"
+                problems.add(key if len(key) <= SHOWN_CHARACTERS else shown(key), f"unknown argument{known}")
         values: dict[str, Any] = {}
         for name in names:
             declared = self.fields[name]
