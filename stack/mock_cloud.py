@@ -360,13 +360,16 @@ class MockCloud(pulumi.runtime.Mocks):
                 "latestVersion": int(_digest(json.dumps(dict(inputs), sort_keys=True, default=str), size=6), 16),
             },
             "aws:acm/certificate:Certificate": lambda: {
+                # ACM asks for one validation record per name on the certificate, the alternative names included.
                 "domainValidationOptions": [
                     {
-                        "domainName": inputs["domainName"],
-                        "resourceRecordName": f"_{_digest(name, size=32)}.{inputs['domainName']}.",
+                        "domainName": domain,
+                        "resourceRecordName": f"_{_digest(name, *([domain] if i else []), size=32)}.{domain}.",
                         "resourceRecordType": "CNAME",
-                        "resourceRecordValue": f"_{_digest(name, 'v', size=32)}.acm-validations.aws.",
+                        "resourceRecordValue": f"_{_digest(name, 'v', *([domain] if i else []), size=32)}"
+                        ".acm-validations.aws.",
                     }
+                    for i, domain in enumerate([inputs["domainName"], *inputs.get("subjectAlternativeNames", [])])
                 ]
             },
             "aws:acm/certificateValidation:CertificateValidation": lambda: {"certificateArn": inputs["certificateArn"]},
