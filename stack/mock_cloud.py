@@ -210,6 +210,8 @@ class Recording:
     exports: dict[str, Any] = field(default_factory=dict)
     invokes: set[str] = field(default_factory=set)
     """Token of every invoke (data source) the program made: what a preview needs to read from AWS."""
+    invoke_regions: set[tuple[str, str]] = field(default_factory=set)
+    """(token, region) of every invoke: which region each data source asked (its provider's, or its `region`)."""
 
     def of_type(self, typ: str) -> list[RecordedResource]:
         """All resources of one type token."""
@@ -238,12 +240,35 @@ class MockCloud(pulumi.runtime.Mocks):
     """Answers like AWS in one region and account; see the module docstring."""
 
     def __init__(self, region: str = "us-east-1") -> None:
-        self.region = region
+        self.home_region = region
+        """The stack's region (aws:region): the default provider's."""
+        self.provider_regions: dict[str, str] = {}
+        """Id of each explicit aws.Provider registered -> its region, so a resource or invoke made through it is
+        answered for that region, as AWS would."""
+        self.answering = threading.local()
+        """Per thread: the region of the resource or invoke being answered (None: the home region)."""
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
         self.invokes: set[str] = set()
         """Token of every invoke answered."""
+        self.invoke_regions: set[tuple[str, str]] = set()
+        """(token, region) of every invoke answered."""
         self.registering = threading.local()
         """Per thread (registrations run concurrently): outputs the engine would mark secret."""
+
+    @property
+    def region(self) -> str:
+        """The region of what is being answered: a per-resource `region` argument (pulumi-aws 7), else the region of
+        the aws.Provider it was made through, else the stack's."""
+        return getattr(self.answering, "region", None) or self.home_region
+
+    def region_of(self, provider: str | None, arguments: Mapping[str, Any]) -> str:
+        """Where AWS would act: the `region` argument, else the provider's region ("<urn>::<id>" reference)."""
+        given = arguments.get("region")
+        if isinstance(given, str) and given:
+            return given
+        if provider:
+            return self.provider_regions.get(provider.rsplit("::", maxsplit=1)[-1], self.home_region)
+        return self.home_region
 
     def zones(self) -> list[tuple[str, str]]:
         """(zone name, zone id) pairs of the region."""
@@ -255,7 +280,14 @@ class MockCloud(pulumi.runtime.Mocks):
         if not args.custom:
             return f"{args.name}-component", {}
         resource_id = self._id(args.typ, args.name, args.inputs)
-        outputs = {**args.inputs, **self._outputs(args.typ, args.name, resource_id, args.inputs)}
+        if args.typ == "pulumi:providers:aws":
+            self.provider_regions[resource_id] = str(args.inputs.get("region") or self.home_region)
+            return resource_id, dict(args.inputs)
+        self.answering.region = self.region_of(args.provider, args.inputs)
+        try:
+            outputs = {**args.inputs, **self._outputs(args.typ, args.name, resource_id, args.inputs)}
+        finally:
+            self.answering.region = None
         for key in getattr(self.registering, "secret_outputs", ()):
             if key in outputs:
                 outputs[key] = {SECRET_SIG_KEY: SECRET_SIG, "value": outputs[key]}
@@ -394,6 +426,15 @@ class MockCloud(pulumi.runtime.Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         self.invokes.add(args.token)
+        self.answering.region = self.region_of(args.provider, args.args)
+        self.invoke_regions.add((args.token, self.region))
+        try:
+            return self._answer(args), []
+        finally:
+            self.answering.region = None
+
+    def _answer(self, args: MockCallArgs) -> dict[str, Any]:
+        """The invoke's result, for the region being answered (self.region)."""
         region = self.region
         answers: dict[str, Callable[[], dict[str, Any]]] = {
             "aws:index/getAvailabilityZones:getAvailabilityZones": lambda: {
@@ -456,7 +497,7 @@ class MockCloud(pulumi.runtime.Mocks):
             raise NotImplementedError(
                 f"the mock cloud has no answer for invoke {args.token}; add one in stack/mock_cloud.py"
             )
-        return answers[args.token](), []
+        return answers[args.token]()
 
     def existing_vpcs(self) -> list[dict[str, Any]]:
         """The VPC that already exists in the account (EXISTING_VPC_NAME), as DescribeVpcs describes it."""
@@ -610,4 +651,5 @@ def run_program(
 
     pulumi.runtime.test(program_then_exports)()  # type: ignore[no-untyped-call]
     recording.invokes = set(cloud.invokes)
+    recording.invoke_regions = set(cloud.invoke_regions)
     return recording

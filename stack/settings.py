@@ -21,7 +21,7 @@ from pulumi.runtime import config as pulumi_config
 
 from ha_stack import catalogue, options
 from ha_stack.cache import HaCacheArgs
-from ha_stack.database import HaDatabaseArgs
+from ha_stack.database import GLOBAL_INSTANCE_FAMILIES, DatabaseEngine, HaDatabaseArgs
 from ha_stack.edge import HaEdgeArgs
 from ha_stack.fleet import HaWebFleetArgs
 from ha_stack.monitoring import HaMonitoringArgs
@@ -77,6 +77,52 @@ STACK_ARGS = options.Spec(
 )
 
 
+class Approach(str, Enum):
+    """What the standby region keeps running (docs/dr.md section 1)."""
+
+    PILOT_LIGHT = "pilot_light"
+    """Data replicated, infrastructure deployed, no instances (standby_min_size 0): recovery waits for a boot."""
+    WARM_STANDBY = "warm_standby"
+    """A scaled-down working copy (at least one instance per standby AZ) that already serves the read failover."""
+
+
+class DrArgs(TypedDict):
+    """`ha-stack:dr`: the stack becomes a primary/standby pair (docs/dr.md). Absent: one region, as before."""
+
+    secondary_region: str
+    """The standby region: one of AWS's standard partition, not aws:region."""
+    approach: NotRequired[Approach]
+    """pilot_light or warm_standby."""
+    standby_az_count: NotRequired[int]
+    """Availability Zones the standby spans (its own zones, picked in that region); the stack's az_count when absent."""
+    standby_min_size: NotRequired[int]
+    """The standby fleet's min and desired size (its max is the primary's, so a failover can scale it to the
+    primary's capacity): 0 for pilot_light, at least one instance per standby AZ for warm_standby."""
+
+
+def _standby_min(values: Mapping[str, Any]) -> int:
+    """0 for pilot_light; for warm_standby one instance per standby AZ (standby_az_count)."""
+    return 0 if values.get("approach") is Approach.PILOT_LIGHT else int(values.get("standby_az_count", 2))
+
+
+DR_ARGS = options.Spec(
+    f"{PROJECT}:dr",
+    DrArgs,
+    secondary_region=options.Arg(
+        check=options.member_of(catalogue.regions, "a region of AWS's standard partition", catalogue.SOURCE)
+    ),
+    approach=options.Arg(Approach.WARM_STANDBY),
+    standby_az_count=options.Arg(check=options.between(2, 6)),
+    standby_min_size=options.Arg(_standby_min, options.between(0, 100)),
+)
+"""The `dr` setting's declaration (the stack fills standby_az_count in from az_count before reading it)."""
+STANDBY_LABEL = "origin-standby."
+"""The standby load balancer's own name (its certificate's first name)."""
+WRITE_LABEL = "origin-write."
+"""The Route 53 failover name (PRIMARY: the primary load balancer, SECONDARY: the standby's): the origin of the
+behaviors that allow writes, which CloudFront's origin groups cannot serve."""
+
+
 def name_prefix(stack: str) -> str:
     """`<project>-<stack>`: the prefix of the names AWS needs fixed (trail, dashboard, alarms)."""
     return f"{PROJECT}-{stack}"
@@ -112,6 +158,9 @@ class Settings:
     edge: HaEdgeArgs
     monitoring: HaMonitoringArgs
     resilience: HaResilienceArgs
+    dr: DrArgs | None = None
+    """The `dr` setting with its defaults filled in (secondary_region, approach, standby_min_size,
+    standby_az_count), or None for a one-region stack."""
 
     @property
     def environment(self) -> str:
@@ -200,10 +249,11 @@ def parse_settings(config: Mapping[Any, Any], *, stack: str) -> Settings:
     """Parse `namespace:key` config values (objects as data or JSON text); raise SettingsError with all problems."""
     reading = _Reading(stack)
     own = _namespaces(config, reading)
-    top = {k: v for k, v in own.items() if k not in {t.name for t in tiers.TIERS}}
+    top = {k: v for k, v in own.items() if k not in {t.name for t in tiers.TIERS} and k != "dr"}
     reading.given[""] = {k: _decode(v, STACK_ARGS.fields[k].annotation) for k, v in top.items()}
     reading.values[""] = STACK_ARGS.read(reading.given[""], reading.problems_of(""))
     region = _region(config.get("aws:region"), reading)
+    dr = _dr_args(own.get("dr"), region, reading)
     for tier in tiers.TIERS:
         raw = _decode(own.get(tier.name), dict)
         reading.given[tier.name] = raw if isinstance(raw, Mapping) else {}
@@ -214,6 +264,8 @@ def parse_settings(config: Mapping[Any, Any], *, stack: str) -> Settings:
     if reading.value("", "environment") == "prod":
         _prod(reading)
     _static_stability(reading)
+    if dr is not None:
+        _dr_rules(dr, reading)
     if reading.lines:
         raise SettingsError(reading.lines)
     v = reading.values
@@ -233,6 +285,7 @@ def parse_settings(config: Mapping[Any, Any], *, stack: str) -> Settings:
         edge=v["edge"],  # type: ignore[arg-type]
         monitoring=v["monitoring"],  # type: ignore[arg-type]
         resilience=v["resilience"],  # type: ignore[arg-type]
+        dr=dr,
     )
 
 
@@ -241,7 +294,7 @@ def _namespaces(config: Mapping[Any, Any], reading: _Reading) -> dict[str, objec
     the project's is refused (a tier under `ha_stack:web` would otherwise be ignored and replaced by defaults).
     Other namespaces (`aws:`, `pulumi:`, a provider's) are theirs and stay allowed."""
     own: dict[str, object] = {}
-    known = [*STACK_ARGS.fields, *(t.name for t in tiers.TIERS)]
+    known = [*STACK_ARGS.fields, "dr", *(t.name for t in tiers.TIERS)]
     for key, value in config.items():
         if not isinstance(key, str):
             reading.lines.append(f"config key {options.shown(key)}: keys are strings such as {PROJECT}:environment")
@@ -424,6 +477,66 @@ def _prod(reading: _Reading) -> None:
             f"prod needs the peak load (requests per second) the web tier must carry with one AZ lost; set it in "
             f"Pulumi.{reading.stack}.yaml",
         )
+
+
+def _dr_args(given: object, region: str, reading: _Reading) -> DrArgs | None:
+    """`ha-stack:dr` read through DR_ARGS, its defaults from az_count filled in; None when absent."""
+    given = _decode(given, dict)
+    if given is None:
+        return None
+    problems = reading.problems_of("dr")
+    if not isinstance(given, Mapping):
+        reading.lines.append(
+            f"{PROJECT}:dr: must be an object (secondary_region, approach, standby_min_size, standby_az_count), "
+            f"got {options.shown(given)}"
+        )
+        return None
+    reading.given["dr"] = given
+    azs = reading.value("", "az_count")
+    dr = DR_ARGS.read({"standby_az_count": azs, **given} if azs is not None else given, problems)
+    reading.values["dr"] = dr
+    secondary = dr.get("secondary_region")
+    if secondary is not None and secondary == region:
+        problems.add("secondary_region", f"must differ from aws:region ({region}): the standby survives its loss")
+    return dr
+
+
+def _dr_rules(dr: DrArgs, reading: _Reading) -> None:
+    """What a primary/standby pair needs from the other keys: a domain for the regions' origin names, the edge for
+    the read failover, a standby fleet sized for its approach, and a global database's memory-optimized class."""
+    problems = reading.problems_of("dr")
+    if reading.problems_of("").ok("domain") and reading.value("", "domain") is None:
+        reading.lines.append(
+            f"{PROJECT}:dr: needs {PROJECT}:domain and {PROJECT}:hosted_zone: each region's load balancer gets its "
+            f"own name (origin.<domain>, {STANDBY_LABEL}<domain>) and writes follow {WRITE_LABEL}<domain>"
+        )
+    if reading.value("", "enable_edge") is False:
+        reading.lines.append(
+            f"{PROJECT}:dr: needs {PROJECT}:enable_edge true: reads fail over in CloudFront's origin group "
+            "(primary load balancer, then the standby's)"
+        )
+    approach, low, azs = dr.get("approach"), dr.get("standby_min_size"), dr.get("standby_az_count")
+    if problems.ok("approach", "standby_min_size") and low is not None:
+        if approach is Approach.PILOT_LIGHT and low != 0:
+            problems.add("standby_min_size", f"pilot_light runs no instances in the standby: must be 0, got {low}")
+        elif approach is Approach.WARM_STANDBY and azs is not None and low < azs:
+            problems.add(
+                "standby_min_size",
+                f"warm_standby runs at least one instance per standby AZ: must be >= standby_az_count ({azs}), "
+                f"got {low}",
+            )
+        high = reading.value("fleet", "max_size")
+        if high is not None and low > high:
+            problems.add("standby_min_size", f"must be <= fleet.max_size ({high}), the standby's max, got {low}")
+    if _plain(reading.value("database", "engine")) == DatabaseEngine.AURORA_POSTGRESQL.value:
+        klass = reading.value("database", "instance_class")
+        if klass is not None and not re.fullmatch(GLOBAL_INSTANCE_FAMILIES, klass):
+            reading.refuse(
+                "database",
+                "instance_class",
+                "with dr, Aurora is a global database, which needs a memory-optimized class (db.r*, db.x*)",
+                klass,
+            )
 
 
 def _plain(value: object) -> object:

@@ -14,7 +14,7 @@ from ha_stack.edge import VPC_ORIGIN_EXCLUDED_ZONE_IDS
 from stack.settings import PROJECT, Settings
 
 
-def lacking(settings: Settings, zones: list[str]) -> dict[str, list[str]]:
+def lacking(settings: Settings, zones: list[str], invoke: pulumi.InvokeOptions | None = None) -> dict[str, list[str]]:
     """Zone -> the web tier's instance type and the database's class it does not offer (zones lacking nothing
     omitted).
 
@@ -25,12 +25,14 @@ def lacking(settings: Settings, zones: list[str]) -> dict[str, list[str]]:
     ec2 = aws.ec2.get_instance_type_offerings(
         location_type="availability-zone",
         filters=[{"name": "instance-type", "values": [instance_type]}, {"name": "location", "values": zones}],
+        opts=invoke,
     )
     rds = aws.rds.get_orderable_db_instance(
         engine=str(settings.database["engine"].value),
         engine_latest_version=True,
         preferred_instance_classes=[db_class],
         vpc=True,
+        opts=invoke,
     )
     missing: dict[str, list[str]] = {}
     for zone in zones:
@@ -45,16 +47,20 @@ def _wanted(settings: Settings) -> tuple[str, str]:
     return str(settings.web["instance_type"]), str(settings.database["instance_class"])
 
 
-def pick_zones(settings: Settings) -> list[str]:
+def pick_zones(settings: Settings, standby: pulumi.ProviderResource | None = None) -> list[str]:
     """The pinned zones, or the first az_count default zones (no opt-in Local or Wavelength Zones) that offer the
     web tier's instance type and the database's class: an Auto Scaling group or RDS cannot place them anywhere else.
     Unpinned, a zone that starts offering a type would shift the choice (and replace subnets), so a deployed stack
-    pins its zones in network.availability_zones."""
+    pins its zones in network.availability_zones.
+
+    With `standby` (the aws.Provider of the dr setting's secondary region), the standby's dr.standby_az_count zones,
+    asked of that region: zones and offerings are per region, and the pinned zones are the primary's."""
+    invoke = pulumi.InvokeOptions(provider=standby) if standby is not None else None
     found = aws.get_availability_zones(
-        state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
+        state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}], opts=invoke
     )
     names = sorted(found.names)
-    missing = lacking(settings, names)
+    missing = lacking(settings, names, invoke)
     if settings.vpc_origin:  # the internal load balancer's zones must be ones where CloudFront offers VPC origins
         for name, zone_id in zip(found.names, found.zone_ids, strict=True):
             if zone_id in VPC_ORIGIN_EXCLUDED_ZONE_IDS:
@@ -62,7 +68,7 @@ def pick_zones(settings: Settings) -> list[str]:
     usable = [zone for zone in names if zone not in missing]
     instance_type, db_class = _wanted(settings)
     offering = f"web.instance_type {instance_type} and database.instance_class {db_class}"
-    pinned = settings.network.get("availability_zones")
+    pinned = settings.network.get("availability_zones") if standby is None else None
     if pinned:
         wrong = [
             f"{z} {'lacks ' + ', '.join(missing[z]) if z in missing else 'is not a usable zone'}"
@@ -75,11 +81,13 @@ def pick_zones(settings: Settings) -> list[str]:
                 f"{offering}: {', '.join(usable) or 'none'}"
             )
         return list(pinned)
-    count = settings.az_count
+    count, key, region = settings.az_count, "az_count", settings.region
+    if standby is not None and settings.dr is not None:
+        count, key, region = settings.dr["standby_az_count"], "dr.standby_az_count", settings.dr["secondary_region"]
     if len(usable) < count:
         gaps = "".join(f"; {zone} lacks {', '.join(kinds)}" for zone, kinds in missing.items())
         raise pulumi.RunError(
-            f"{PROJECT}:az_count: must be at most the {len(usable)} zones of {settings.region} offering {offering} "
+            f"{PROJECT}:{key}: must be at most the {len(usable)} zones of {region} offering {offering} "
             f"({', '.join(usable) or 'none'}{gaps}), got {count}"
         )
     return usable[:count]

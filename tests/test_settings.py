@@ -257,3 +257,75 @@ def test_resilience_settings_autoshift_in_prod_with_a_users_blocked_windows_and_
 )
 def test_bad_resilience_settings_are_one_line_each(resilience, expected):
     assert any(p.startswith(expected) for p in problems_of(stack_config("prod", resilience=resilience)))
+
+
+DR = {"secondary_region": "us-west-2", "approach": "warm_standby"}
+
+
+def test_dr_defaults_come_from_the_stack_and_the_approach():
+    """standby_az_count is the stack's az_count; warm_standby's min size is one instance per standby AZ."""
+    dr = parse_settings(stack_config("prod", dr=DR), stack="prod").dr
+    assert dr is not None
+    assert (dr["standby_az_count"], dr["standby_min_size"]) == (3, 3)
+    pilot = parse_settings(
+        stack_config("prod", dr={"secondary_region": "us-west-2", "approach": "pilot_light"}), stack="prod"
+    )
+    assert pilot.dr is not None
+    assert pilot.dr["standby_min_size"] == 0
+    assert parse_settings(stack_config("dev"), stack="dev").dr is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            {"dr": {**DR, "secondary_region": "us-east-1"}},
+            "ha-stack:dr.secondary_region: must differ from aws:region (us-east-1): the standby survives its loss",
+        ),
+        (
+            {"dr": {**DR, "secondary_region": "us-wst-2"}},
+            "ha-stack:dr.secondary_region: must be a region of AWS's standard partition (cfn-lint's AWS catalogue), "
+            "got 'us-wst-2' (nearest: us-west-2, us-west-1, us-east-2)",
+        ),
+        (
+            {"dr": {**DR, "approach": "cold"}},
+            "ha-stack:dr.approach: must be one of pilot_light, warm_standby, got 'cold'",
+        ),
+        (
+            {"dr": {**DR, "approach": "pilot_light", "standby_min_size": 2}},
+            "ha-stack:dr.standby_min_size: pilot_light runs no instances in the standby: must be 0, got 2",
+        ),
+        (
+            {"dr": {**DR, "standby_min_size": 2}},
+            "ha-stack:dr.standby_min_size: warm_standby runs at least one instance per standby AZ: must be >= "
+            "standby_az_count (3), got 2",
+        ),
+        (
+            {"dr": {**DR, "standby_min_size": 9}},
+            "ha-stack:dr.standby_min_size: must be <= fleet.max_size (6), the standby's max, got 9",
+        ),
+        ({"dr": {**DR, "standby_az_count": 1}}, "ha-stack:dr.standby_az_count: must be from 2 to 6, got 1"),
+        (
+            {"dr": {**DR, "secondry_region": "x"}},
+            "ha-stack:dr.secondry_region: unknown argument (did you mean 'secondary_region'?)",
+        ),
+        (
+            {"dr": "us-west-2"},
+            "ha-stack:dr: must be an object (secondary_region, approach, standby_min_size, standby_az_count), "
+            "got 'us-west-2'",
+        ),
+        (
+            {"dr": DR, "domain": None, "hosted_zone": None},
+            "ha-stack:dr: needs ha-stack:domain and ha-stack:hosted_zone: each region's load balancer gets its own "
+            "name (origin.<domain>, origin-standby.<domain>) and writes follow origin-write.<domain>",
+        ),
+        (
+            {"dr": DR, "database": {"instance_class": "db.t4g.medium"}},
+            "ha-stack:database.instance_class: with dr, Aurora is a global database, which needs a memory-optimized "
+            "class (db.r*, db.x*), got 'db.t4g.medium'",
+        ),
+    ],
+)
+def test_each_dr_problem_is_one_line_before_anything_is_declared(overrides, line):
+    lines = problems_of(stack_config("prod", **overrides))
+    assert any(got.startswith(line) for got in lines), lines

@@ -128,7 +128,7 @@ CONFIG_ROWS: list[tuple[str, str, dict[Any, Any], str]] = [
         "t",
         {**PROD, "ha-stack:webb": {}},
         "ha-stack:webb: unknown key (did you mean 'web'?); known keys: environment, az_count, domain, hosted_zone, "
-        "enable_edge, peak_requests_per_second, network, web, fleet, database, cache, service, edge, monitoring, "
+        "enable_edge, peak_requests_per_second, dr, network, web, fleet, database, cache, service, edge, monitoring, "
         "resilience",
     ),
     (
