@@ -6,8 +6,10 @@ import json
 import re
 from dataclasses import fields
 from typing import Any, cast
+from unittest import mock
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 from ha_stack import HaMonitoring, HaMonitoringArgs, options
@@ -15,7 +17,7 @@ from ha_stack.database import DatabaseEngine
 from ha_stack.monitoring import plan
 from ha_stack.release import Launch, render_agent_config
 from stack.ha_summary import alarms_by_tier
-from stack.mock_cloud import Recording
+from stack.mock_cloud import MockCloud, Recording
 from stack.settings import parse_settings
 from tests.conftest import build, parented_children, run_stack, stack_config
 
@@ -71,6 +73,11 @@ PUBLISHED: dict[tuple[str, str], list[set[str]]] = {
     ("AWS/CloudFront", "5xxErrorRate"): [{"DistributionId", "Region"}],
     ("AWS/Route53", "HealthCheckStatus"): [{"HealthCheckId"}],
     ("AWS/WAFV2", "BlockedRequests"): [{"WebACL", "Rule"}, {"WebACL", "Rule", "Region"}],
+    # Aurora user guide, "Amazon CloudWatch metrics for Amazon Aurora": cluster-level, milliseconds.
+    ("AWS/RDS", "AuroraGlobalDBRPOLag"): [{"DBClusterIdentifier"}],
+    # S3 user guide, "Using S3 Replication metrics": per replication rule, in the destination bucket's region.
+    ("AWS/S3", "OperationsFailedReplication"): [{"SourceBucket", "DestinationBucket", "RuleId"}],
+    ("AWS/S3", "ReplicationLatency"): [{"SourceBucket", "DestinationBucket", "RuleId"}],
 }
 GLOBAL_NAMESPACES = {"AWS/CloudFront", "AWS/Route53", "AWS/WAFV2"}
 CIS_NAMESPACE = "LogMetrics"
@@ -645,6 +652,10 @@ def refused(given: object, name: str = "monitoring") -> list[str]:
 
 
 LONG = "x" * 10_000
+STANDBY_REPLICATION: dict[str, Any] = {
+    "replication_source_bucket": "edge-static-primary",
+    "replication_destination_bucket": "edge-static-replica",
+}
 
 
 def without(key: str, **overrides: Any) -> dict[str, Any]:
@@ -711,6 +722,32 @@ def without(key: str, **overrides: Any) -> dict[str, Any]:
             without("database_cluster_identifier"),
             "HaMonitoring.database_cluster_identifier: is required for aurora-postgresql",
         ),
+        # the standby's inputs
+        (
+            component_args(replication_source_bucket="assets", replication_rule_ids=["every-object"]),
+            "HaMonitoring.replication_source_bucket: replication_source_bucket and replication_destination_bucket "
+            "and replication_rule_ids go together: give both or neither",
+        ),
+        (
+            component_args(**STANDBY_REPLICATION, replication_rule_ids=["every object"]),
+            "HaMonitoring.replication_rule_ids: must be a replication rule ID of at most 255 characters, got "
+            "'every object'",
+        ),
+        (
+            component_args(**STANDBY_REPLICATION, replication_rule_ids=["prefix:a/", "prefix-a"]),
+            "HaMonitoring.replication_rule_ids: every rule once (alarm names are made from them), got "
+            "['prefix-a', 'prefix:a/'] as the same name",
+        ),
+        (
+            component_args(**STANDBY_REPLICATION, replication_rule_ids=[LONG]),
+            f"HaMonitoring.replication_rule_ids: must be a replication rule ID of at most 255 characters, got "
+            f"'{'x' * 59}... (10002 characters)",
+        ),
+        (
+            component_args(global_rpo_alarm_seconds=0),
+            "HaMonitoring.global_rpo_alarm_seconds: must be from 1 to 3600 seconds, got 0",
+        ),
+        (component_args(asg_min_size=-1), "HaMonitoring.asg_min_size: must be from 0 to 100, got -1"),
     ],
 )
 def test_each_class_of_bad_input_is_one_line_and_nothing_is_declared(given, line):
@@ -757,3 +794,194 @@ def test_several_bad_arguments_are_all_reported_in_one_error():
         "HaMonitoring.log_expire_days",
         "HaMonitoring.name",
     ]
+
+
+# --- The standby region's instance (issue 16): built with the standby region's provider, as the stack builds it.
+
+
+def standby_args(**overrides: Any) -> HaMonitoringArgs:
+    """What the stack gives the standby's instance: its own web tier and database, the secondary cluster, the
+    replicated static bucket's rule and the standby origin's health check; no edge and no second trail."""
+    standby: dict[str, Any] = {
+        "region": "us-west-2",
+        "alb_arn_suffix": "app/standby-alb/3",
+        "target_group_arn_suffix": "targetgroup/standby-app/4",
+        "asg_name": "standby-instances-asg",
+        "database_cluster_identifier": "standby-db-cluster",
+        "database_instance_identifiers": ["standby-db-writer-a"],
+        "cache_member_ids": ["standby-cache-001"],
+        "global_secondary_cluster_identifier": "standby-db-cluster",
+        "replication_rule_ids": ["every-object"],
+        "standby_health_check_id": "hc-standby",
+        "alarm_emails": ["ops@example.com", "oncall@example.com"],
+        "enable_cloudtrail": False,
+        "name_prefix": "ha-stack-prod-standby",
+        **STANDBY_REPLICATION,
+    }
+    return component_args(**{**standby, **overrides})
+
+
+def built_in_standby(**overrides: Any) -> tuple[Recording, list[tuple[str, str]]]:
+    """The instance under an aws.Provider for us-west-2, and the (token, provider) of every invoke it made."""
+    asked: list[tuple[str, str]] = []
+    original = MockCloud.call
+
+    def call(self: MockCloud, args: Any) -> Any:
+        asked.append((args.token, str(args.provider)))
+        return original(self, args)
+
+    def program() -> None:
+        provider = aws.Provider("standby", region="us-west-2")
+        for key in ("distribution_id", "health_check_id", "web_acl_name"):
+            overrides.setdefault(key, None)
+        given = {k: v for k, v in standby_args(**overrides).items() if v is not None}
+        HaMonitoring(
+            "monitoring-standby",
+            cast(HaMonitoringArgs, given),
+            pulumi.ResourceOptions(provider=provider),
+        )
+
+    with mock.patch.object(MockCloud, "call", call):
+        rec = build(program)
+    return rec, asked
+
+
+def alarm_keys(rec: Recording, tier: str | None = None) -> set[str]:
+    """The standby instance's alarm keys (names without "monitoring-standby-"), of one tier or all."""
+    return {
+        a.name.removeprefix("monitoring-standby-")
+        for a in rec.of_type(ALARM)
+        if tier in (None, a.inputs["tags"]["ha-stack:tier"])
+    }
+
+
+@pytest.fixture(scope="module")
+def standby() -> tuple[Recording, list[tuple[str, str]]]:
+    return built_in_standby()
+
+
+def _standby_provider(rec: Recording) -> str:
+    (provider,) = rec.of_type("pulumi:providers:aws")
+    return provider.urn
+
+
+def test_the_standby_instance_lands_in_the_standby_region_and_asks_it(standby):
+    rec, asked = standby
+    provider = _standby_provider(rec)
+    children = [r for r in rec.resources if r.custom and r.typ != "pulumi:providers:aws"]
+    assert children
+    assert [r.name for r in children if not r.provider.startswith(provider + "::")] == []
+    # The account and region lookups go through the component (parent=self), so the standby's provider answers.
+    assert asked
+    assert all(p.startswith(provider + "::") for _, p in asked), asked
+    # Only what Route 53 publishes in us-east-1 is placed there; the rest stays in the provider's region.
+    regions = {r.name: r.inputs.get("region") for r in children if r.typ == ALARM}
+    assert {n for n, region in regions.items() if region} == {"monitoring-standby-standby-health-check"}
+    assert set(regions.values()) == {None, "us-east-1"}
+
+
+def test_the_standby_watches_the_global_database_lag_on_its_secondary_cluster(standby):
+    rec, _ = standby
+    lag = dict(rec.named("monitoring-standby-global-db-rpo-lag", ALARM).inputs)
+    assert (lag["namespace"], lag["metricName"], lag["dimensions"]) == (
+        "AWS/RDS",
+        "AuroraGlobalDBRPOLag",
+        {"DBClusterIdentifier": "standby-db-cluster"},
+    )
+    assert lag["threshold"] == 30_000  # 30 s in the metric's milliseconds
+    assert lag["statistic"] == "Maximum"
+    assert lag["treatMissingData"] == "breaching"  # a secondary that stops reporting is not known to be safe
+    assert lag.get("region") is None
+
+
+def test_each_replication_rule_alarms_on_failures_and_on_latency_beyond_rtc(standby):
+    rec, _ = standby
+    where = {
+        "SourceBucket": "edge-static-primary",
+        "DestinationBucket": "edge-static-replica",
+        "RuleId": "every-object",
+    }
+    failed = dict(rec.named("monitoring-standby-replication-failed-every-object", ALARM).inputs)
+    latency = dict(rec.named("monitoring-standby-replication-latency-every-object", ALARM).inputs)
+    assert (failed["namespace"], failed["metricName"], failed["dimensions"]) == (
+        "AWS/S3",
+        "OperationsFailedReplication",
+        where,
+    )
+    assert (failed["statistic"], failed["comparisonOperator"], failed["threshold"]) == (
+        "Sum",
+        "GreaterThanThreshold",
+        0,
+    )
+    assert (latency["metricName"], latency["dimensions"], latency["statistic"]) == (
+        "ReplicationLatency",
+        where,
+        "Maximum",
+    )
+    assert (latency["comparisonOperator"], latency["threshold"]) == ("GreaterThanThreshold", 900)
+
+
+def test_several_rules_get_alarms_each_named_after_the_rule():
+    rec, _ = built_in_standby(replication_rule_ids=["prefix:assets/", "prefix:img/"])
+    names = alarm_keys(rec, "standby")
+    assert {"replication-failed-prefix-assets", "replication-latency-prefix-img"} <= names
+    rules = {a.inputs["dimensions"]["RuleId"] for a in rec.of_type(ALARM) if a.inputs.get("namespace") == "AWS/S3"}
+    assert rules == {"prefix:assets/", "prefix:img/"}
+
+
+def test_the_standby_origin_health_check_alarms_in_us_east_1_on_a_topic_there_with_the_same_emails(standby):
+    rec, _ = standby
+    check = dict(rec.named("monitoring-standby-standby-health-check", ALARM).inputs)
+    assert (check["metricName"], check["dimensions"], check["region"]) == (
+        "HealthCheckStatus",
+        {"HealthCheckId": "hc-standby"},
+        "us-east-1",
+    )
+    assert check["treatMissingData"] == "breaching"
+    topics = {t.inputs.get("region"): t for t in rec.of_type(TOPIC)}
+    assert set(topics) == {None, "us-east-1"}  # the standby region's own topic, and one where Route 53 publishes
+    for a in rec.of_type(ALARM):
+        topic = topics["us-east-1"] if a.inputs.get("region") == "us-east-1" else topics[None]
+        assert a.inputs["alarmActions"] == [topic.outputs["arn"]], a.name
+    mails: dict[str | None, set[str]] = {}
+    for sub in rec.of_type("aws:sns/topicSubscription:TopicSubscription"):
+        mails.setdefault(sub.inputs.get("region"), set()).add(sub.inputs["endpoint"])
+    assert mails == {
+        None: {"ops@example.com", "oncall@example.com"},
+        "us-east-1": {"ops@example.com", "oncall@example.com"},
+    }
+
+
+def test_standby_metrics_are_ones_aws_publishes(standby):
+    rec, _ = standby
+    for a in rec.of_type(ALARM):
+        for namespace, metric, dimensions in metrics_of(a):
+            assert (namespace, metric) in PUBLISHED, (a.name, namespace, metric)
+            assert set(dimensions) in PUBLISHED[(namespace, metric)], (a.name, metric, dimensions)
+
+
+def test_the_standby_dashboard_has_a_standby_row_with_a_graph_per_standby_alarm(standby):
+    rec, _ = standby
+    widgets = _widgets(rec)
+    titles = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
+    assert "## standby" in titles
+    row = titles.index("## standby")
+    texts = [i for i, w in enumerate(widgets) if w["type"] == "text"]
+    start = texts[row]
+    end = texts[row + 1] if row + 1 < len(texts) else len(widgets)
+    graphs = {w["properties"]["title"]: w["properties"] for w in widgets[start + 1 : end]}
+    assert set(graphs) == alarm_keys(rec, "standby")
+    assert graphs["standby-health-check"]["region"] == "us-east-1"
+    assert graphs["global-db-rpo-lag"]["region"] == "us-west-2"
+    (dashboard,) = rec.of_type("aws:cloudwatch/dashboard:Dashboard")
+    assert dashboard.inputs["dashboardName"] == "ha-stack-prod-standby-overview"
+
+
+def test_a_pilot_light_standby_does_not_page_for_the_instances_it_does_not_run():
+    rec, _ = built_in_standby(asg_min_size=0)
+    names = alarm_keys(rec)
+    assert "no-healthy-hosts" not in names
+    assert "instances-below-min" not in names
+    assert {"unhealthy-hosts", "instances-cpu", "global-db-rpo-lag"} <= names  # what it runs is still watched
+    warm, _ = built_in_standby(asg_min_size=3)
+    assert {"no-healthy-hosts", "instances-below-min"} <= alarm_keys(warm)

@@ -27,7 +27,13 @@ EMAIL = r"[^@\s]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}"
 MINUTE = 60
 AURORA_VOLUME_ALARM_BYTES = 100 * 1024**4
 """About 80% of Aurora's 128 TiB volume limit."""
-TIERS = ("load balancer", "instances", "database", "cache", "edge", "audit")
+TIERS = ("load balancer", "instances", "database", "cache", "edge", "standby", "audit")
+"""Dashboard rows, front to back; "standby" is what a standby region's instance watches of the pair."""
+RTC_MINUTES = 15
+"""S3 RTC's threshold, the only value S3 takes (API reference, ReplicationTimeValue): 99.99% of objects within it."""
+RULE_ID = r"[A-Za-z0-9][A-Za-z0-9:._/-]{0,254}"
+"""A replication rule's ID as HaBucketReplication writes them ("every-object", "prefix:<prefix>"); at most 255
+characters (API reference, ReplicationRule ID)."""
 AGENT_NAMESPACE = "ha-stack/instances"
 """Namespace of the CloudWatch agent's metrics (release.py's agent config), aggregated by AutoScalingGroupName."""
 CIS_NAMESPACE = "LogMetrics"
@@ -125,7 +131,8 @@ class HaMonitoringArgs(TypedDict):
     asg_name: NotRequired[pulumi.Input[str]]
     """Auto Scaling group name (HaWebFleet.asg_name)."""
     asg_min_size: NotRequired[int]
-    """The group's minimum: fewer in-service instances alarms."""
+    """The group's minimum: fewer in-service instances alarms. 0 (a pilot-light standby, scaled to nothing until a
+    failover): neither "fewer than the minimum" nor "no healthy hosts" alarms, since no instance is expected."""
     instance_disk_alarm_percent: NotRequired[int]
     """Root-disk use (percent) of the fullest instance of the group that alarms, 50 to 99. The metric is the
     CloudWatch agent's disk_used_percent for "/", which the web tier's agent config publishes."""
@@ -150,6 +157,25 @@ class HaMonitoringArgs(TypedDict):
     """Route 53 health check id (HaEdge.health_check_id); with distribution_id."""
     web_acl_name: NotRequired[pulumi.Input[str]]
     """WAF web ACL name (HaEdge.web_acl_name); with distribution_id."""
+    global_secondary_cluster_identifier: NotRequired[pulumi.Input[str]]
+    """The secondary cluster, in this instance's region, of an Aurora global database (the standby's
+    HaDatabase.cluster_identifier): alarms when its RPO lag (AuroraGlobalDBRPOLag, which Aurora publishes for each
+    secondary cluster) exceeds global_rpo_alarm_seconds, i.e. when a region loss would now lose that much."""
+    global_rpo_alarm_seconds: NotRequired[int]
+    """RPO lag of the global database's secondary that alarms, 1 to 3600 seconds (AWS: "typically measured in
+    seconds")."""
+    replication_source_bucket: NotRequired[pulumi.Input[str]]
+    """Name of a bucket replicated by S3 replication with metrics (HaBucketReplication); with
+    replication_destination_bucket and replication_rule_ids. S3 publishes replication metrics in the destination
+    bucket's region, so give these to the instance of that region."""
+    replication_destination_bucket: NotRequired[pulumi.Input[str]]
+    """Name of the replica bucket (HaBucketReplication.replica_bucket_name)."""
+    replication_rule_ids: NotRequired[list[str]]
+    """IDs of the replication rules to watch (HaBucketReplication's rules: "every-object" or "prefix:<prefix>"):
+    per rule, failed replication operations and a replication latency above RTC's 15 minutes alarm."""
+    standby_health_check_id: NotRequired[pulumi.Input[str]]
+    """Route 53 health check of the standby region's own origin name (HaRegionalDns): alarms when the standby
+    could not take the traffic. Route 53 publishes health-check metrics in us-east-1 only, so the alarm is there."""
     enable_cloudtrail: NotRequired[bool]
     """A multi-region, validated, KMS-encrypted CloudTrail, delivered to an encrypted CloudWatch Logs group with the
     CIS alarms (root use, unauthorized API calls, IAM policy changes). Each trail costs money and every stack in an
@@ -225,6 +251,25 @@ def name_prefix(value: str) -> str | None:
     return None
 
 
+def _rule_key(rule_id: str) -> str:
+    """A rule ID as a child-name part ("prefix:assets/" -> "prefix-assets")."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", rule_id).strip("-").lower()
+
+
+REPLICATION = ("replication_source_bucket", "replication_destination_bucket", "replication_rule_ids")
+"""The S3 replication alarms are made with all three."""
+
+
+def rule_ids(value: list[str]) -> str | None:
+    """Replication rule IDs, each its own alarms: distinct once made child names."""
+    problem = options.each(options.matches(RULE_ID, "a replication rule ID of at most 255 characters"))(value)
+    if problem:
+        return problem
+    keys = [_rule_key(rule) for rule in value]
+    same = sorted({rule for rule in value if keys.count(_rule_key(rule)) > 1})
+    return f"every rule once (alarm names are made from them), got {shown(same)} as the same name" if same else None
+
+
 ARGS = options.Spec(
     COMPONENT,
     HaMonitoringArgs,
@@ -236,7 +281,7 @@ ARGS = options.Spec(
     alb_arn_suffix=options.Arg(),
     target_group_arn_suffix=options.Arg(),
     asg_name=options.Arg(),
-    asg_min_size=options.Arg(1, options.between(1, 100)),
+    asg_min_size=options.Arg(1, options.between(0, 100)),
     instance_disk_alarm_percent=options.Arg(85, options.between(50, 99, " percent")),
     database_engine=options.Arg(DatabaseEngine.AURORA_POSTGRESQL),
     database_cluster_identifier=options.Arg(),
@@ -248,6 +293,12 @@ ARGS = options.Spec(
     distribution_id=options.Arg(),
     health_check_id=options.Arg(),
     web_acl_name=options.Arg(),
+    global_secondary_cluster_identifier=options.Arg(),
+    global_rpo_alarm_seconds=options.Arg(30, options.between(1, 3600, " seconds")),
+    replication_source_bucket=options.Arg(),
+    replication_destination_bucket=options.Arg(),
+    replication_rule_ids=options.Arg(check=rule_ids),
+    standby_health_check_id=options.Arg(),
     enable_cloudtrail=options.Arg(True),
     force_destroy_buckets=options.Arg(False),
     trail_log_retention_days=options.Arg(365, checks.log_retention),
@@ -263,6 +314,7 @@ def check(given: object, problems: options.Problems, skip: frozenset[str] = froz
     args = ARGS.read(given, problems, skip=skip)
     checks.archive_order(args, problems)
     _together(args, problems, skip, "alb_arn_suffix", "target_group_arn_suffix")
+    _together(args, problems, skip, *REPLICATION)
     for needs_distribution in ("health_check_id", "web_acl_name"):
         wired = {needs_distribution, "distribution_id"}
         if not wired & skip and problems.ok(*wired) and needs_distribution in args and "distribution_id" not in args:
@@ -376,7 +428,7 @@ def load_balancer_alarms(p: MonitoringPlan, alb: pulumi.Input[str], target_group
     lb = {"LoadBalancer": alb}
     tg = {"LoadBalancer": alb, "TargetGroup": target_group}
     elb = "AWS/ApplicationELB"
-    return [
+    specs = [
         _rate(
             "alb-5xx-rate", "the ALB answers 5xx itself", "HTTPCode_ELB_5XX_Count", lb, p.args["alb_5xx_rate_percent"]
         ),
@@ -444,6 +496,8 @@ def load_balancer_alarms(p: MonitoringPlan, alb: pulumi.Input[str], target_group
             datapoints=2,
         ),
     ]
+    # A pilot-light standby runs no instance until a failover: "no healthy host" is its normal state.
+    return [s for s in specs if s.key != "no-healthy-hosts" or p.args["asg_min_size"] > 0]
 
 
 def instance_alarms(p: MonitoringPlan, asg: pulumi.Input[str]) -> list[AlarmSpec]:
@@ -453,7 +507,7 @@ def instance_alarms(p: MonitoringPlan, asg: pulumi.Input[str]) -> list[AlarmSpec
     instance's data points are also published under that one dimension and Maximum is the fullest instance.
     """
     group = {"AutoScalingGroupName": asg}
-    return [
+    specs = [
         AlarmSpec(
             key="instances-cpu",
             tier="instances",
@@ -499,6 +553,7 @@ def instance_alarms(p: MonitoringPlan, asg: pulumi.Input[str]) -> list[AlarmSpec
             datapoints=2,
         ),
     ]
+    return [s for s in specs if s.key != "instances-below-min" or p.args["asg_min_size"] > 0]
 
 
 @dataclass(frozen=True)
@@ -764,6 +819,105 @@ def edge_alarms(
     return alarms
 
 
+def global_database_alarms(p: MonitoringPlan, secondary_cluster: pulumi.Input[str]) -> list[AlarmSpec]:
+    """The secondary cluster's RPO lag: what a region loss would lose now.
+
+    Aurora user guide, "Amazon CloudWatch metrics for Amazon Aurora" (cluster-level): AuroraGlobalDBRPOLag, "the
+    recovery point objective (RPO) lag time. This metric measures how far the secondary cluster is behind the primary
+    cluster for user transactions", milliseconds; the switchover page says to watch it "for all secondary DB
+    clusters". Missing data alarms: a secondary that stops reporting its lag is not known to be safe.
+    """
+    seconds = p.args["global_rpo_alarm_seconds"]
+    return [
+        AlarmSpec(
+            key="global-db-rpo-lag",
+            tier="standby",
+            description=f"the global database's secondary is over {seconds} s behind: a region loss would lose that",
+            threshold=seconds * 1000.0,  # milliseconds
+            comparison="GreaterThanThreshold",
+            missing="breaching",
+            namespace="AWS/RDS",
+            metric="AuroraGlobalDBRPOLag",
+            dimensions={"DBClusterIdentifier": secondary_cluster},
+            statistic="Maximum",
+            evaluation_periods=5,
+            datapoints=3,
+        )
+    ]
+
+
+def replication_alarms(
+    source: pulumi.Input[str], destination: pulumi.Input[str], rule_ids: list[str]
+) -> list[AlarmSpec]:
+    """Per rule: any failed replication operation, and a replication latency above RTC's 15 minutes.
+
+    S3 user guide, "Using S3 Replication metrics": per replication rule, S3 publishes (AWS/S3, dimensions
+    SourceBucket, DestinationBucket, RuleId) OperationsFailedReplication and ReplicationLatency ("the maximum number
+    of seconds by which the replication destination bucket is behind the source bucket"), in the destination bucket's
+    region. RTC replicates 99.99% of objects within 15 minutes ("Replicating objects using S3 Replication Time
+    Control"), so a latency over 900 s is outside what the standby's data promise says.
+    """
+    alarms: list[AlarmSpec] = []
+    for rule in rule_ids:
+        where: dict[str, pulumi.Input[str]] = {"SourceBucket": source, "DestinationBucket": destination, "RuleId": rule}
+        key = _rule_key(rule)
+        alarms += [
+            AlarmSpec(
+                key=f"replication-failed-{key}",
+                tier="standby",
+                description=f"S3 could not replicate objects of rule {rule} to the standby region",
+                threshold=0,
+                comparison="GreaterThanThreshold",
+                missing="notBreaching",
+                namespace="AWS/S3",
+                metric="OperationsFailedReplication",
+                dimensions=where,
+                statistic="Sum",
+                period=5 * MINUTE,
+                evaluation_periods=1,
+                datapoints=1,
+            ),
+            AlarmSpec(
+                key=f"replication-latency-{key}",
+                tier="standby",
+                description=f"rule {rule}: the replica is over {RTC_MINUTES} minutes behind (RTC's threshold)",
+                threshold=RTC_MINUTES * MINUTE,
+                comparison="GreaterThanThreshold",
+                missing="notBreaching",
+                namespace="AWS/S3",
+                metric="ReplicationLatency",
+                dimensions=where,
+                statistic="Maximum",
+                evaluation_periods=3,
+                datapoints=3,
+            ),
+        ]
+    return alarms
+
+
+def standby_health_alarms(health_check: pulumi.Input[str]) -> list[AlarmSpec]:
+    """The standby region's origin as Route 53 probes it: a standby that could not take the traffic alarms before it
+    is needed. Route 53 health-check metrics exist only in us-east-1 (Route 53 developer guide, "Monitoring health
+    checks using CloudWatch")."""
+    return [
+        AlarmSpec(
+            key="standby-health-check",
+            tier="standby",
+            description="Route 53 cannot reach the standby region's origin: a failover would land on nothing",
+            threshold=1,
+            comparison="LessThanThreshold",
+            missing="breaching",
+            namespace="AWS/Route53",
+            metric="HealthCheckStatus",
+            dimensions={"HealthCheckId": health_check},
+            statistic="Minimum",
+            evaluation_periods=3,
+            datapoints=3,
+            region=GLOBAL_REGION,
+        )
+    ]
+
+
 def audit_alarms(p: MonitoringPlan) -> list[AlarmSpec]:
     """One alarm per CIS metric filter: any matching event in five minutes notifies (Security Hub: >= 1)."""
     return [
@@ -866,6 +1020,14 @@ class HaMonitoring(pulumi.ComponentResource):
             specs += cache_alarms(p, list(args["cache_member_ids"]))
         if "distribution_id" in args:
             specs += edge_alarms(args["distribution_id"], args.get("health_check_id"), args.get("web_acl_name"))
+        if "global_secondary_cluster_identifier" in args:
+            specs += global_database_alarms(p, args["global_secondary_cluster_identifier"])
+        if "replication_rule_ids" in args and "replication_source_bucket" in args:
+            specs += replication_alarms(
+                args["replication_source_bucket"], args["replication_destination_bucket"], args["replication_rule_ids"]
+            )
+        if "standby_health_check_id" in args:
+            specs += standby_health_alarms(args["standby_health_check_id"])
         if p.args["enable_cloudtrail"]:
             specs += audit_alarms(p)
         return specs
