@@ -12,6 +12,7 @@ import subprocess
 from typing import cast
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 from app.config import from_env
@@ -1118,3 +1119,177 @@ def test_dev_destroys_its_versioned_buckets_with_every_version_and_prod_keeps_th
 def test_buckets_are_kept_unless_asked():
     rec = build(lambda: HaWebTier("web", args()))
     assert [b.inputs.get("forceDestroy", False) for b in rec.of_type("aws:s3/bucket:Bucket")] == [False, False]
+
+
+# Disaster recovery (issue 16): the standby's load balancer, built by the same code in another region
+
+PRIMARY = "origin.shop.example.com"
+FAILOVER = "origin-write.shop.example.com"
+RECORD = "aws:route53/record:Record"
+RULE = "aws:lb/listenerRule:ListenerRule"
+
+
+def test_the_certificate_covers_the_failover_name_and_each_name_is_proved_in_the_zone():
+    rec = build(
+        lambda: HaWebTier(
+            "web",
+            args(domain_name=PRIMARY, hosted_zone_id="Z1", subject_alternative_names=[FAILOVER], cloudfront_only=True),
+        )
+    )
+    (certificate,) = rec.of_type("aws:acm/certificate:Certificate")
+    assert (certificate.inputs["domainName"], certificate.inputs["subjectAlternativeNames"]) == (PRIMARY, [FAILOVER])
+    proofs = {r.inputs["name"].split(".", 1)[1]: r for r in rec.of_type(RECORD) if r.inputs["type"] == "CNAME"}
+    assert set(proofs) == {f"{PRIMARY}.", f"{FAILOVER}."}
+    assert {r.inputs["zoneId"] for r in proofs.values()} == {"Z1"}
+    validation = rec.named("web-certificate", "aws:acm/certificateValidation:CertificateValidation")
+    # The HTTPS listener waits for a certificate valid for every name, not only the first.
+    assert sorted(validation.inputs["validationRecordFqdns"]) == sorted(r.outputs["fqdn"] for r in proofs.values())
+    # The first name's proof keeps its logical name: adding the failover name replaces nothing.
+    assert rec.named("web-certificate-validation", RECORD).inputs["name"].endswith(f".{PRIMARY}.")
+    # Only the tier's own name gets an alias: the failover name is routed by HaRegionalDns.
+    aliases = [r.inputs["name"] for r in rec.of_type(RECORD) if r.inputs["type"] == "A"]
+    assert aliases == [PRIMARY]
+
+
+def test_a_standby_requires_the_primarys_origin_secret_and_generates_none():
+    tiers: list[HaWebTier] = []
+    shared = pulumi.Output.secret("the-primarys-secret")
+    rec = build(lambda: tiers.append(HaWebTier("web", args(cloudfront_only=True, origin_secret=shared))))
+    assert rec.of_type("random:index/randomPassword:RandomPassword") == []
+    (rule,) = rec.of_type(RULE)
+    assert rule.inputs["conditions"] == {
+        "secret": [{"httpHeader": {"httpHeaderName": "X-Origin-Verify", "values": ["the-primarys-secret"]}}]
+    }
+    loop = asyncio.get_event_loop()
+    assert loop.run_until_complete(tiers[0].origin_secret.future()) == "the-primarys-secret"
+    assert loop.run_until_complete(tiers[0].origin_secret.is_secret()) is True
+
+
+def test_route53_health_checkers_reach_the_health_path_alone_through_a_group_of_their_own():
+    rec = build(
+        lambda: HaWebTier(
+            "web",
+            args(domain_name=PRIMARY, hosted_zone_id="Z1", cloudfront_only=True, admit_route53_health_checks=True),
+        ),
+        region="us-west-2",
+    )
+    (cloudfront,) = rules_of(rec, INGRESS, "web-alb")
+    (checkers,) = rules_of(rec, INGRESS, "web-alb-health-checks")
+    assert (checkers.inputs["fromPort"], checkers.inputs["toPort"]) == (443, 443)
+    assert checkers.inputs["prefixListId"] != cloudfront.inputs["prefixListId"]
+    alb = rec.named("web-alb", "aws:lb/loadBalancer:LoadBalancer")
+    groups = {rec.named("web-alb", SG).id, rec.named("web-alb-health-checks", SG).id}
+    assert set(alb.inputs["securityGroups"]) == groups
+    rules = {r.name: r for r in rec.of_type(RULE)}
+    assert rules["web-health-checks"].inputs["conditions"] == [{"pathPattern": {"values": ["/health"]}}]
+    # Everything else still needs the secret, and the secret rule is evaluated first.
+    assert rules["web-from-cloudfront"].inputs["priority"] < rules["web-health-checks"].inputs["priority"]
+
+
+def test_route53_health_checkers_are_looked_up_in_the_load_balancers_region(monkeypatch):
+    asked: list[dict[str, object]] = []
+    answer = MockCloud.call
+
+    def recording(self, call_args):  # type: ignore[no-untyped-def]
+        if call_args.token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            asked.append(dict(call_args.args))
+        return answer(self, call_args)
+
+    monkeypatch.setattr(MockCloud, "call", recording)
+    build(lambda: HaWebTier("web", args(cloudfront_only=True, admit_route53_health_checks=True)), region="eu-west-1")
+    names = sorted(str(a["name"]) for a in asked)
+    assert names == ["com.amazonaws.eu-west-1.route53-healthchecks", "com.amazonaws.global.cloudfront.origin-facing"]
+
+
+def test_a_standby_tier_with_another_regions_provider_makes_every_child_and_asks_every_question_there(monkeypatch):
+    """The standby region's tier is the same code given a provider for that region: every AWS child is created
+    through it and every lookup (the account, the region, CloudFront's prefix list, the Amazon Linux image) asks it,
+    so the image is the standby region's and nothing lands in the stack's own region."""
+    asked: list[tuple[str, str]] = []
+    answer = MockCloud.call
+
+    def recording(self, call_args):  # type: ignore[no-untyped-def]
+        asked.append((call_args.token, call_args.provider))
+        return answer(self, call_args)
+
+    monkeypatch.setattr(MockCloud, "call", recording)
+
+    def program() -> None:
+        standby = aws.Provider("standby", region="us-west-2")
+        HaWebTier(
+            "web-standby",
+            args(
+                domain_name="origin-standby.shop.example.com",
+                hosted_zone_id="Z1",
+                subject_alternative_names=[FAILOVER],
+                cloudfront_only=True,
+                origin_secret="shared",
+                admit_route53_health_checks=True,
+            ),
+            opts=pulumi.ResourceOptions(provider=standby),
+        )
+
+    rec = build(program)
+    (provider,) = rec.of_type("pulumi:providers:aws")
+    reference = f"{provider.urn}::{provider.id}"
+    children = [r for r in rec.resources if r.custom and r.typ.startswith("aws:")]
+    assert len(children) > 20
+    assert [r.name for r in children if r.provider != reference] == []
+    questions = {token for token, _ in asked}
+    assert "aws:ssm/getParameter:getParameter" in questions  # the image: a per-region parameter
+    assert [token for token, via in asked if via != reference] == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        pytest.param(
+            {"subject_alternative_names": [FAILOVER]},
+            "HaWebTier.subject_alternative_names: are names on domain_name's certificate: needs domain_name",
+            id="names-without-domain",
+        ),
+        pytest.param(
+            {"domain_name": PRIMARY, "hosted_zone_id": "Z1", "subject_alternative_names": [PRIMARY.upper()]},
+            f"HaWebTier.subject_alternative_names: repeats domain_name {PRIMARY!r}",
+            id="repeats-domain",
+        ),
+        pytest.param(
+            {"domain_name": PRIMARY, "hosted_zone_id": "Z1", "subject_alternative_names": ["*.shop.example.com"]},
+            "HaWebTier.subject_alternative_names: must be hostnames such as origin-write.shop.example.com",
+            id="wildcard",
+        ),
+        pytest.param(
+            {"domain_name": PRIMARY, "hosted_zone_id": "Z1", "subject_alternative_names": []},
+            "HaWebTier.subject_alternative_names: must be a list of 1 to 99 hostnames (ACM takes at most 100 names",
+            id="empty",
+        ),
+        pytest.param(
+            {
+                "domain_name": PRIMARY,
+                "hosted_zone_id": "Z1",
+                "subject_alternative_names": [f"n{i}.shop.example.com" for i in range(100)],
+            },
+            "HaWebTier.subject_alternative_names: must be a list of 1 to 99 hostnames",
+            id="over-acm-limit",
+        ),
+        pytest.param(
+            {"domain_name": PRIMARY, "hosted_zone_id": "Z1", "subject_alternative_names": [FAILOVER, FAILOVER]},
+            "HaWebTier.subject_alternative_names: must be distinct names",
+            id="duplicate",
+        ),
+        pytest.param(
+            {"origin_secret": "shared"},
+            "HaWebTier.origin_secret: is the header value CloudFront must send: only with cloudfront_only true",
+            id="secret-on-an-open-alb",
+        ),
+        pytest.param(
+            {"admit_route53_health_checks": "yes"},
+            "HaWebTier.admit_route53_health_checks: must be true or false, got 'yes'",
+            id="flag-type",
+        ),
+    ],
+)
+def test_bad_disaster_recovery_arguments_are_one_line_each_and_declare_nothing(overrides, line):
+    lines, rec = refused(args(**overrides))
+    assert [x for x in lines if x.startswith(line)] != [], lines
+    assert [r for r in rec.resources if r.custom] == []

@@ -29,6 +29,12 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ORIGIN_HEADER = "X-Origin-Verify"
 """Header CloudFront adds to every origin request; the ALB forwards only requests that carry its secret."""
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+ROUTE53_HEALTH_CHECK_PREFIX_LIST = "com.amazonaws.{region}.route53-healthchecks"
+"""AWS-managed prefix list of the Route 53 health checkers' IPv4 ranges, per region (Route 53 developer guide,
+"Configuring router and firewall rules for Amazon Route 53 health checks": "modify your security group to allow
+inbound traffic from com.amazonaws.<region>.route53-healthchecks, where the <region> is the AWS Region of your
+Amazon EC2 instance or resource"). It weighs 25 rules and CloudFront's origin-facing list about 55, so it goes in a
+security group of its own: together they would pass the default 60 inbound rules of one group."""
 ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
 """The service that writes ALB access logs, in every region. The older grant to a per-region ELB account
 (elb.get_service_account) has no account at all in regions opened since August 2022, and AWS's guide now
@@ -49,6 +55,9 @@ DNS_NAME_CHARACTERS, DNS_LABEL_CHARACTERS = 253, 63
 """A DNS name is at most 253 octets and no label longer than 63 (ACM RequestCertificate, RFC 1035)."""
 DNS_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 """A hostname label: letters, digits and hyphens, not starting or ending with a hyphen (ACM's DomainName pattern)."""
+ACM_NAMES_PER_CERTIFICATE = 100
+"""ACM User Guide, Quotas: "The default quota is 10 domain names for each ACM certificate" (the first name
+included), and "You can request up to 100 domain names" with a quota increase: more than 100 is never accepted."""
 NOT_AMAZON_LINUX = {
     "mac": "Mac instance types run macOS on Dedicated Hosts, not Amazon Linux 2023",
     "a1": "Amazon Linux 2023 does not support A1 instances",
@@ -106,6 +115,31 @@ def _hostname(value: str) -> str | None:
     return None
 
 
+def _alternative_name(value: str) -> str | None:
+    """A hostname ACM puts in a certificate's Subject Alternative Name extension: up to 253 characters (DNS), unlike
+    the first name's 64 (ACM RequestCertificate: the SAN field "supports names up to 253 octets in length")."""
+    labels = value.split(".")
+    if len(value) > DNS_NAME_CHARACTERS or len(labels) < 2 or not all(re.fullmatch(DNS_LABEL, x) for x in labels):
+        return (
+            "must be hostnames such as origin-write.shop.example.com (labels of 1 to 63 letters, digits and hyphens, "
+            f"at most {DNS_NAME_CHARACTERS} characters, no wildcard), got {options.shown(value)}"
+        )
+    return None
+
+
+def _alternative_names(values: list[str]) -> str | None:
+    """1 to 99 distinct hostnames (ACM takes at most 100 names on a certificate, the first one included)."""
+    if not values or len(values) > ACM_NAMES_PER_CERTIFICATE - 1:
+        return (
+            f"must be a list of 1 to {ACM_NAMES_PER_CERTIFICATE - 1} hostnames (ACM takes at most "
+            f"{ACM_NAMES_PER_CERTIFICATE} names per certificate, domain_name included; 10 without a quota increase), "
+            f"got {options.shown(values)}"
+        )
+    if len({v.lower() for v in values}) != len(values):
+        return f"must be distinct names, got {options.shown(values)}"
+    return options.each(_alternative_name)(values)
+
+
 class HaWebTierArgs(TypedDict):
     """Inputs for HaWebTier (defaults and checks: ARGS)."""
 
@@ -150,9 +184,23 @@ class HaWebTierArgs(TypedDict):
     record. Needs hosted_zone_id. Unset: HTTP only."""
     hosted_zone_id: NotRequired[pulumi.Input[str]]
     """Route 53 hosted zone that holds domain_name."""
+    subject_alternative_names: NotRequired[list[str]]
+    """More names on the load balancer's certificate (e.g. origin-write.shop.example.com, the failover name a
+    disaster-recovery pair shares), each validated by its own DNS record in hosted_zone_id, so each must be in that
+    zone. Needs domain_name. ACM takes 10 names per certificate (domain_name included) unless the account's quota is
+    raised, 100 at most. No alias record is made for them: the name's owner (HaRegionalDns) routes it."""
     cloudfront_only: NotRequired[bool]
-    """Admit only CloudFront's origin-facing addresses, and only requests carrying the generated origin secret
-    (others get 403). False: open to the internet."""
+    """Admit only CloudFront's origin-facing addresses, and only requests carrying the origin secret (others get
+    403). False: open to the internet."""
+    origin_secret: NotRequired[pulumi.Input[str]]
+    """The origin secret to require instead of generating one: a standby region's load balancer takes the primary's
+    (HaWebTier.origin_secret), because one CloudFront distribution sends one header value to both. Only with
+    cloudfront_only."""
+    admit_route53_health_checks: NotRequired[bool]
+    """With cloudfront_only, also admit Route 53's health checkers (their managed prefix list, in a security group
+    of its own) to health_check_path alone, without the origin secret (Route 53 health checks send no custom
+    header), so a health check on domain_name sees the region's own load balancer and instances. Other paths still
+    need the secret. Without cloudfront_only the load balancer is open to them already."""
     log_retention_days: NotRequired[int]
     """Days to keep the service's log in CloudWatch Logs (one of the retention periods CloudWatch Logs accepts)."""
     force_destroy_buckets: NotRequired[bool]
@@ -191,7 +239,10 @@ ARGS = options.Spec(
     enable_zonal_shift=options.Arg(True),
     domain_name=options.Arg(check=_hostname),
     hosted_zone_id=options.Arg(),
+    subject_alternative_names=options.Arg(check=_alternative_names),
     cloudfront_only=options.Arg(False),
+    origin_secret=options.Arg(),
+    admit_route53_health_checks=options.Arg(False),
     log_retention_days=options.Arg(90, checks.log_retention),
     force_destroy_buckets=options.Arg(False),
     tags=options.Arg({}),
@@ -230,7 +281,26 @@ def check(given: object, problems: options.Problems, skip: frozenset[str] = froz
     pair = ("domain_name", "hosted_zone_id")
     if not set(pair) & skip and problems.ok(*pair) and (pair[0] in given) != (pair[1] in given):
         problems.add("domain_name", "domain_name and hosted_zone_id go together: give both or neither")
+    _needs(args, problems, skip)
     return args
+
+
+def _needs(args: HaWebTierArgs, problems: options.Problems, skip: frozenset[str]) -> None:
+    """subject_alternative_names go on domain_name's certificate; a given origin_secret only means something to a
+    load balancer that requires one (cloudfront_only); no alternative name repeats domain_name."""
+    names, domain = args.get("subject_alternative_names"), args.get("domain_name")
+    if names is not None and "domain_name" not in skip and problems.ok("domain_name"):
+        if domain is None:
+            problems.add("subject_alternative_names", "are names on domain_name's certificate: needs domain_name")
+        elif domain.lower() in {n.lower() for n in names}:
+            problems.add("subject_alternative_names", f"repeats domain_name {options.shown(domain)}")
+    secret_given = "origin_secret" in args and "origin_secret" not in skip
+    open_alb = "cloudfront_only" not in skip and problems.ok("cloudfront_only") and not args.get("cloudfront_only")
+    if secret_given and open_alb:
+        problems.add(
+            "origin_secret",
+            "is the header value CloudFront must send: only with cloudfront_only true (else nothing checks it)",
+        )
 
 
 @dataclass(frozen=True)
@@ -391,7 +461,9 @@ class HaWebTier(pulumi.ComponentResource):
         account = caller_account(self)
         alb_sg, instance_sg = self._security_groups(args["vpc_id"])
         subnets = args.get("internal_subnet_ids") if p.internal else args.get("public_subnet_ids")
-        alb = self._load_balancer(alb_sg, list(subnets or []), account)
+        alb = self._load_balancer(
+            [alb_sg, *self._health_check_group(args["vpc_id"], account)], list(subnets or []), account
+        )
         target_group = self._target_group(args["vpc_id"])
         secret = self._listeners(alb, target_group, args.get("hosted_zone_id"))
         artifacts, release = self._release()
@@ -416,7 +488,7 @@ class HaWebTier(pulumi.ComponentResource):
             if "domain_name" in p.args
             else pulumi.Output.concat("http://", alb.dns_name)
         )
-        self.origin_secret = pulumi.Output.secret(secret.result) if secret else pulumi.Output.secret("")
+        self.origin_secret = secret if secret is not None else pulumi.Output.secret("")
         self.origin_secret_header = pulumi.Output.from_input(ORIGIN_HEADER)
         self.artifact_bucket = artifacts.bucket
         self.release_key = release.key
@@ -533,8 +605,31 @@ class HaWebTier(pulumi.ComponentResource):
             opts=self._child,
         )
 
+    def _health_check_group(self, vpc_id: pulumi.Input[str], account: Account) -> list[aws.ec2.SecurityGroup]:
+        """With admit_route53_health_checks behind CloudFront: a second load balancer group admitting Route 53's
+        health checkers (this region's managed prefix list) on the serving port; the listener lets them reach
+        health_check_path only."""
+        if not (self._args["cloudfront_only"] and self._args["admit_route53_health_checks"]):
+            return []
+        name = self._name
+        group = aws.ec2.SecurityGroup(
+            f"{name}-alb-health-checks",
+            vpc_id=vpc_id,
+            description=f"{name} load balancer: Route 53 health checkers in",
+            tags=self._tags(f"{name}-alb-health-checks"),
+            opts=self._child,
+        )
+        checkers = aws.ec2.get_managed_prefix_list_output(
+            name=account.region.apply(lambda region: ROUTE53_HEALTH_CHECK_PREFIX_LIST.format(region=region)),
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        self._ingress(
+            f"{name}-alb-from-route53-health-checks", group, self._plan.serving_port, prefix_list_id=checkers.id
+        )
+        return [group]
+
     def _load_balancer(
-        self, alb_sg: aws.ec2.SecurityGroup, subnets: list[pulumi.Input[str]], account: Account
+        self, groups: list[aws.ec2.SecurityGroup], subnets: list[pulumi.Input[str]], account: Account
     ) -> aws.lb.LoadBalancer:
         """Internet-facing ALB in every public subnet, or internal in the private ones; access logs to a private SSE-S3
         bucket (ELB accepts no KMS)."""
@@ -571,7 +666,7 @@ class HaWebTier(pulumi.ComponentResource):
             load_balancer_type="application",
             internal=p.internal,
             ip_address_type="ipv4",
-            security_groups=[alb_sg.id],
+            security_groups=[group.id for group in groups],
             subnets=subnets,
             enable_deletion_protection=self._args["enable_deletion_protection"],
             enable_zonal_shift=self._args["enable_zonal_shift"],
@@ -614,7 +709,7 @@ class HaWebTier(pulumi.ComponentResource):
 
     def _listeners(
         self, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup, zone_id: pulumi.Input[str] | None
-    ) -> random.RandomPassword | None:
+    ) -> pulumi.Output[str] | None:
         """HTTPS (TLS 1.3 policy) plus an HTTP redirect with a domain, else HTTP; behind CloudFront, a secret header."""
         name, a = self._name, self._args
         forward: aws.lb.ListenerDefaultActionArgsDict = {"type": "forward", "target_group_arn": target_group.arn}
@@ -626,7 +721,12 @@ class HaWebTier(pulumi.ComponentResource):
         domain = a.get("domain_name")
         if domain is not None and zone_id is not None:
             certificate = dns_validated_certificate(
-                f"{name}-certificate", domain, zone_id, tags=self._tags(f"{name}-certificate"), opts=self._child
+                f"{name}-certificate",
+                domain,
+                zone_id,
+                tags=self._tags(f"{name}-certificate"),
+                opts=self._child,
+                alternative_names=a.get("subject_alternative_names", []),
             )
             serving = aws.lb.Listener(
                 f"{name}-https",
@@ -670,17 +770,32 @@ class HaWebTier(pulumi.ComponentResource):
             )
         if not a["cloudfront_only"]:
             return None
-        secret = random.RandomPassword(f"{name}-origin-secret", length=40, special=False, opts=self._child)
+        given = a.get("origin_secret")
+        secret = (
+            pulumi.Output.from_input(given)
+            if given is not None
+            else random.RandomPassword(f"{name}-origin-secret", length=40, special=False, opts=self._child).result
+        )
         aws.lb.ListenerRule(
             f"{name}-from-cloudfront",
             listener_arn=serving.arn,
             priority=10,
-            conditions=[{"http_header": {"http_header_name": ORIGIN_HEADER, "values": [secret.result]}}],
+            conditions=[{"http_header": {"http_header_name": ORIGIN_HEADER, "values": [secret]}}],
             actions=[{"type": "forward", "target_group_arn": target_group.arn}],
             tags=self._tags(f"{name}-from-cloudfront"),
             opts=self._child,
         )
-        return secret
+        if a["admit_route53_health_checks"]:
+            aws.lb.ListenerRule(
+                f"{name}-health-checks",
+                listener_arn=serving.arn,
+                priority=20,
+                conditions=[{"path_pattern": {"values": [a["health_check_path"]]}}],
+                actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                tags=self._tags(f"{name}-health-checks"),
+                opts=self._child,
+            )
+        return pulumi.Output.secret(secret)
 
     def _release(self) -> tuple[aws.s3.Bucket, aws.s3.BucketObjectv2]:
         """The service archive in a private, versioned bucket under a content-hash key.
