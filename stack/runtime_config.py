@@ -69,8 +69,17 @@ class Grants:
 class RuntimeConfig(pulumi.ComponentResource):
     """App settings under the stack's path, and the instance role's read grant on the data tier's secrets."""
 
-    def __init__(self, name: str, path: str, service: ServiceSettings, grants: Grants, tags: dict[str, str]) -> None:
-        super().__init__("ha-stack:stack:RuntimeConfig", name, None, None)
+    def __init__(  # noqa: PLR0917 (the pieces of one region's runtime config)
+        self,
+        name: str,
+        path: str,
+        service: ServiceSettings,
+        grants: Grants,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """`opts` may carry an aws.Provider: the parameters and the grant then land in its region (dr's standby)."""
+        super().__init__("ha-stack:stack:RuntimeConfig", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         publish_parameters(
             f"{name}-app",
