@@ -101,6 +101,8 @@ WEB = Tier(
         "hosted_zone_id",
         "cloudfront_only",
         "force_destroy_buckets",
+        "subject_alternative_names",
+        "origin_secret",
     },
 )
 FLEET = Tier(
@@ -117,7 +119,17 @@ FLEET = Tier(
         "target_group_arn_suffix",
     },
 )
-DATABASE = Tier("database", database.ARGS, database.check, _TAGS | _PLACEMENT)
+_GLOBAL = frozenset(
+    {
+        "global_cluster_identifier",
+        "global_role",
+        "secret_replica_regions",
+        "primary_secret_arn",
+        "primary_app_secret_arn",
+    }
+)
+"""A global database's membership: set by the stack from the `dr` setting (stack/regional.py), never written."""
+DATABASE = Tier("database", database.ARGS, database.check, _TAGS | _PLACEMENT | _GLOBAL)
 CACHE = Tier("cache", cache.ARGS, cache.check, _TAGS | _PLACEMENT)
 SERVICE = Tier("service", runtime_config.ARGS, runtime_config.check, frozenset())
 EDGE = Tier(
@@ -157,6 +169,11 @@ MONITORING = Tier(
         "web_acl_name",
         "force_destroy_buckets",
         "name_prefix",
+        "global_secondary_cluster_identifier",
+        "replication_source_bucket",
+        "replication_destination_bucket",
+        "replication_rule_ids",
+        "standby_health_check_id",
     },
 )
 RESILIENCE = Tier(
