@@ -1,5 +1,6 @@
 """HaEdge: CloudFront, the static bucket, WAF, certificates, origin failover and the health check in prod and dev."""
 
+import asyncio
 import fnmatch
 import json
 import logging
@@ -638,3 +639,116 @@ def test_force_destroy_buckets_empties_both_buckets_on_destroy_only_when_asked(f
     rec = build(lambda: HaEdge("edge", args(force_destroy_buckets=force)))
     buckets = {b.name: b.inputs.get("forceDestroy", False) for b in rec.of_type("aws:s3/bucket:Bucket")}
     assert buckets == {"edge-static": force, "edge-logs": force}
+
+
+# Disaster recovery (issue 16): the standby region's load balancer and the write origin that follows the writer
+
+STANDBY = "origin-standby.shop.example.com"
+WRITE = "origin-write.shop.example.com"
+PRIMARY_ORIGIN = "origin.shop.example.com"
+
+
+@pytest.fixture(scope="module")
+def paired() -> Recording:
+    """HaEdge in front of a primary/standby pair, as the stack builds it for a dr stack."""
+    return build(
+        lambda: HaEdge(
+            "edge",
+            args(
+                origin_domain_name=PRIMARY_ORIGIN,
+                standby_origin_domain_name=STANDBY,
+                write_origin_domain_name=WRITE,
+                domain_name="shop.example.com",
+                hosted_zone_id="Z1",
+            ),
+        )
+    )
+
+
+def test_pages_fail_over_to_the_standby_load_balancer_on_the_server_errors_cloudfront_allows(paired):
+    (group,) = cdn(paired)["originGroups"]
+    members = [origins(paired)[m["originId"]]["domainName"] for m in group["members"]]
+    assert members == [PRIMARY_ORIGIN, STANDBY]
+    codes = set(group["failoverCriteria"]["statusCodes"])
+    # CloudFront takes only these failover codes; the server errors are the ones that mean "the primary failed".
+    assert codes <= {400, 403, 404, 416, 500, 502, 503, 504}
+    assert codes == {500, 502, 503, 504}
+    for path in ("/", "/checkout", "/account/orders"):
+        assert cloudfront_route(paired, path)["targetOriginId"] == group["originId"]
+
+
+def test_no_behaviour_that_allows_writes_uses_an_origin_group(paired):
+    """CloudFront refuses an origin group on a behaviour allowing POST, PUT, PATCH or DELETE, and never retries them on
+    the secondary: every such behaviour has a single origin."""
+    groups = {g["originId"] for g in cdn(paired)["originGroups"]}
+    writers = [b for b in behaviours(paired).values() if {"POST", "PUT", "PATCH", "DELETE"} & set(b["allowedMethods"])]
+    assert writers
+    assert [b["targetOriginId"] for b in writers if b["targetOriginId"] in groups] == []
+
+
+def test_the_api_goes_to_the_failover_name_over_https_with_the_origin_secret(paired):
+    for path in ("/orders", "/orders/7", "/products/3", "/health"):
+        assert origins(paired)[cloudfront_route(paired, path)["targetOriginId"]]["domainName"] == WRITE
+    for origin_id in ("write", "standby"):
+        origin = origins(paired)[origin_id]
+        assert origin["customOriginConfig"]["originProtocolPolicy"] == "https-only"
+        assert origin["customHeaders"] == [{"name": "X-Origin-Verify", "value": "s3cret"}]
+    assert cloudfront_route(paired, "/static/styles.css")["targetOriginId"] == "static"
+
+
+def test_with_a_standby_the_maintenance_function_is_not_declared(paired):
+    """An origin group has two origins: the standby takes the maintenance page's place, so nothing calls it."""
+    assert paired.of_type("aws:lambda/function:Function") == []
+    assert paired.of_type("aws:lambda/permission:Permission") == []
+    assert "maintenance" not in origins(paired)
+
+
+def test_without_a_standby_or_write_origin_the_distribution_is_todays(site):
+    """The same origins, in the same order, and the same group: a stack without dr changes nothing at the edge."""
+    assert list(origins(site)) == ["alb", "static", "maintenance"]
+    (group,) = cdn(site)["originGroups"]
+    assert [m["originId"] for m in group["members"]] == ["alb", "maintenance"]
+    assert {b["targetOriginId"] for p, b in behaviours(site).items() if p.startswith(("/orders", "/products"))} == {
+        "alb"
+    }
+
+
+def test_the_static_bucket_name_and_arn_are_outputs_for_replication():
+    edges: list[HaEdge] = []
+    rec = build(lambda: edges.append(HaEdge("edge", args())))
+    bucket = rec.named("edge-static", "aws:s3/bucket:Bucket")
+    loop = asyncio.get_event_loop()
+    name, arn = (loop.run_until_complete(o.future()) for o in (edges[0].static_bucket_name, edges[0].static_bucket_arn))
+    assert (name, arn) == (bucket.outputs["bucket"], bucket.outputs["arn"])
+    assert arn.startswith("arn:aws:s3:")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        pytest.param(
+            {"standby_origin_domain_name": "origin.example.com"},
+            "HaEdge.standby_origin_domain_name: is the primary origin 'origin.example.com': the standby is the other "
+            "region's load balancer",
+            id="standby-is-primary",
+        ),
+        pytest.param(
+            {"standby_origin_domain_name": "https://origin-standby.example.com"},
+            "HaEdge.standby_origin_domain_name: must be a DNS name such as shop.example.com",
+            id="standby-url",
+        ),
+        pytest.param(
+            {"write_origin_domain_name": WRITE, "origin_vpc_alb_arn": "arn:aws:elasticloadbalancing:x"},
+            "HaEdge.write_origin_domain_name: is reached on the internet, but the primary load balancer is internal",
+            id="write-with-vpc-origin",
+        ),
+        pytest.param(
+            {"write_origin_domain_name": 5},
+            "HaEdge.write_origin_domain_name: must be a string (or an Output of one), got 5",
+            id="write-type",
+        ),
+    ],
+)
+def test_bad_failover_origins_are_one_line_and_nothing_is_declared(overrides, line):
+    lines = refused(args(**overrides))
+    assert [x for x in lines if x.startswith(line)] != [], lines

@@ -56,7 +56,10 @@ API_PATH_PATTERNS = ("/products*", "/orders*", "/health", "/ready", "/metrics")
 MAX_API_PATTERNS = 20
 """CloudFront allows 25 cache behaviours per distribution by default; /static/* takes one."""
 FAILOVER_STATUS_CODES = [500, 502, 503, 504]
-"""Primary (load balancer) answers that send a page request to the maintenance origin."""
+"""Primary (load balancer) answers that send a page request to the group's secondary origin (the maintenance
+function, or the standby region's load balancer). CloudFront takes any combination of 400, 403, 404, 416, 500, 502,
+503 and 504 (CloudFront developer guide, "Optimize high availability with CloudFront origin failover"); only the
+server errors mean the primary failed: a 403 or 404 is an answer, and the standby would give the same one."""
 RETRY_AFTER_SECONDS = 60
 """Retry-After of the maintenance answer; the maintenance page itself is cached for as long."""
 WAF_LOG_PREFIX = "aws-waf-logs-"
@@ -116,7 +119,20 @@ class HaEdgeArgs(TypedDict):
     The origin secret header is still sent, inside AWS's network: a second check beside the security group.
     Absent: the origin is origin_domain_name on the internet, which should then be HTTPS (origin_https)."""
     origin_secret: pulumi.Input[str]
-    """Secret value CloudFront adds to every origin request (the web tier's origin_secret)."""
+    """Secret value CloudFront adds to every origin request (the web tier's origin_secret); the standby and write
+    origins get the same header, so their load balancers must require the same value (HaWebTier origin_secret)."""
+    standby_origin_domain_name: NotRequired[pulumi.Input[str]]
+    """Hostname of the standby region's load balancer (e.g. origin-standby.shop.example.com, its certificate's name),
+    reached over HTTPS. Pages (GET, HEAD, OPTIONS) then fail over to it instead of the maintenance page: the origin
+    group is (primary load balancer, standby load balancer), and the maintenance function is not declared (an origin
+    group has exactly two origins). CloudFront retries on the secondary only GET, HEAD and OPTIONS requests, per
+    request, each one starting at the primary (CloudFront developer guide, "Optimize high availability with
+    CloudFront origin failover")."""
+    write_origin_domain_name: NotRequired[pulumi.Input[str]]
+    """Hostname the API behaviours (they allow writes) use as their only origin, over HTTPS: a Route 53 failover name
+    (HaRegionalDns, e.g. origin-write.shop.example.com) that follows the database's writer, since CloudFront refuses
+    an origin group on a behaviour that allows POST, PUT, PATCH or DELETE. Each load balancer's certificate must
+    cover it (HaWebTier subject_alternative_names). Absent: the API uses the primary origin."""
     origin_secret_header: NotRequired[str]
     """Header carrying origin_secret: up to 40 letters, digits or '-'."""
     static_directory: str
@@ -253,6 +269,8 @@ ARGS = options.Spec(
     origin_https=options.Arg(),
     origin_vpc_alb_arn=options.Arg(),
     origin_secret=options.Arg(),
+    standby_origin_domain_name=options.Arg(check=hostname),
+    write_origin_domain_name=options.Arg(check=hostname),
     origin_secret_header=options.Arg(
         "X-Origin-Verify", options.matches(r"[A-Za-z0-9-]{1,40}", "a header name of up to 40 letters, digits or -")
     ),
@@ -280,7 +298,25 @@ def check(given: object, problems: options.Problems, skip: frozenset[str] = froz
     if not pair & skip and problems.ok(*pair) and len(pair & args.keys()) == 1:
         problems.add("domain_name", "domain_name and hosted_zone_id go together: give both or neither")
     checks.archive_order(args, problems)
+    _other_origins(args, problems, skip)
     return args
+
+
+def _other_origins(args: HaEdgeArgs, problems: options.Problems, skip: frozenset[str]) -> None:
+    """The standby is another load balancer than the primary; the write origin is a name on the internet, which a
+    primary behind a VPC origin (an internal load balancer) is not."""
+    primary, standby = args.get("origin_domain_name"), args.get("standby_origin_domain_name")
+    if isinstance(primary, str) and isinstance(standby, str) and primary.lower() == standby.lower():
+        problems.add(
+            "standby_origin_domain_name",
+            f"is the primary origin {shown(primary)}: the standby is the other region's load balancer",
+        )
+    if "write_origin_domain_name" in args and "origin_vpc_alb_arn" in args and not {"origin_vpc_alb_arn"} & skip:
+        problems.add(
+            "write_origin_domain_name",
+            "is reached on the internet, but the primary load balancer is internal behind a VPC origin "
+            "(origin_vpc_alb_arn): a failover name cannot route CloudFront to it",
+        )
 
 
 @dataclass(frozen=True)
@@ -353,6 +389,11 @@ class HaEdge(pulumi.ComponentResource):
     """https://<domain_name>, or https://<distribution domain> without one."""
     static_bucket: pulumi.Output[str]
     """The private bucket holding /static/."""
+    static_bucket_name: pulumi.Output[str]
+    """The static bucket's name (versioned): the source a standby region's replica copies (HaBucketReplication
+    source_bucket)."""
+    static_bucket_arn: pulumi.Output[str]
+    """The static bucket's ARN (HaBucketReplication source_bucket_arn)."""
     web_acl_arn: pulumi.Output[str]
     """The WAF web ACL's ARN (empty without WAF)."""
     web_acl_name: pulumi.Output[str]
@@ -401,10 +442,57 @@ class HaEdge(pulumi.ComponentResource):
             if domain and zone_id is not None
             else None
         )
-        maintenance = self._maintenance_origin()
+        maintenance = self._maintenance_origin() if "standby_origin_domain_name" not in a else None
         distribution = self._distribution(
             a, static, logs, acl, certificate, maintenance, self._log_bucket_ready(logs, logs_policy)
         )
+        if maintenance is not None:
+            self._let_cloudfront_call(maintenance, distribution)
+        static_policy = bucket_policy(
+            f"{name}-static",
+            static,
+            self._child,
+            statements=_cloudfront_read,
+            statement_inputs={"distribution": distribution.arn},
+        )
+        self._upload(static, static_policy)
+        health_check = self._health_check(distribution.domain_name)
+        if domain and zone_id is not None:
+            self._dns(domain, zone_id, distribution)
+
+        self.distribution_id = distribution.id
+        self.distribution_domain = distribution.domain_name
+        self.distribution_arn = distribution.arn
+        self.site_url = pulumi.Output.concat("https://", domain or distribution.domain_name)
+        self.static_bucket = static.bucket
+        self.static_bucket_name = static.bucket
+        self.static_bucket_arn = static.arn
+        self.web_acl_arn = acl.arn if acl else pulumi.Output.from_input("")
+        self.web_acl_name = acl.name if acl else pulumi.Output.from_input("")
+        self.waf_log_group = waf_log_group.name if waf_log_group else pulumi.Output.from_input("")
+        self.health_check_id = health_check.id
+        self.register_outputs(
+            {
+                "distribution_id": self.distribution_id,
+                "distribution_domain": self.distribution_domain,
+                "distribution_arn": self.distribution_arn,
+                "site_url": self.site_url,
+                "static_bucket": self.static_bucket,
+                "static_bucket_name": self.static_bucket_name,
+                "static_bucket_arn": self.static_bucket_arn,
+                "web_acl_arn": self.web_acl_arn,
+                "web_acl_name": self.web_acl_name,
+                "waf_log_group": self.waf_log_group,
+                "health_check_id": self.health_check_id,
+            }
+        )
+
+    def _tags(self, name: str) -> dict[str, str]:
+        return component_tags(COMPONENT, self._args["tags"], name=name)
+
+    def _let_cloudfront_call(self, maintenance: "MaintenanceOrigin", distribution: aws.cloudfront.Distribution) -> None:
+        """Only this distribution may call the maintenance function, and only through its URL."""
+        name = self._name
         aws.lambda_.Permission(
             f"{name}-maintenance-url",
             action="lambda:InvokeFunctionUrl",
@@ -423,43 +511,6 @@ class HaEdge(pulumi.ComponentResource):
             invoked_via_function_url=True,
             opts=self._child,
         )
-        static_policy = bucket_policy(
-            f"{name}-static",
-            static,
-            self._child,
-            statements=_cloudfront_read,
-            statement_inputs={"distribution": distribution.arn},
-        )
-        self._upload(static, static_policy)
-        health_check = self._health_check(distribution.domain_name)
-        if domain and zone_id is not None:
-            self._dns(domain, zone_id, distribution)
-
-        self.distribution_id = distribution.id
-        self.distribution_domain = distribution.domain_name
-        self.distribution_arn = distribution.arn
-        self.site_url = pulumi.Output.concat("https://", domain or distribution.domain_name)
-        self.static_bucket = static.bucket
-        self.web_acl_arn = acl.arn if acl else pulumi.Output.from_input("")
-        self.web_acl_name = acl.name if acl else pulumi.Output.from_input("")
-        self.waf_log_group = waf_log_group.name if waf_log_group else pulumi.Output.from_input("")
-        self.health_check_id = health_check.id
-        self.register_outputs(
-            {
-                "distribution_id": self.distribution_id,
-                "distribution_domain": self.distribution_domain,
-                "distribution_arn": self.distribution_arn,
-                "site_url": self.site_url,
-                "static_bucket": self.static_bucket,
-                "web_acl_arn": self.web_acl_arn,
-                "web_acl_name": self.web_acl_name,
-                "waf_log_group": self.waf_log_group,
-                "health_check_id": self.health_check_id,
-            }
-        )
-
-    def _tags(self, name: str) -> dict[str, str]:
-        return component_tags(COMPONENT, self._args["tags"], name=name)
 
     @staticmethod
     def _log_bucket_ready(logs: aws.s3.Bucket, policy: aws.s3.BucketPolicy) -> list[pulumi.Resource]:
@@ -689,6 +740,54 @@ class HaEdge(pulumi.ComponentResource):
         }
         return origin
 
+    @staticmethod
+    def _https_origin(
+        origin_id: str, domain: pulumi.Input[str], args: HaEdgeArgs
+    ) -> aws.cloudfront.DistributionOriginArgsDict:
+        """Another region's load balancer (or the failover name in front of both) over HTTPS, with the secret header:
+        these origins are on the internet, so the secret never travels in plain text."""
+        return {
+            "origin_id": origin_id,
+            "domain_name": domain,
+            "connection_timeout": 5,
+            "custom_headers": [{"name": args["origin_secret_header"], "value": args["origin_secret"]}],
+            "custom_origin_config": {
+                "http_port": 80,
+                "https_port": 443,
+                "origin_protocol_policy": "https-only",
+                "origin_ssl_protocols": ["TLSv1.2"],
+                "origin_read_timeout": 30,
+                "origin_keepalive_timeout": 5,
+            },
+        }
+
+    def _failover_origins(
+        self, args: HaEdgeArgs, maintenance: "MaintenanceOrigin | None"
+    ) -> tuple[list[aws.cloudfront.DistributionOriginArgsDict], str]:
+        """The origins beside the primary and the static bucket, and the pages group's secondary origin id: the
+        standby load balancer when there is one, else the maintenance function; plus the write origin if given."""
+        extra: list[aws.cloudfront.DistributionOriginArgsDict] = []
+        standby, write = args.get("standby_origin_domain_name"), args.get("write_origin_domain_name")
+        if standby is not None:
+            extra.append(self._https_origin("standby", standby, args))
+        if write is not None:
+            extra.append(self._https_origin("write", write, args))
+        if maintenance is not None:
+            extra.append(
+                {
+                    "origin_id": "maintenance",
+                    "domain_name": maintenance.domain_name,
+                    "origin_access_control_id": maintenance.access_control_id,
+                    "custom_origin_config": {
+                        "http_port": 80,
+                        "https_port": 443,
+                        "origin_protocol_policy": "https-only",
+                        "origin_ssl_protocols": ["TLSv1.2"],
+                    },
+                }
+            )
+        return extra, "standby" if standby is not None else "maintenance"
+
     def _distribution(  # noqa: PLR0917
         self,
         args: HaEdgeArgs,
@@ -696,10 +795,11 @@ class HaEdge(pulumi.ComponentResource):
         logs: aws.s3.Bucket,
         acl: aws.wafv2.WebAcl | None,
         certificate: pulumi.Output[str] | None,
-        maintenance: MaintenanceOrigin,
+        maintenance: MaintenanceOrigin | None,
         log_bucket_ready: list[pulumi.Resource],
     ) -> aws.cloudfront.Distribution:
-        """Pages fail over to the maintenance origin; the API and /static/* go straight to their origins.
+        """Pages fail over to the standby load balancer, else to the maintenance origin; the API goes straight to the
+        write origin (else the primary) and /static/* to the bucket.
 
         Custom error responses would apply to the whole distribution (they are a distribution setting, not a cache
         behaviour's), API answers included, so there are none: an API 502/503/504 reaches the client as the origin
@@ -731,13 +831,15 @@ class HaEdge(pulumi.ComponentResource):
             "response_headers_policy_id": SECURITY_HEADERS,
             "compress": True,
         }
+        api_origin = "write" if "write_origin_domain_name" in args else "alb"
         api: list[aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict] = [
             cast(
                 aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict,
-                {"path_pattern": pattern, "target_origin_id": "alb", "allowed_methods": ALL_METHODS, **dynamic},
+                {"path_pattern": pattern, "target_origin_id": api_origin, "allowed_methods": ALL_METHODS, **dynamic},
             )
             for pattern in args["api_path_patterns"]
         ]
+        failover_origins, secondary = self._failover_origins(args, maintenance)
         return aws.cloudfront.Distribution(
             f"{name}-cdn",
             enabled=True,
@@ -754,23 +856,13 @@ class HaEdge(pulumi.ComponentResource):
                     "domain_name": static.bucket_regional_domain_name,
                     "origin_access_control_id": access.id,
                 },
-                {
-                    "origin_id": "maintenance",
-                    "domain_name": maintenance.domain_name,
-                    "origin_access_control_id": maintenance.access_control_id,
-                    "custom_origin_config": {
-                        "http_port": 80,
-                        "https_port": 443,
-                        "origin_protocol_policy": "https-only",
-                        "origin_ssl_protocols": ["TLSv1.2"],
-                    },
-                },
+                *failover_origins,
             ],
             origin_groups=[
                 {
                     "origin_id": "pages",
                     "failover_criteria": {"status_codes": FAILOVER_STATUS_CODES},
-                    "members": [{"origin_id": "alb"}, {"origin_id": "maintenance"}],
+                    "members": [{"origin_id": "alb"}, {"origin_id": secondary}],
                 }
             ],
             default_cache_behavior=cast(
