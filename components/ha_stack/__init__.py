@@ -7,6 +7,8 @@ from ha_stack.edge import HaEdge, HaEdgeArgs, PriceClass
 from ha_stack.fleet import HaWebFleet, HaWebFleetArgs
 from ha_stack.monitoring import HaMonitoring, HaMonitoringArgs
 from ha_stack.network import HaNetwork, HaNetworkArgs, NatGateways
+from ha_stack.regional_dns import HaRegionalDns, HaRegionalDnsArgs
+from ha_stack.replication import HaBucketReplication, HaBucketReplicationArgs
 from ha_stack.resilience import HaResilience, HaResilienceArgs
 from ha_stack.web import HaWebTier, HaWebTierArgs
 
@@ -20,6 +22,8 @@ COMPONENTS = (
     "HaMonitoring",
     "HaDeployAccess",
     "HaResilience",
+    "HaRegionalDns",
+    "HaBucketReplication",
 )
 """The component classes this package hosts for other languages."""
 
@@ -28,6 +32,8 @@ __all__ = [
     "CacheEngine",
     "DatabaseEngine",
     "GlobalRole",
+    "HaBucketReplication",
+    "HaBucketReplicationArgs",
     "HaCache",
     "HaCacheArgs",
     "HaDatabase",
@@ -40,6 +46,8 @@ __all__ = [
     "HaMonitoringArgs",
     "HaNetwork",
     "HaNetworkArgs",
+    "HaRegionalDns",
+    "HaRegionalDnsArgs",
     "HaResilience",
     "HaResilienceArgs",
     "HaWebFleet",
