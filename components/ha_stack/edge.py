@@ -950,7 +950,8 @@ class HaEdge(pulumi.ComponentResource):
 
         A stays a failover PRIMARY record (no secondary, no health check, so always answered): stacks deployed
         with the former S3-website secondary update it in place, where a plain record could not be created
-        beside the failover pair; the standby region of the disaster-recovery issue becomes its secondary.
+        beside the failover pair. A standby region needs no secondary here: the distribution itself is global, and
+        it reaches the standby through its origin group (pages) and the write origin (HaRegionalDns's name).
         """
         name = self._name
         to_distribution: list[aws.route53.RecordAliasArgsDict] = [
