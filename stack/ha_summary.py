@@ -14,6 +14,9 @@ NAT = "aws:ec2/natGateway:NatGateway"
 ROUTE = "aws:ec2/route:Route"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
 ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+PROVIDER = "pulumi:providers:aws"
+HOURS_PER_MONTH = 730
+"""AWS bills running resources by the hour; its pricing pages use 730 hours for a month."""
 
 
 @dataclass
@@ -304,11 +307,17 @@ def _alb_origin(cdn: RecordedResource) -> str:
     return f"over the internet, {alb['customOriginConfig']['originProtocolPolicy']}"
 
 
+def _edge_health_check(rec: Recording, cdn: RecordedResource) -> RecordedResource | None:
+    """The edge's own health check (a sibling of the distribution): a DR stack also has the regional DNS's."""
+    checks = [c for c in rec.of_type("aws:route53/healthCheck:HealthCheck") if c.parent == cdn.parent]
+    return checks[0] if checks else None
+
+
 def edge_facts(rec: Recording) -> EdgeFacts:
     """Read the distribution (origin groups, API behaviours), its web ACL and the health check."""
     (cdn,) = rec.of_type("aws:cloudfront/distribution:Distribution")
     acls = rec.of_type("aws:wafv2/webAcl:WebAcl")
-    (check,) = rec.of_type("aws:route53/healthCheck:HealthCheck")
+    check = _edge_health_check(rec, cdn)
     failover = [
         f"{' -> '.join(m['originId'] for m in group['members'])} on "
         f"{'/'.join(str(int(code)) for code in group['failoverCriteria']['statusCodes'])}"
@@ -325,7 +334,9 @@ def edge_facts(rec: Recording) -> EdgeFacts:
         api_paths=[
             str(b["pathPattern"]) for b in cdn.inputs.get("orderedCacheBehaviors") or [] if b["targetOriginId"] == "alb"
         ],
-        health_check=f"{check.inputs['type']} {check.inputs['fqdn']}{check.inputs['resourcePath']}",
+        health_check=f"{check.inputs['type']} {check.inputs['fqdn']}{check.inputs['resourcePath']}"
+        if check
+        else "none",
         alb_origin=_alb_origin(cdn),
     )
 
@@ -351,8 +362,11 @@ def edge_summary(rec: Recording) -> TierSummary:
 def alarms_by_tier(rec: Recording) -> dict[str, list[str]]:
     """Alarm child names (without the component prefix) per tier, tiers front to back, names sorted."""
     tiers: dict[str, list[str]] = {tier: [] for tier in ALARM_TIERS}
+    components = {c.urn: c.name for c in rec.components()}
     for alarm in rec.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
-        tiers[str(alarm.inputs["tags"]["ha-stack:tier"])].append(alarm.name.split("-", 1)[1])
+        owner = components.get(alarm.parent)
+        key = alarm.name.removeprefix(f"{owner}-") if owner else alarm.name.split("-", 1)[1]
+        tiers[str(alarm.inputs["tags"]["ha-stack:tier"])].append(key)
     return {tier: sorted(names) for tier, names in tiers.items() if names}
 
 
@@ -381,6 +395,207 @@ def monitoring_summary(rec: Recording) -> TierSummary:
     return summary
 
 
+def provider_regions(rec: Recording) -> dict[str, str]:
+    """Reference ("<urn>::<id>") of every explicit aws.Provider -> its region."""
+    return {f"{p.urn}::{p.id}": str(p.inputs.get("region", "")) for p in rec.of_type(PROVIDER)}
+
+
+def _region_of_parts(rec: Recording) -> dict[str, str | None]:
+    """URN -> region of its explicit provider (None: the default provider, the stack's own region).
+
+    A component takes the region of its cloud resources (children inherit the provider a component was given), so
+    a component built with `opts=ResourceOptions(provider=<standby provider>)` belongs to the standby.
+    """
+    providers = provider_regions(rec)
+    region: dict[str, str | None] = {
+        r.urn: providers.get(r.provider) if r.provider else None for r in rec.resources if r.custom
+    }
+    children: dict[str, list[str]] = {}
+    for r in rec.resources:
+        children.setdefault(r.parent, []).append(r.urn)
+
+    def of_component(urn: str) -> str | None:
+        for child in children.get(urn, []):
+            found = region[child] if child in region else of_component(child)
+            if found is not None:
+                return found
+        return None
+
+    for r in rec.resources:
+        if not r.custom:
+            region[r.urn] = of_component(r.urn)
+    return region
+
+
+def split_regions(rec: Recording) -> tuple[Recording, dict[str, Recording]]:
+    """The stack's own region (default provider) and each other region (an explicit aws.Provider), each as a
+    Recording of its resources, so every tier's facts are read per region. One-region stacks: (rec, {})."""
+    if not rec.of_type(PROVIDER):
+        return rec, {}
+    region = _region_of_parts(rec)
+    primary = Recording(
+        [r for r in rec.resources if region.get(r.urn) is None and r.typ != PROVIDER], rec.exports, rec.invokes
+    )
+    others: dict[str, Recording] = {}
+    for r in rec.resources:
+        where = region.get(r.urn)
+        if where and r.typ != PROVIDER:
+            others.setdefault(where, Recording([], rec.exports, rec.invokes)).resources.append(r)
+    return primary, others
+
+
+@dataclass(frozen=True)
+class StandbyFacts:
+    """The standby region as the program declares it: what runs there and how the data gets there."""
+
+    region: str
+    approach: str
+    fleet: str
+    components: list[str]
+    resource_count: int
+    global_database: str
+    replication: list[str]
+    failover_records: list[str]
+    cold: list[str]
+    warm_inventory: list[str]
+    """What is billed by the hour while the standby waits, with its hours per month."""
+
+
+def _fleet(standby: Recording) -> tuple[str, str, int]:
+    """The standby group's approach, its capacity line and its minimum."""
+    groups = standby.of_type("aws:autoscaling/group:Group")
+    if not groups:
+        return "no fleet", "no Auto Scaling group", 0
+    (group,) = groups
+    low, high = int(group.inputs["minSize"]), int(group.inputs["maxSize"])
+    desired = int(group.inputs.get("desiredCapacity", low))
+    approach = "pilot light" if low == 0 else "warm standby"
+    return approach, f"min {low} / desired {desired} / max {high}", low
+
+
+def _global_database(rec: Recording, region: str) -> str:
+    """The global cluster and which cluster is in which region, or what stands in for it."""
+    globals_ = rec.of_type("aws:rds/globalCluster:GlobalCluster")
+    if not globals_:
+        return "none: no standby database (postgres engine: its DR is a point-in-time restore from copies there)"
+    (gc,) = globals_
+    gid = str(gc.outputs.get("globalClusterIdentifier", gc.inputs.get("globalClusterIdentifier", gc.id)))
+    region_of = _region_of_parts(rec)
+    members = [
+        f"{c.name} ({region_of.get(c.urn) or 'primary region'}"
+        + (", secondary" if c.inputs.get("replicationSourceIdentifier") or region_of.get(c.urn) == region else "")
+        + ")"
+        for c in rec.of_type("aws:rds/cluster:Cluster")
+        if c.inputs.get("globalClusterIdentifier") in (gid, gc.id)
+    ]
+    return f"Aurora global database {gid}: {', '.join(members) or 'no member cluster'}"
+
+
+def _replication(rec: Recording) -> list[str]:
+    """Each S3 replication rule: source bucket -> destination, and whether RTC bounds it."""
+    names = {r.id: r.name for r in rec.resources if r.custom}
+    lines = []
+    for config in rec.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig"):
+        for rule in config.inputs.get("rules", []):
+            destination = rule.get("destination", {})
+            rtc = destination.get("replicationTime", {}).get("status") == "Enabled"
+            source = str(config.inputs.get("bucket", "?"))
+            target = str(destination.get("bucket", "?")).rsplit(":", 1)[-1]
+            lines.append(
+                f"{names.get(source, source)} -> {names.get(target, target)} ({rule.get('id', '?')}"
+                + (", RTC: 99.99% within 15 min)" if rtc else ", no RTC: no time bound)")
+            )
+    return lines
+
+
+def _failover_records(rec: Recording) -> list[str]:
+    """Route 53 failover records: name, role, and the health check that decides."""
+    lines = []
+    for record in rec.of_type("aws:route53/record:Record"):
+        policies = record.inputs.get("failoverRoutingPolicies") or []
+        if policies:
+            role = policies[0]["type"]
+            checked = "health-checked" if record.inputs.get("healthCheckId") else "no health check"
+            lines.append(f"{record.inputs['name']} {role} ({checked})")
+    return sorted(lines)
+
+
+def _warm_inventory(standby: Recording, fleet_min: int) -> list[str]:
+    """What the standby bills by the hour while it waits (count x type, hours a month)."""
+    items: list[tuple[int, str]] = []
+    if fleet_min:
+        types = [str(t.inputs.get("instanceType")) for t in standby.of_type("aws:ec2/launchTemplate:LaunchTemplate")]
+        items.append((fleet_min, f"EC2 {types[0] if types else '?'} instance"))
+    items.append((len(standby.of_type("aws:lb/loadBalancer:LoadBalancer")), "Application Load Balancer"))
+    items.append((len(standby.of_type(NAT)), "NAT gateway"))
+    for kind in sorted(
+        {str(i.inputs.get("instanceClass")) for i in standby.of_type("aws:rds/clusterInstance:ClusterInstance")}
+    ):
+        count = sum(
+            1
+            for i in standby.of_type("aws:rds/clusterInstance:ClusterInstance")
+            if i.inputs.get("instanceClass") == kind
+        )
+        items.append((count, f"Aurora {kind} instance"))
+    for group in standby.of_type("aws:elasticache/replicationGroup:ReplicationGroup"):
+        items.append((int(group.inputs.get("numCacheClusters", 1)), f"ElastiCache {group.inputs['nodeType']} node"))
+    endpoints = [
+        e for e in standby.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs.get("vpcEndpointType") == "Interface"
+    ]
+    subnets_per = max((len(e.inputs.get("subnetIds", [])) for e in endpoints), default=0)
+    items.append((len(endpoints) * subnets_per, "interface endpoint ENI (endpoint x AZ)"))
+    return [f"{n} x {what} = {n * HOURS_PER_MONTH} hours/month" for n, what in items if n]
+
+
+def standby_facts(rec: Recording, region: str, standby: Recording) -> StandbyFacts:
+    """Read the standby region's components, the global database, replication and the failover records."""
+    approach, fleet, fleet_min = _fleet(standby)
+    components = sorted({c.typ.split(":")[-1] for c in standby.components()})
+    cold = [
+        f"cache ({int(group.inputs.get('numCacheClusters', 1))} node(s), empty: a cache-aside copy with a TTL, "
+        "never data)"
+        for group in standby.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    ]
+    if approach == "pilot light":
+        cold.append("the fleet: no instance runs until the failover scales it out")
+    return StandbyFacts(
+        region=region,
+        approach=approach,
+        fleet=fleet,
+        components=components,
+        resource_count=sum(1 for r in standby.resources if r.custom),
+        global_database=_global_database(rec, region),
+        replication=_replication(rec),
+        failover_records=_failover_records(rec),
+        cold=cold,
+        warm_inventory=_warm_inventory(standby, fleet_min),
+    )
+
+
+def standby_summary(rec: Recording, region: str, standby: Recording) -> TierSummary:
+    """The disaster-recovery pair: where the standby is, what it runs, how data reaches it, what is cold."""
+    f = standby_facts(rec, region, standby)
+    zones = sorted({str(s.inputs["availabilityZone"]) for s in standby.of_type(SUBNET)})
+    summary = TierSummary(f"disaster recovery (standby {region})", zones)
+    summary.facts += [
+        f"{f.approach} in {region}: {', '.join(f.components)} ({f.resource_count} resources); fleet {f.fleet}",
+        f.global_database,
+        f"S3 replication: {'; '.join(f.replication) or 'none'}",
+        f"failover records: {'; '.join(f.failover_records) or 'none'}",
+        f"cold in the standby: {'; '.join(f.cold) or 'nothing'}",
+        f"kept running for the standby: {'; '.join(f.warm_inventory) or 'nothing'}",
+    ]
+    if not f.replication:
+        summary.single_points_of_failure.append("no S3 replication: the standby serves no copy of the static assets")
+    if not any(" SECONDARY " in record for record in f.failover_records):
+        summary.single_points_of_failure.append(
+            "no Route 53 failover record: writes (the API behind CloudFront) do not move to the standby by DNS"
+        )
+    if "global database" not in f.global_database:
+        summary.single_points_of_failure.append("no standby database: a region loss waits for a restore")
+    return summary
+
+
 SUMMARIES = {
     "ha-stack:index:HaNetwork": network_summary,
     "ha-stack:index:HaWebTier": web_summary,
@@ -393,7 +608,19 @@ SUMMARIES = {
 
 
 def summarize(rec: Recording) -> list[TierSummary]:
-    """One summary per component present, in tier order (network, web, ...), whatever order they registered in."""
+    """One summary per component present, in tier order (network, web, ...), whatever order they registered in;
+    then, for each standby region, its tiers (named "<tier> (standby <region>)") and the disaster-recovery pair."""
+    primary, standbys = split_regions(rec)
+    summaries = _tiers(primary)
+    for region, standby in sorted(standbys.items()):
+        for tier in _tiers(standby):
+            tier.tier = f"{tier.tier} (standby {region})"
+            summaries.append(tier)
+        summaries.append(standby_summary(rec, region, standby))
+    return summaries
+
+
+def _tiers(rec: Recording) -> list[TierSummary]:
     present = {c.typ for c in rec.components()}
     return [summary(rec) for typ, summary in SUMMARIES.items() if typ in present]
 

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 
 from ha_stack.options import ArgsError
-from stack.ha_summary import TierSummary, summarize, tier_rank
+from stack.ha_summary import TierSummary, split_regions, summarize, tier_rank
 from stack.mock_cloud import RecordedResource, Recording, run_program
 from stack.resilience_report import as_json as resilience_json
 from stack.resilience_report import render as render_resilience
@@ -176,13 +176,16 @@ def _settings_of(r: RecordedResource, names: dict[str, str]) -> dict[str, Any]:
 def plan(stack: str, rec: Recording, settings_summary: dict[str, str]) -> dict[str, Any]:
     """The preview as data: components with their resources, counts by type, HA summary, exports."""
     names = {r.id: r.name for r in rec.resources if r.custom}
+    _, standbys = split_regions(rec)
+    standby_of = {r.urn: region for region, part in standbys.items() for r in part.resources}
     components = []
-    for comp in sorted(rec.components(), key=lambda c: tier_rank(c.typ)):
+    for comp in sorted(rec.components(), key=lambda c: (c.urn in standby_of, tier_rank(c.typ))):
         children = sorted((r for r in rec.children(comp) if r.custom), key=lambda r: (r.typ, r.name))
         components.append(
             {
                 "type": comp.typ,
                 "name": comp.name,
+                "standby_region": standby_of.get(comp.urn),
                 "resources": [
                     {"type": r.typ, "name": r.name, "protect": r.protect, "settings": _settings_of(r, names)}
                     for r in children
@@ -193,6 +196,7 @@ def plan(stack: str, rec: Recording, settings_summary: dict[str, str]) -> dict[s
     return {
         "stack": stack,
         **settings_summary,
+        "standby_regions": sorted(standbys),
         "components": components,
         "resource_counts": dict(sorted(counts.items())),
         "total_resources": sum(counts.values()),
@@ -206,11 +210,13 @@ def render(p: dict[str, Any]) -> str:
     lines = [
         f"ha-stack offline preview: stack {p['stack']} ({p['environment']}, {p['region']})",
         "Evaluated with the mock cloud: nothing was sent to AWS.",
-        "",
-        "Resources by component",
     ]
+    if p.get("standby_regions"):
+        lines.append(f"Regions: {p['region']} (primary), {', '.join(p['standby_regions'])} (standby)")
+    lines += ["", "Resources by component"]
     for comp in p["components"]:
-        lines.append(f'  {comp["type"].split(":")[-1]} "{comp["name"]}" ({len(comp["resources"])} resources)')
+        where = f"{comp['standby_region']} standby, " if comp.get("standby_region") else ""
+        lines.append(f'  {comp["type"].split(":")[-1]} "{comp["name"]}" ({where}{len(comp["resources"])} resources)')
         for r in comp["resources"]:
             shown = "  ".join(f"{k}={v}" for k, v in r["settings"].items())
             lines.append(f"    {r['type'].split(':')[-1]:<22} {r['name']:<28} {shown}".rstrip())

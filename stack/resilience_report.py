@@ -14,6 +14,10 @@ AWS figures used (quoted from the documentation):
   instance for Amazon RDS").
 - ElastiCache replication: "Due to replication latency, some data may be lost if it is the primary read/write node
   that fails" (ElastiCache user guide, "High availability using replication groups").
+- Aurora Global Database: "For Aurora Global Database, RTO can be in the order of minutes"; "RPO is typically
+  measured in seconds" (Aurora user guide, "Using switchover or failover in Amazon Aurora Global Database").
+- S3 RTC "replicates most objects that you upload to Amazon S3 in seconds, and 99.99 percent of those objects within
+  15 minutes" (S3 user guide, "Meeting compliance requirements using S3 Replication Time Control").
 """
 
 import math
@@ -22,7 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stack.mock_cloud import Recording
+from stack.ha_summary import split_regions, standby_facts
+from stack.mock_cloud import RecordedResource, Recording
 from stack.settings import Settings
 from stack.static_stability import AzLossSizing, survivors
 
@@ -44,6 +49,15 @@ SINGLE_AZ_RDS_RECOVERY_SECONDS = 600
 """No standby: the instance must be restarted or restored; AWS gives no failover figure, so this is an assumption."""
 PITR_RPO_SECONDS = 300
 """Point-in-time restore reaches the latest restorable time, normally within the last five minutes."""
+GLOBAL_PROMOTION_SECONDS = 300
+"""AWS gives the global database's failover only as "in the order of minutes": taken as 5 (an assumption, said so)."""
+GLOBAL_RPO_SECONDS = 1
+"""AWS: RPO "typically measured in seconds"; the standby's alarm says when it is more (its threshold is shown)."""
+RTC_SECONDS = 15 * 60
+"""S3 RTC: 99.99 percent of objects within 15 minutes."""
+ALIAS_TTL_SECONDS = 60
+"""An alias record to a load balancer answers with the load balancer's own record TTL, 60 seconds (an assumption
+from Route 53's "Choosing between alias and non-alias records"; alias records take no TTL of their own)."""
 
 
 @dataclass
@@ -132,7 +146,11 @@ def lab_figures(path: Path = LAB_REPORT) -> dict[str, str]:
 
 
 def report(rec: Recording, st: Settings) -> list[Disruption]:
-    """Every disruption the issue names: instance, AZ, database primary, cache primary, Region."""
+    """Every disruption the issue names: instance, AZ, database primary, cache primary, Region.
+
+    A DR stack's recording holds both regions; the in-region rows read the stack's own region only."""
+    whole = rec
+    rec, standbys = split_regions(whole)
     web = _web(rec, st)
     db_rto, db_rpo, db_basis = _database_failover(st)
     cache_failover = st.cache["automatic_failover"] and st.cache["node_count"] > 1
@@ -158,6 +176,9 @@ def report(rec: Recording, st: Settings) -> list[Disruption]:
         measured = figures.get(LAB_DRILLS.get(row.disruption, ""))
         if measured and (row.disruption != "database primary lost" or has_standby):
             row.measured = "; ".join(m for m in (row.measured, measured) if m)
+    if standbys:
+        rows += [_region_loss(whole, region, standby, web) for region, standby in sorted(standbys.items())]
+        return rows
     rows.append(
         Disruption(
             "Region lost",
@@ -170,6 +191,78 @@ def report(rec: Recording, st: Settings) -> list[Disruption]:
         )
     )
     return rows
+
+
+def _primary_health_check(rec: Recording) -> RecordedResource | None:
+    """The health check the PRIMARY failover record carries: its failures decide when DNS moves the writes."""
+    checks = {c.id: c for c in rec.of_type("aws:route53/healthCheck:HealthCheck")}
+    for record in rec.of_type("aws:route53/record:Record"):
+        policies = record.inputs.get("failoverRoutingPolicies") or []
+        if policies and policies[0]["type"] == "PRIMARY" and record.inputs.get("healthCheckId") in checks:
+            return checks[record.inputs["healthCheckId"]]
+    return None
+
+
+def _rpo_alarm_seconds(standby: Recording) -> float | None:
+    """The standby's RPO-lag alarm threshold, seconds (None: not watched)."""
+    for alarm in standby.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        if alarm.inputs.get("metricName") == "AuroraGlobalDBRPOLag":
+            return float(alarm.inputs["threshold"]) / 1000
+    return None
+
+
+def _region_loss(rec: Recording, region: str, standby: Recording, web: _Web) -> Disruption:
+    """Recovery in the standby region: promotion + DNS detection and TTL (+ the fleet's boot for a pilot light)."""
+    f = standby_facts(rec, region, standby)
+    check = _primary_health_check(rec)
+    detect = (
+        float(check.inputs.get("failureThreshold", 3)) * float(check.inputs.get("requestInterval", 30))
+        if check
+        else None
+    )
+    has_global = f.global_database.startswith("Aurora global database")
+    boot = web.replace if f.approach == "pilot light" else 0.0
+    parts = [f'promotion ~{GLOBAL_PROMOTION_SECONDS} s (AWS: "in the order of minutes")']
+    rto: float | None = GLOBAL_PROMOTION_SECONDS + ALIAS_TTL_SECONDS + boot
+    if detect is not None:
+        parts.append(f"the primary's health check fails after {detect:g} s")
+        rto = (rto or 0) + detect
+    if detect is None:
+        parts.append("no health-checked failover record: nothing moves the writes' DNS (counted as the TTL only)")
+    parts.append(f"DNS answers the standby within the alias TTL (~{ALIAS_TTL_SECONDS} s)")
+    if boot:
+        parts.append(f"pilot light: the fleet boots and passes its checks (~{boot:g} s, docs/boot.md)")
+    rpo_alarm = _rpo_alarm_seconds(standby)
+    if has_global:
+        rpo: float | None = GLOBAL_RPO_SECONDS
+        data = (
+            'data lost: commits not yet replicated (global database RPO "typically seconds"'
+            + (f"; the standby alarms above {rpo_alarm:g} s" if rpo_alarm else "; not alarmed")
+            + ")"
+        )
+    else:
+        rto, rpo = None, None
+        data = "no standby database (postgres engine): restore from the backup copies in the standby region"
+    static = (
+        f"static assets: S3 replication, RTC bounds the replica at {RTC_SECONDS} s"
+        if f.replication
+        else ("static assets: not replicated")
+    )
+    return Disruption(
+        f"Region lost ({region} takes over)",
+        "Region",
+        rto,
+        rpo,
+        f"{f.approach} in {region}: " + " + ".join(parts) + f"; {data}; {static}; reads keep being served by the "
+        "CloudFront origin group's standby origin meanwhile",
+        assumptions=[
+            "an operator runs `python -m stack.failover <stack> --to " + region + "` when the alarms show the region "
+            "lost; the decision time is not counted",
+            "cold after the failover: " + ("; ".join(f.cold) or "nothing"),
+            "kept running to be ready: " + ("; ".join(f.warm_inventory) or "nothing") + " (prices: AWS's price list "
+            "for the region; not in this repository)",
+        ],
+    )
 
 
 def _instance(web: _Web) -> Disruption:
