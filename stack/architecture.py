@@ -232,14 +232,19 @@ def _sorted(rec: Recording, typ: str) -> list[RecordedResource]:
 
 def draw(rec: Recording, stack: str) -> str:
     """The stack's picture as DOT text."""
-    nets = subnets(rec)
+    # The stack's own region: its default provider's subnets. A standby region (the dr setting, declared through
+    # another provider) is named in the title, not drawn: it would need a region box of its own.
+    home = sorted({str(r.inputs["availabilityZone"])[:-1] for r in rec.of_type(SUBNET) if not r.provider})
+    if len(home) != 1:
+        raise ValueError(f"the picture draws the subnets of one region; {stack} declares them in {home or 'none'}")
+    (region,) = home
+    everywhere = subnets(rec)
+    nets = [s for s in everywhere if s.zone[:-1] == region]
     zone_of = {s.id: s for s in nets}
-    regions = sorted({s.zone[:-1] for s in nets})
-    if len(regions) != 1:
-        # A second region (a warm standby) would need its own region box; drawing it inside this one would lie.
-        raise ValueError(f"the picture draws the subnets of one region; {stack} declares them in {regions or 'none'}")
-    (region,) = regions
+    others = sorted({s.zone[:-1] for s in everywhere} - {region})
     title = f"ha-stack {stack}: {len({s.zone for s in nets})} AZs in {region}"
+    if others:
+        title += f" (standby region {', '.join(others)} declared, not drawn)"
     picture = Picture(title, nets)
     _network(rec, picture, zone_of)
     alb = _web(rec, picture, zone_of)
@@ -254,14 +259,14 @@ def draw(rec: Recording, stack: str) -> str:
 
 def _network(rec: Recording, picture: Picture, zone_of: dict[str, Subnet]) -> None:
     """NAT gateways in their public subnets."""
-    for nat in _sorted(rec, NAT):
+    for nat in [n for n in _sorted(rec, NAT) if str(n.inputs["subnetId"]) in zone_of]:
         subnet = zone_of[str(nat.inputs["subnetId"])]
         picture.place(subnet.zone, subnet.tier, ident(nat.name), f"NAT gateway\n{nat.name}")
 
 
 def _web(rec: Recording, picture: Picture, zone_of: dict[str, Subnet]) -> str | None:
     """The load balancer (one node: it spans its subnets' zones); returns its node id."""
-    albs = _sorted(rec, ALB)
+    albs = [a for a in _sorted(rec, ALB) if all(str(i) in zone_of for i in a.inputs.get("subnets", []))]
     if not albs:
         return None
     (alb,) = albs
@@ -280,7 +285,7 @@ def _web(rec: Recording, picture: Picture, zone_of: dict[str, Subnet]) -> str | 
 def _instances(rec: Recording, picture: Picture, zone_of: dict[str, Subnet], alb: str | None) -> list[str]:
     """The Auto Scaling group's instances in each of its zones; returns their node ids."""
     nodes = []
-    for group in _sorted(rec, ASG):
+    for group in [g for g in _sorted(rec, ASG) if all(str(i) in zone_of for i in g.inputs["vpcZoneIdentifiers"])]:
         size = f"{int(group.inputs.get('minSize', 0))} to {int(group.inputs.get('maxSize', 0))} in all"
         for subnet_id in sorted(group.inputs.get("vpcZoneIdentifiers", []), key=lambda i: zone_of[i].zone):
             subnet = zone_of[str(subnet_id)]
@@ -299,6 +304,8 @@ def _database(rec: Recording, picture: Picture, clients: list[str]) -> None:
             (r for r in rec.of_type(AURORA_INSTANCE) if r.inputs.get("clusterIdentifier") == cluster.id),
             key=lambda r: (int(r.inputs.get("promotionTier", 1)), r.name),
         )
+        if not members or any(str(m.inputs["availabilityZone"]) not in picture.zones for m in members):
+            continue  # another region's cluster
         endpoint = ident(cluster.name)
         scaling = [t for t in rec.of_type(READER_SCALING) if t.inputs.get("resourceId") == f"cluster:{cluster.id}"]
         more = f"\nreaders scale {int(scaling[0].inputs['minCapacity'])} to {int(scaling[0].inputs['maxCapacity'])}"
@@ -328,6 +335,8 @@ def _database(rec: Recording, picture: Picture, clients: list[str]) -> None:
             picture.link(ident(writer.name), ident(reader.name), "failover: promoted", FAILOVER)
     for primary in _sorted(rec, RDS_INSTANCE):
         zone = str(primary.inputs.get("availabilityZone", ""))
+        if zone not in picture.zones:
+            continue
         node = ident(primary.name)
         picture.place(
             zone,
@@ -352,6 +361,8 @@ def _cache(rec: Recording, picture: Picture, clients: list[str]) -> None:
     """The replication group's nodes in their zones: the first is the primary, the others replicas."""
     for group in _sorted(rec, CACHE):
         zones = [str(z) for z in group.inputs.get("preferredCacheClusterAzs", [])]
+        if not set(zones) <= set(picture.zones):
+            continue
         endpoint = ident(group.name)
         failover = bool(group.inputs.get("automaticFailoverEnabled"))
         picture.group(
@@ -447,7 +458,7 @@ def _origin(rec: Recording, picture: Picture, origin: dict[str, Any], alb: str |
 
 def _zonal_shift(rec: Recording, picture: Picture, alb: str | None) -> None:
     """ARC zonal shift, when the load balancer is registered for it (enableZonalShift), and autoshift's status."""
-    balancers = [b for b in _sorted(rec, ALB) if b.inputs.get("enableZonalShift")]
+    balancers = [b for b in _sorted(rec, ALB) if b.inputs.get("enableZonalShift") and ident(b.name) == alb]
     if alb is None or not balancers:
         return
     configs = [c for c in _sorted(rec, AUTOSHIFT) if c.inputs.get("resourceArn") == balancers[0].outputs.get("arn")]

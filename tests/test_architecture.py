@@ -122,3 +122,16 @@ def test_subnets_in_a_second_region_are_refused_not_drawn_into_the_first(prod: R
     two.of_type(architecture.SUBNET)[0].inputs["availabilityZone"] = "eu-west-1a"
     with pytest.raises(ValueError, match=r"one region; prod declares them in \['eu-west-1', 'us-east-1'\]"):
         architecture.draw(two, "prod")
+
+
+def test_a_standby_region_is_named_in_the_title_and_left_out(prod: Recording) -> None:
+    """Subnets of another provider's region (the dr setting's standby) are said, not drawn into this region's box."""
+    two = copy.deepcopy(prod)
+    standby = two.of_type(architecture.SUBNET)[0]
+    standby.inputs["availabilityZone"], standby.provider = (
+        "us-west-2a",
+        "urn:pulumi:prod::ha-stack::pulumi:providers:aws::standby::id",
+    )
+    dot = architecture.draw(two, "prod")
+    assert dot.startswith('digraph "ha-stack prod: 3 AZs in us-east-1 (standby region us-west-2 declared, not drawn)"')
+    assert "us-west-2a" not in dot
