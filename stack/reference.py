@@ -135,7 +135,7 @@ def outputs_of(cls: type) -> list[tuple[str, Any, str]]:
     # the base classes' are not read: Resource's urn/id are no output of the component's design.
     own: dict[str, Any] = vars(cls).get("__annotations__", {})
     # The attribute docstrings are read the way the Spec reads the args TypedDict's (options' one reader).
-    docs = options._attribute_docs(cls)
+    docs = options.attribute_docs(cls)
     found = []
     for name, hint in own.items():
         if get_origin(hint) is pulumi.Output:

@@ -136,7 +136,7 @@ class Spec(Generic[T]):
         missing, extra = set(hints) - set(args), set(args) - set(hints)
         if missing or extra:
             raise TypeError(f"{component} Spec: no Arg for {sorted(missing)}; Arg without a field: {sorted(extra)}")
-        docs = _attribute_docs(args_type)
+        docs = attribute_docs(args_type)
         required: frozenset[str] = getattr(args_type, "__required_keys__", frozenset())
         self.component = component
         self.args_type = args_type
@@ -292,7 +292,7 @@ def _unwrap(hint: Any) -> Any:
     return hint
 
 
-def _attribute_docs(cls: type) -> dict[str, str]:
+def attribute_docs(cls: type) -> dict[str, str]:
     """Field -> the docstring under it in the class body (the convention Sphinx and Pulumi's schema inference read)."""
     try:
         source = textwrap.dedent(inspect.getsource(cls))
