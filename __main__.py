@@ -1,182 +1,141 @@
 """ha-stack: the tiers of a highly available web architecture, how they are wired, and what operators get back.
 
 Each tier's arguments are its `ha-stack:<tier>` object in the stack file, checked by the component itself
-(stack/settings.py gathers every problem first); this program adds only the wiring between the tiers.
+(stack/settings.py gathers every problem first). stack/regional.py places one region's tiers; this program places
+the primary region, the `dr` setting's standby region (docs/dr.md), the edge, the failover name, monitoring in both
+regions, the drills and the exports.
 """
 
-from pathlib import Path
-
 import pulumi
+import pulumi_aws as aws
 
 import ha_stack as ha
-from stack.runtime_config import Grants, RuntimeConfig, ServiceSettings
-from stack.settings import load_settings
-from stack.wiring import by_zone, hosted_zone_id, per_item
+from stack import regional
+from stack.backup import DatabaseBackup
+from stack.settings import STANDBY_LABEL, WRITE_LABEL, load_settings
+from stack.wiring import hosted_zone_id
 from stack.zones import pick_zones
 
-APP = Path(__file__).resolve().parent / "app"
 s = load_settings()
-tags, count, path, zones = s.base_tags(), s.az_count, s.parameter_path, pick_zones(s)
+tags, zones, dr = s.base_tags(), pick_zones(s), s.dr
 zone_id, domain = hosted_zone_id(s.keys.get("hosted_zone")), s.keys.get("domain")
 
-network = ha.HaNetwork("network", {**s.network, "availability_zones": zones, "tags": tags})
-public, private, isolated = (
-    per_item(ids, count) for ids in (network.public_subnet_ids, network.app_subnet_ids, network.data_subnet_ids)
-)
-
-web_args: ha.HaWebTierArgs = {
-    **s.web,
-    "vpc_id": network.vpc_id,
-    "app_directory": str(APP),
-    "runtime_config_path": path,
-    "cloudfront_only": s.keys["enable_edge"],
-    "force_destroy_buckets": s.force_destroy_buckets,
-    "tags": tags,
-}
-if s.vpc_origin:
-    web_args["internal_subnet_ids"] = private
-else:
-    web_args["public_subnet_ids"] = public
-if s.alb_domain and zone_id is not None:
-    web_args["domain_name"], web_args["hosted_zone_id"] = s.alb_domain, zone_id
-web = ha.HaWebTier("web", web_args)
-
-# The data tier admits the web tier's instances only, and publishes its endpoints under the stack's path.
-clients: dict[str, pulumi.Input[str]] = {"web": web.instance_security_group_id}
-database = ha.HaDatabase(
-    "database",
-    {
-        **s.database,
-        "vpc_id": network.vpc_id,
-        "subnet_ids": isolated,
-        "availability_zones": zones,
-        "client_security_group_ids": clients,
-        "parameter_path": path,
-        "tags": tags,
-    },
-)
-cache = ha.HaCache(
-    "cache",
-    {
-        **s.cache,
-        "vpc_id": network.vpc_id,
-        "subnet_ids": isolated,
-        "availability_zones": zones,
-        "client_security_group_ids": clients,
-        "parameter_path": path,
-        "tags": tags,
-    },
-)
-runtime_config = RuntimeConfig(
-    "runtime-config",
-    path,
-    ServiceSettings(s.environment, s.web["app_port"], s.web["deregistration_delay_seconds"], s.service),
-    Grants(
-        role_name=web.instance_role_name,
-        secret_arns=[database.secret_arn, database.app_secret_arn, cache.auth_secret_arn],
-        key_arns=[database.kms_key_arn],
-    ),
-    tags,
-)
-
-# The instances come last: launched before the database, the cache, their settings and the secret grants exist,
-# they would fail their health checks and be replaced until everything is there.
-fleet = ha.HaWebFleet(
-    "web",
-    {
-        **s.fleet,
-        "subnet_ids": private,
-        "launch_template_id": web.launch_template_id,
-        "launch_template_version": web.launch_template_version,
-        "target_group_arn": web.target_group_arn,
-        "alb_arn_suffix": web.alb_arn_suffix,
-        "target_group_arn_suffix": web.target_group_arn_suffix,
-        "tags": tags,
-    },
-    pulumi.ResourceOptions(depends_on=[database, cache, runtime_config]),
-)
+# With dr and Aurora, both regions' clusters join one global cluster, declared empty (the primary joins it too).
+global_cluster = None
+if dr is not None and regional.is_aurora(s):
+    global_cluster = aws.rds.GlobalCluster(
+        "database-global",
+        global_cluster_identifier=f"{s.name_prefix}-global",
+        engine=s.database["engine"].value,
+        engine_version=s.database["engine_version"],
+        storage_encrypted=True,
+        deletion_protection=s.database["enable_deletion_protection"],
+        opts=pulumi.ResourceOptions(protect=s.database["enable_deletion_protection"], ignore_changes=["engineVersion"]),
+    )
+main = regional.place(s, regional.primary(s, zones, global_cluster), zone_id)
+assert main.database is not None
+standby: regional.Region | None = None
+if dr is not None and domain is not None and zone_id is not None:
+    provider = aws.Provider("standby", region=dr["secondary_region"])
+    where = regional.standby(s, dr, provider, pick_zones(s, provider), main, global_cluster)
+    standby = regional.place(s, where, zone_id)
+    failover_name = ha.HaRegionalDns(
+        "origin-failover",
+        {
+            "hosted_zone_id": zone_id,
+            "record_name": WRITE_LABEL + domain,
+            "primary_alias_name": main.web.alb_dns_name,
+            "primary_alias_zone_id": main.web.alb_zone_id,
+            "primary_health_check_name": str(s.alb_domain),
+            "secondary_alias_name": standby.web.alb_dns_name,
+            "secondary_alias_zone_id": standby.web.alb_zone_id,
+            "secondary_health_check_name": STANDBY_LABEL + domain,
+            "health_check_path": s.web["health_check_path"],
+            "tags": tags,
+        },
+    )
+    DatabaseBackup(
+        "database-backup",
+        regional.database_arn(s.region, main.database, regional.is_aurora(s)),
+        s.database["backup_retention_days"],
+        provider,
+        tags,
+        s.database["enable_deletion_protection"],
+    )
 
 site: ha.HaEdge | None = None
 if s.keys["enable_edge"]:
     edge_args: ha.HaEdgeArgs = {
         **s.edge,
-        "origin_domain_name": s.alb_domain or web.alb_dns_name,
+        "origin_domain_name": s.alb_domain or main.web.alb_dns_name,
         "origin_https": s.alb_domain is not None,
-        "origin_secret": web.origin_secret,
-        "static_directory": str(APP / "static"),
+        "origin_secret": main.web.origin_secret,
+        "static_directory": str(regional.APP / "static"),
         "force_destroy_buckets": s.force_destroy_buckets,
         "tags": tags,
     }
     if s.vpc_origin:
-        edge_args["origin_vpc_alb_arn"] = web.alb_arn
+        edge_args["origin_vpc_alb_arn"] = main.web.alb_arn
     if domain and zone_id is not None:
         edge_args["domain_name"], edge_args["hosted_zone_id"] = domain, zone_id
+    if standby is not None and domain:  # pages fail over to the standby; writes follow the failover name
+        edge_args["standby_origin_domain_name"] = STANDBY_LABEL + domain
+        edge_args["write_origin_domain_name"] = WRITE_LABEL + domain
     site = ha.HaEdge("edge", edge_args)
 
-engine, instances = s.database["engine"], per_item(database.instance_identifiers, 1 + s.database["reader_count"])
-monitoring_args: ha.HaMonitoringArgs = {
-    **s.monitoring,
-    "region": s.region,
-    "name_prefix": s.name_prefix,
-    "force_destroy_buckets": s.force_destroy_buckets,
-    "alb_arn_suffix": web.alb_arn_suffix,
-    "target_group_arn_suffix": web.target_group_arn_suffix,
-    "asg_name": fleet.asg_name,
-    "asg_min_size": s.fleet["min_size"],
-    "database_engine": engine,
-    "database_cluster_identifier": database.cluster_identifier,
-    "database_instance_identifiers": instances,
-    "database_storage_gib": s.database["allocated_storage_gib"],
-    "cache_member_ids": per_item(cache.member_cluster_ids, s.cache["node_count"]),
-    "tags": tags,
-}
+primary_watch: dict[str, object] = {}
 if site is not None:
-    monitoring_args["distribution_id"], monitoring_args["health_check_id"] = site.distribution_id, site.health_check_id
+    primary_watch["distribution_id"], primary_watch["health_check_id"] = site.distribution_id, site.health_check_id
     if s.edge["enable_waf"]:
-        monitoring_args["web_acl_name"] = site.web_acl_name
-watch = ha.HaMonitoring("monitoring", monitoring_args)
+        primary_watch["web_acl_name"] = site.web_acl_name
+watch = regional.watch(s, main, "monitoring", primary_watch)
+if dr is not None and standby is not None and site is not None:
+    # The static assets' copy in the standby region (releases are uploaded to each region's own bucket instead).
+    replica = ha.HaBucketReplication(
+        "static-replica",
+        {
+            "source_bucket": site.static_bucket_name,
+            "source_bucket_arn": site.static_bucket_arn,
+            "source_region": s.region,
+            "destination_region": dr["secondary_region"],
+            "force_destroy": s.force_destroy_buckets,
+            "tags": tags,
+        },
+        pulumi.ResourceOptions(depends_on=[site]),
+    )
+    standby_watch: dict[str, object] = {
+        "enable_cloudtrail": False,  # the primary's trail records every region's API calls
+        "replication_source_bucket": site.static_bucket_name,
+        "replication_destination_bucket": replica.destination_bucket,
+        "replication_rule_ids": ["every-object"],
+        "standby_health_check_id": failover_name.secondary_health_check_id,
+    }
+    if standby.database is not None:
+        standby_watch["global_secondary_cluster_identifier"] = standby.database.cluster_identifier
+    regional.watch(s, standby, "standby-monitoring", standby_watch)
+drills = ha.HaResilience("resilience", regional.resilience_args(s, main, watch.composite_alarm_arn))
 
-resilience_args: ha.HaResilienceArgs = {
-    **s.resilience,
-    "availability_zones": zones,
-    "stop_alarm_arn": watch.composite_alarm_arn,
-    "asg_name": fleet.asg_name,
-    "vpc_id": network.vpc_id,
-    "zone_subnet_ids": by_zone(zones, public, private, isolated),
-    "database_engine": engine,
-    "database_multi_az": s.database["multi_az"],
-    "cache_replication_group_id": cache.replication_group_id,
-    # HaCache tags its replication group with the stack's tags, its component and Name "<name>-redis".
-    "cache_target_tags": {**tags, "ha-stack:component": "HaCache", "Name": "cache-redis"},
-    "cache_availability_zones": zones[: s.cache["node_count"]] if s.cache["automatic_failover"] else [],
-    "alb_arn": web.alb_arn,
-    "tags": tags,
-}
-if engine == "aurora-postgresql":
-    resilience_args["database_cluster_identifier"] = database.cluster_identifier
-else:
-    resilience_args["database_instance_identifier"] = instances[0]
-drills = ha.HaResilience("resilience", resilience_args)
-
-pulumi.export("vpc_id", network.vpc_id)
-pulumi.export("availability_zones", network.availability_zones)
-pulumi.export("public_subnet_ids", network.public_subnet_ids)
-pulumi.export("app_subnet_ids", network.app_subnet_ids)
-pulumi.export("data_subnet_ids", network.data_subnet_ids)
-pulumi.export("nat_public_ips", network.nat_public_ips)
-pulumi.export("alb_dns_name", web.alb_dns_name)
-pulumi.export("origin_url", web.origin_url)
-pulumi.export("asg_name", fleet.asg_name)
-pulumi.export("release_key", web.release_key)
-pulumi.export("image_id", web.image_id)
-pulumi.export("database_writer_endpoint", database.writer_endpoint)
-pulumi.export("database_reader_endpoint", database.reader_endpoint)
-pulumi.export("database_secret_arn", database.secret_arn)
-pulumi.export("database_app_secret_arn", database.app_secret_arn)
-pulumi.export("cache_primary_endpoint", cache.primary_endpoint)
-pulumi.export("site_url", site.site_url if site else web.origin_url)
+pulumi.export("vpc_id", main.network.vpc_id)
+pulumi.export("availability_zones", main.network.availability_zones)
+pulumi.export("public_subnet_ids", main.network.public_subnet_ids)
+pulumi.export("app_subnet_ids", main.network.app_subnet_ids)
+pulumi.export("data_subnet_ids", main.network.data_subnet_ids)
+pulumi.export("nat_public_ips", main.network.nat_public_ips)
+pulumi.export("alb_dns_name", main.web.alb_dns_name)
+pulumi.export("origin_url", main.web.origin_url)
+pulumi.export("asg_name", main.fleet.asg_name)
+pulumi.export("release_key", main.web.release_key)
+pulumi.export("image_id", main.web.image_id)
+pulumi.export("database_writer_endpoint", main.database.writer_endpoint)
+pulumi.export("database_reader_endpoint", main.database.reader_endpoint)
+pulumi.export("database_secret_arn", main.database.secret_arn)
+pulumi.export("database_app_secret_arn", main.database.app_secret_arn)
+pulumi.export("cache_primary_endpoint", main.cache.primary_endpoint)
+pulumi.export("site_url", site.site_url if site else main.web.origin_url)
 pulumi.export("alarm_topic_arn", watch.topic_arn)
 pulumi.export("dashboard_url", watch.dashboard_url)
 pulumi.export("composite_alarm_arn", watch.composite_alarm_arn)
 pulumi.export("drill_template_ids", drills.experiment_template_ids)
 pulumi.export("zonal_autoshift", drills.autoshift_status)
+if dr is not None and standby is not None and global_cluster is not None:
+    pulumi.export("dr", regional.dr_output(s, dr, global_cluster, main, standby))  # what stack/failover.py reads

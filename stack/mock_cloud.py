@@ -108,6 +108,9 @@ AUTONAMED = (
     "aws:cloudfront/originAccessControl:OriginAccessControl",
     "aws:ec2/launchTemplate:LaunchTemplate",
     "aws:lambda/function:Function",
+    "aws:backup/vault:Vault",
+    "aws:backup/plan:Plan",
+    "aws:backup/selection:Selection",
 )
 
 

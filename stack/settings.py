@@ -19,7 +19,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
-from ha_stack import catalogue, options
+from ha_stack import catalogue, fleet, options
 from ha_stack.cache import HaCacheArgs
 from ha_stack.database import GLOBAL_INSTANCE_FAMILIES, DatabaseEngine, HaDatabaseArgs
 from ha_stack.edge import HaEdgeArgs
@@ -524,6 +524,12 @@ def _dr_rules(dr: DrArgs, reading: _Reading) -> None:
                 "standby_min_size",
                 f"warm_standby runs at least one instance per standby AZ: must be >= standby_az_count ({azs}), "
                 f"got {low}",
+            )
+        fleet_rule = fleet.ARGS.fields["min_size"].arg.check
+        refused = fleet_rule(low) if fleet_rule is not None else None
+        if refused:
+            problems.add(
+                "standby_min_size", f"the standby's HaWebFleet.min_size and desired_capacity take it: {refused}"
             )
         high = reading.value("fleet", "max_size")
         if high is not None and low > high:

@@ -142,6 +142,8 @@ EDGE = Tier(
         "origin_https",
         "origin_vpc_alb_arn",
         "origin_secret",
+        "standby_origin_domain_name",
+        "write_origin_domain_name",
         "static_directory",
         "domain_name",
         "hosted_zone_id",

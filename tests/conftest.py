@@ -68,12 +68,14 @@ def parented_children(rec: Recording) -> list[RecordedResource]:
     return children
 
 
-def published(rec: Recording, containing: str = "") -> dict[str, str]:
-    """Parameter Store as the program would fill it: name -> value of every parameter whose name has `containing`."""
+def published(rec: Recording, containing: str = "", *, standby: bool = False) -> dict[str, str]:
+    """Parameter Store of the stack's region as the program would fill it (of the dr standby's region with
+    `standby`: each region has its own, under the same path): name -> value of every parameter whose name has
+    `containing`."""
     return {
         p.inputs["name"]: p.inputs["insecureValue"]
         for p in rec.of_type("aws:ssm/parameter:Parameter")
-        if containing in p.inputs["name"]
+        if containing in p.inputs["name"] and bool(p.provider) == standby
     }
 
 

@@ -8,7 +8,7 @@ import pytest
 from ha_stack import fleet, options
 from stack import tiers
 from stack.mock_cloud import run_program
-from stack.settings import SettingsError, load_settings, parse_settings
+from stack.settings import DR_ARGS, Approach, SettingsError, load_settings, parse_settings
 from tests.conftest import stack_config
 
 
@@ -263,15 +263,17 @@ DR = {"secondary_region": "us-west-2", "approach": "warm_standby"}
 
 
 def test_dr_defaults_come_from_the_stack_and_the_approach():
-    """standby_az_count is the stack's az_count; warm_standby's min size is one instance per standby AZ."""
-    dr = parse_settings(stack_config("prod", dr=DR), stack="prod").dr
+    """standby_az_count is the stack's az_count; warm_standby's min size is one instance per standby AZ, and
+    pilot_light's is 0."""
+    config = stack_config("prod")
+    config["ha-stack:dr"] = {"secondary_region": "us-west-2"}
+    dr = parse_settings(config, stack="prod").dr
     assert dr is not None
-    assert (dr["standby_az_count"], dr["standby_min_size"]) == (3, 3)
-    pilot = parse_settings(
-        stack_config("prod", dr={"secondary_region": "us-west-2", "approach": "pilot_light"}), stack="prod"
-    )
-    assert pilot.dr is not None
-    assert pilot.dr["standby_min_size"] == 0
+    assert (dr["approach"], dr["standby_az_count"], dr["standby_min_size"]) == (Approach.WARM_STANDBY, 3, 3)
+    problems = options.Problems("dr.")
+    pilot = DR_ARGS.read({"secondary_region": "us-west-2", "approach": "pilot_light", "standby_az_count": 3}, problems)
+    assert problems.lines == []
+    assert pilot["standby_min_size"] == 0
     assert parse_settings(stack_config("dev"), stack="dev").dr is None
 
 
