@@ -295,6 +295,18 @@ class EdgeFacts:
     api_paths: list[str]
     health_check: str
     alb_origin: str
+    write_origin: str | None = None
+    """Domain of the origin the API behaviours that allow writes use with a standby (the Route 53 failover name)."""
+
+
+WRITE_ORIGIN = "write"
+"""HaEdge's origin id for write_origin_domain_name."""
+
+
+def _origin_domain(cdn: RecordedResource, origin_id: str) -> str | None:
+    origins = cdn.inputs["origins"]
+    listed = origins["secret"] if isinstance(origins, dict) else origins
+    return next((str(o["domainName"]) for o in listed if o["originId"] == origin_id), None)
 
 
 def _alb_origin(cdn: RecordedResource) -> str:
@@ -332,8 +344,11 @@ def edge_facts(rec: Recording) -> EdgeFacts:
         waf_rules=[str(rule["name"]) for acl in acls for rule in acl.inputs["rules"]],
         origin_failover=failover,
         api_paths=[
-            str(b["pathPattern"]) for b in cdn.inputs.get("orderedCacheBehaviors") or [] if b["targetOriginId"] == "alb"
+            str(b["pathPattern"])
+            for b in cdn.inputs.get("orderedCacheBehaviors") or []
+            if b["targetOriginId"] in ("alb", WRITE_ORIGIN)
         ],
+        write_origin=_origin_domain(cdn, WRITE_ORIGIN),
         health_check=f"{check.inputs['type']} {check.inputs['fqdn']}{check.inputs['resourcePath']}"
         if check
         else "none",
@@ -352,6 +367,11 @@ def edge_summary(rec: Recording) -> TierSummary:
         f"pages fail over {', '.join(f.origin_failover) or 'nowhere'}; API paths straight to the origin: "
         f"{', '.join(f.api_paths) or 'none'}",
         f"health check (alarms only) {f.health_check}",
+        *(
+            [f"API paths go to {f.write_origin} (the Route 53 failover name): CloudFront never fails writes over"]
+            if f.write_origin
+            else []
+        ),
         f"load balancer reached {f.alb_origin}",
     ]
     if not f.waf_rules:

@@ -4,12 +4,17 @@ import contextlib
 import io
 import json
 import re
+from typing import Any
 
 import pytest
 import yaml
 
 from stack import preview
-from tests.conftest import ROOT, stack_config
+from stack.resilience_report import as_json as resilience_json
+from stack.resilience_report import report as resilience_report
+from stack.settings import parse_settings
+from tests.conftest import ROOT, run_stack, stack_config
+from tests.test_resilience import ONE_REGION, with_standby
 
 
 def printed(argv: list[str]) -> str:
@@ -72,7 +77,9 @@ def test_preview_lists_alarms_per_tier_and_every_tiers_ha_facts(prod_out):
     assert "  database: 3 AZs (us-east-1a, us-east-1b, us-east-1c)" in out
     assert "aurora-postgresql: writer in us-east-1a; 2 reader(s) in us-east-1b, us-east-1c" in out
     assert "  cache: 3 AZs (us-east-1a, us-east-1b, us-east-1c)" in out
-    assert "pages fail over alb -> maintenance on 500/502/503/504; API paths straight to the origin: /products*" in out
+    # prod has a standby: pages fail over to its load balancer, the API goes to the failover name
+    assert "pages fail over alb -> standby on 500/502/503/504; API paths straight to the origin: /products*" in out
+    assert "API paths go to origin-write.shop.example.com (the Route 53 failover name)" in out
     assert re.search(r"health check \(alarms only\) HTTPS d\w+\.cloudfront\.net/health", out)
 
 
@@ -86,8 +93,9 @@ def test_dev_preview_names_the_single_az_data_tier(dev_out):
 def test_json_preview_carries_counts_summary_and_exports(capsys):
     assert preview.main(["prod", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["resource_counts"]["aws:ec2/natGateway:NatGateway"] == 3
-    assert plan["resource_counts"]["aws:ec2/subnet:Subnet"] == 9
+    assert plan["resource_counts"]["aws:ec2/natGateway:NatGateway"] == 6  # 3 a region: prod has a standby
+    assert plan["resource_counts"]["aws:ec2/subnet:Subnet"] == 18
+    assert plan["standby_regions"] == ["us-west-2"]
     assert plan["ha_summary"][0]["zones"] == ["us-east-1a", "us-east-1b", "us-east-1c"]
     assert len(plan["exports"]["nat_public_ips"]) == 3
 
@@ -126,7 +134,6 @@ def test_prod_preview_lists_drills_autoshift_and_a_resilience_report(prod_out):
         "  one AZ lost [AZ]: RTO 60 s, RPO 0 s",
         "  database primary lost [Infrastructure]: RTO 60 s, RPO 0 s",
         "  cache primary lost [Infrastructure]: RTO 0 s, RPO 0 s",
-        "  Region lost [Region]: RTO n/a, RPO n/a",
     ]:
         assert line in report.splitlines()
     assert "2 instances left carry 33 rps at the target (peak 15: statically stable)" in report
@@ -153,3 +160,44 @@ def test_a_prod_stack_that_would_need_launches_after_an_az_loss_is_refused_in_on
         "peak_requests_per_second 40 at requests_per_target 1000 per instance per minute needs 3; min_size must be "
         ">= 5, got 3"
     ]
+
+
+# --- Issue 16: both regions of a dr stack, and the region loss.
+
+
+def test_prod_preview_shows_both_regions_and_the_region_loss(prod_out):
+    assert "Regions: us-east-1 (primary), us-west-2 (standby)" in prod_out
+    assert re.search(r'HaWebTier "\S+" \(us-west-2 standby, \d+ resources\)', prod_out)
+    assert "  web (standby us-west-2): 3 AZs (us-west-2a, us-west-2b, us-west-2c)" in prod_out
+    assert "  disaster recovery (standby us-west-2): " in prod_out
+    assert re.search(r"Region lost \(us-west-2 takes over\) \[Region\]: RTO \d+ s, RPO 1 s", prod_out)
+    assert "kept running to be ready: " in prod_out
+    assert "cold after the failover: cache (1 node(s), empty" in prod_out
+
+
+def test_dev_preview_has_one_region_and_no_standby(dev_out):
+    assert "Regions:" not in dev_out
+    assert "standby" not in dev_out
+    assert "Region lost [Region]: RTO n/a, RPO n/a" in dev_out
+
+
+def test_the_rendering_labels_each_standby_component_and_tier(one_region_standby):
+    rec, settings = one_region_standby
+    result = preview.plan("prod", rec, {"environment": "prod", "region": "us-east-1"})
+    result["resilience"] = resilience_json(resilience_report(rec, settings))
+    out = preview.render(result)
+    assert result["standby_regions"] == ["us-west-2"]
+    assert "Regions: us-east-1 (primary), us-west-2 (standby)" in out
+    standby = [c for c in result["components"] if c["standby_region"]]
+    assert {c["name"] for c in standby} == {c["name"] for c in result["components"] if c["name"].endswith("-standby")}
+    # the primary's components come first, then the standby's
+    flags = [bool(c["standby_region"]) for c in result["components"]]
+    assert flags == sorted(flags)
+    assert "Region lost (us-west-2 takes over) [Region]: RTO 450 s, RPO 1 s" in out
+    assert "  disaster recovery (standby us-west-2): 3 AZs (us-west-2a, us-west-2b, us-west-2c)" in out
+
+
+@pytest.fixture(scope="module")
+def one_region_standby() -> tuple[Any, Any]:
+    """prod without dr plus a standby built from its own resources (tests/test_resilience.py: with_standby)."""
+    return with_standby(run_stack("prod", ONE_REGION), fleet_min=3), parse_settings(ONE_REGION, stack="prod")

@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -35,9 +35,10 @@ from ha_stack.resilience import (
 )
 from lab.cluster import crash, running_cluster
 from stack import drill, resilience_report
-from stack.mock_cloud import ACCOUNT_ID, Recording
+from stack.ha_summary import summarize
+from stack.mock_cloud import ACCOUNT_ID, RecordedResource, Recording
 from stack.settings import parse_settings
-from tests.conftest import ZONES3, build, parented_children, stack_config
+from tests.conftest import ZONES3, build, parented_children, run_stack, stack_config
 
 TEMPLATE = "aws:fis/experimentTemplate:ExperimentTemplate"
 POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -678,3 +679,184 @@ def test_the_stack_helpers_old_imports_still_hold():
     assert not re.fullmatch(AUTOSHIFT_WINDOW, "Fri:16:00-Mon:08:00")
     assert re.fullmatch(AUTOSHIFT_DATE, "2026-12-24")
     assert DRILL_MINUTES_RANGE == (1, 720)
+
+
+# --- Region loss (issue 16): read from a recording with a standby region. The report is proved on a recording built
+# here from one-region prod's own resources (every fact controlled), then read off prod itself (dr on).
+
+STANDBY_REGION = "us-west-2"
+STANDBY_TIERS = {"HaNetwork", "HaWebTier", "HaWebFleet", "HaDatabase", "HaCache", "HaMonitoring"}
+"""The components the standby region gets (stack/regional.py places the same ones, plus runtime config)."""
+
+
+def _copy(r: RecordedResource, urns: dict[str, str], provider: str, **inputs: Any) -> RecordedResource:
+    """A resource of the standby: another URN and name, the standby provider, the standby's zones."""
+    body = json.loads(json.dumps(r.inputs, default=str).replace("us-east-1", STANDBY_REGION))
+    return replace(
+        r,
+        name=f"{r.name}-standby",
+        urn=urns[r.urn],
+        parent=urns.get(r.parent, r.parent),
+        inputs={**body, **inputs},
+        provider=provider if r.custom else "",
+    )
+
+
+def with_standby(rec: Recording, *, fleet_min: int) -> Recording:
+    """prod's recording plus a standby region: the same tiers under an aws.Provider for us-west-2 (fleet min
+    `fleet_min`: 0 is a pilot light), an Aurora global cluster over both clusters, the static bucket replicated with
+    RTC, failover records on origin-write with a health check on the primary's origin, and the standby's RPO alarm."""
+    stack_urn = rec.components()[0].parent
+    provider = RecordedResource(
+        "pulumi:providers:aws", "standby", "urn:standby-provider", stack_urn, {"region": STANDBY_REGION}, {},
+        "standby-provider-id", True, False, [], False,
+    )  # fmt: skip
+    ref = f"{provider.urn}::{provider.id}"
+    roots = [c for c in rec.components() if c.typ.split(":")[-1] in STANDBY_TIERS]
+    family: list[RecordedResource] = []
+    frontier = {c.urn for c in roots}
+    for r in rec.resources:  # registration order: a parent comes before its children
+        if r.urn in frontier or r.parent in frontier:
+            frontier.add(r.urn)
+            family.append(r)
+    urns = {r.urn: f"{r.urn}-standby" for r in family}
+    copies: list[RecordedResource] = []
+    for r in family:
+        extra: dict[str, Any] = {}
+        if r.typ == "aws:autoscaling/group:Group":
+            extra = {"minSize": fleet_min, "desiredCapacity": fleet_min}
+        if r.typ == "aws:rds/cluster:Cluster":
+            extra = {"globalClusterIdentifier": "ha-stack-prod-global"}
+        copies.append(_copy(r, urns, ref, **extra))
+    (cluster,) = rec.of_type("aws:rds/cluster:Cluster")
+    primary_cluster = replace(cluster, inputs={**cluster.inputs, "globalClusterIdentifier": "ha-stack-prod-global"})
+    extra = [
+        provider,
+        RecordedResource(
+            "aws:rds/globalCluster:GlobalCluster", "db-global", "urn:db-global", stack_urn,
+            {"globalClusterIdentifier": "ha-stack-prod-global", "engine": "aurora-postgresql"},
+            {"globalClusterIdentifier": "ha-stack-prod-global"}, "ha-stack-prod-global", True, True, [], False,
+        ),
+        RecordedResource(
+            "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "static-replication", "urn:static-repl",
+            stack_urn,
+            {"bucket": "edge-static-id", "rules": [{"id": "every-object", "destination": {
+                "bucket": "arn:aws:s3:::static-replica-id", "replicationTime": {"status": "Enabled"}}}]},
+            {}, "static-replication-id", True, False, [], False,
+        ),
+        RecordedResource(
+            "aws:route53/healthCheck:HealthCheck", "dns-primary", "urn:hc-primary", stack_urn,
+            {"type": "HTTPS", "fqdn": "origin.example.com", "resourcePath": "/health", "failureThreshold": 3,
+             "requestInterval": 30}, {}, "hc-primary", True, False, [], False,
+        ),
+        RecordedResource(
+            "aws:route53/record:Record", "dns-write-primary", "urn:rec-primary", stack_urn,
+            {"name": "origin-write.example.com", "type": "A", "healthCheckId": "hc-primary",
+             "failoverRoutingPolicies": [{"type": "PRIMARY"}]}, {}, "rec-primary", True, False, [], False,
+        ),
+        RecordedResource(
+            "aws:route53/record:Record", "dns-write-secondary", "urn:rec-secondary", stack_urn,
+            {"name": "origin-write.example.com", "type": "A", "failoverRoutingPolicies": [{"type": "SECONDARY"}]},
+            {}, "rec-secondary", True, False, [], False,
+        ),
+    ]  # fmt: skip
+    monitoring = [c for c in copies if c.typ == "ha-stack:index:HaMonitoring"]
+    rpo = RecordedResource(
+        "aws:cloudwatch/metricAlarm:MetricAlarm", "monitoring-standby-global-db-rpo-lag", "urn:rpo",
+        monitoring[0].urn if monitoring else stack_urn,
+        {"metricName": "AuroraGlobalDBRPOLag", "namespace": "AWS/RDS", "threshold": 30000.0,
+         "tags": {"ha-stack:tier": "standby"}}, {}, "rpo", True, False, [], False, provider=ref,
+    )  # fmt: skip
+    resources = [primary_cluster if r is cluster else r for r in rec.resources]
+    return Recording([*resources, *extra, *copies, rpo], rec.exports, rec.invokes)
+
+
+ONE_REGION = stack_config("prod", dr=None)
+"""prod's stack file without its `dr` setting."""
+
+
+@pytest.fixture(scope="module")
+def one_region() -> Recording:
+    return run_stack("prod", ONE_REGION)
+
+
+@pytest.fixture(scope="module")
+def warm(one_region: Recording) -> Recording:
+    return with_standby(one_region, fleet_min=3)
+
+
+def region_row(rec: Recording, config: dict[str, Any] = ONE_REGION) -> resilience_report.Disruption:
+    rows = resilience_report.report(rec, parse_settings(config, stack="prod"))
+    (row,) = [r for r in rows if r.category == "Region"]
+    return row
+
+
+def test_with_a_warm_standby_a_region_loss_is_minutes_and_seconds_of_data(warm, one_region):
+    row = region_row(warm)
+    assert row.disruption == "Region lost (us-west-2 takes over)"
+    # promotion (AWS: "order of minutes", taken as 300 s) + 3 failed checks x 30 s + the alias's 60 s TTL
+    assert row.rto_seconds == 300 + 90 + 60
+    assert row.rpo_seconds == 1  # "typically measured in seconds"
+    assert "the standby alarms above 30 s" in row.basis
+    assert "RTC bounds the replica at 900 s" in row.basis
+    assert any("cache (3 node(s), empty" in a for a in row.assumptions)
+    assert not any("the fleet: no instance runs" in a for a in row.assumptions)
+    # the in-region rows read the stack's own region, as without a standby
+    settings = parse_settings(ONE_REGION, stack="prod")
+    before = {r.disruption: r for r in resilience_report.report(one_region, settings)}
+    after = {r.disruption: r for r in resilience_report.report(warm, settings)}
+    for name in ("one instance lost", "one AZ lost", "database primary lost", "cache primary lost"):
+        assert after[name] == before[name], name
+
+
+def test_a_pilot_light_adds_the_fleets_boot_and_says_the_fleet_is_cold(one_region, warm):
+    pilot = region_row(with_standby(one_region, fleet_min=0))
+    assert pilot.rto_seconds is not None
+    assert region_row(warm).rto_seconds is not None
+    boot = pilot.rto_seconds - region_row(warm).rto_seconds  # type: ignore[operator]
+    assert boot >= resilience_report.MEASURED_BOOT_SECONDS  # the measured boot, plus detection and healthy checks
+    assert "pilot light in us-west-2" in pilot.basis
+    assert any("the fleet: no instance runs until the failover scales it out" in a for a in pilot.assumptions)
+
+
+def test_what_the_standby_keeps_running_is_counted_from_its_resources(warm):
+    (assumption,) = [a for a in region_row(warm).assumptions if a.startswith("kept running")]
+    launch = next(r for r in warm.of_type("aws:ec2/launchTemplate:LaunchTemplate") if r.name.endswith("-standby"))
+    assert f"3 x EC2 {launch.inputs['instanceType']} instance = 2190 hours/month" in assumption
+    assert "1 x Application Load Balancer = 730 hours/month" in assumption
+    assert "3 x NAT gateway = 2190 hours/month" in assumption
+
+
+def test_without_a_standby_the_region_row_says_so(one_region, dev):
+    row = region_row(one_region)
+    assert (row.disruption, row.rto_seconds, row.rpo_seconds) == ("Region lost", None, None)
+    row = region_row(dev, stack_config("dev"))
+    assert (row.disruption, row.rto_seconds, row.rpo_seconds) == ("Region lost", None, None)
+
+
+def test_the_ha_summary_reads_each_region_and_adds_the_pair(warm, one_region):
+    tiers = {s.tier: s for s in summarize(warm)}
+    assert summarize(one_region) == [s for s in summarize(warm) if "standby" not in s.tier]  # the primary, unchanged
+    web = tiers["web (standby us-west-2)"]
+    assert web.zones == ["us-west-2a", "us-west-2b", "us-west-2c"]
+    assert "capacity min 3 / desired 3" in " ".join(web.facts)
+    pair = tiers["disaster recovery (standby us-west-2)"]
+    facts = "\n".join(pair.facts)
+    assert "warm standby in us-west-2: " in facts
+    members = "database-cluster (primary region), database-cluster-standby (us-west-2, secondary)"
+    assert f"Aurora global database ha-stack-prod-global: {members}" in facts
+    assert "every-object, RTC: 99.99% within 15 min" in facts
+    assert "origin-write.example.com PRIMARY (health-checked)" in facts
+    assert pair.single_points_of_failure == []
+
+
+def test_prod_with_dr_on_reports_the_region_loss_from_its_standby(prod):
+    """The same facts off prod itself, whose stack file turns dr on (us-east-1 -> us-west-2, warm standby)."""
+    row = region_row(prod, stack_config("prod"))
+    assert row.disruption == "Region lost (us-west-2 takes over)"
+    assert row.rto_seconds is not None
+    assert row.rto_seconds >= resilience_report.GLOBAL_PROMOTION_SECONDS
+    assert row.rpo_seconds == 1
+    assert "warm standby in us-west-2" in row.basis
+    tiers = {s.tier for s in summarize(prod)}
+    assert {"web (standby us-west-2)", "database (standby us-west-2)", "disaster recovery (standby us-west-2)"} <= tiers
