@@ -258,3 +258,21 @@ def test_pilot_light_is_refused_in_one_line_while_the_fleet_takes_no_empty_group
         "ha-stack:dr.standby_min_size: the standby's HaWebFleet.min_size and desired_capacity take it: "
         "must be from 1 to 100, got 0"
     ]
+
+
+def test_rds_postgresql_replicates_its_backups_and_the_standby_has_no_database():
+    """postgres: no global cluster; the automated backups go to the standby region (a point-in-time restore there is
+    its recovery), which runs everything but a database; the failover command's `dr` output needs a global cluster,
+    so there is none."""
+    config = stack_config("prod", database={"engine": "postgres", "reader_count": 0, "multi_az": True})
+    del config["ha-stack:database"]["reader_autoscaling_max"]  # Aurora's
+    rec = run_stack("prod", config)
+    assert rec.of_type("aws:rds/globalCluster:GlobalCluster") == []
+    (replication,) = rec.of_type("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication")
+    assert in_region(rec, replication) == STANDBY
+    assert [r.name for r in rec.of_type("aws:rds/instance:Instance") if in_region(rec, r) == STANDBY] == []
+    assert rec.named("standby-web-instances", ASG).inputs["minSize"] == 3
+    (selection,) = rec.of_type("aws:backup/selection:Selection")
+    writer = rec.named("database-primary", "aws:rds/instance:Instance")
+    assert selection.inputs["resources"] == [f"arn:aws:rds:us-east-1:123456789012:db:{writer.id}"]
+    assert "dr" not in rec.exports
