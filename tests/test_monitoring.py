@@ -16,7 +16,7 @@ from ha_stack import HaMonitoring, HaMonitoringArgs, options
 from ha_stack.database import DatabaseEngine
 from ha_stack.monitoring import plan
 from ha_stack.release import Launch, render_agent_config
-from stack.ha_summary import alarms_by_tier
+from stack.ha_summary import alarms_by_tier, split_regions
 from stack.mock_cloud import MockCloud, Recording
 from stack.settings import parse_settings
 from tests.conftest import build, parented_children, run_stack, stack_config
@@ -83,6 +83,24 @@ GLOBAL_NAMESPACES = {"AWS/CloudFront", "AWS/Route53", "AWS/WAFV2"}
 CIS_NAMESPACE = "LogMetrics"
 """Metrics of the stack's own CIS metric filters (checked against those filters, not against AWS's services)."""
 """Published in us-east-1 only (WAF: for web ACLs scoped to CloudFront)."""
+
+
+@pytest.fixture(scope="module")
+def prod(prod: Recording) -> Recording:
+    """prod's own region: its stack file turns dr on, and the standby's instance is tested on its own below."""
+    return split_regions(prod)[0]
+
+
+@pytest.fixture(scope="module")
+def prod_standby(request: pytest.FixtureRequest) -> tuple[Recording, Recording]:
+    """prod whole, and its standby region's part."""
+    whole = request.getfixturevalue("prod_whole")
+    return whole, split_regions(whole)[1]["us-west-2"]
+
+
+@pytest.fixture(scope="module")
+def prod_whole() -> Recording:
+    return run_stack("prod")
 
 
 def metrics_of(alarm) -> list[tuple[str, str, dict[str, str]]]:
@@ -332,7 +350,7 @@ def test_bad_arguments_are_refused_before_anything_is_declared(overrides, messag
 
 
 def test_outside_us_east_1_edge_alarms_notify_a_topic_of_their_own_region():
-    rec = run_stack("prod", {**stack_config("prod"), "aws:region": "eu-west-1"})
+    rec, _ = split_regions(run_stack("prod", {**stack_config("prod"), "aws:region": "eu-west-1"}))
     topics = {t.inputs.get("region"): t for t in rec.of_type(TOPIC)}
     assert set(topics) == {None, "us-east-1"}  # the stack's region, and us-east-1 for the edge
     for alarm in rec.of_type(ALARM):
@@ -985,3 +1003,30 @@ def test_a_pilot_light_standby_does_not_page_for_the_instances_it_does_not_run()
     assert {"unhealthy-hosts", "instances-cpu", "global-db-rpo-lag"} <= names  # what it runs is still watched
     warm, _ = built_in_standby(asg_min_size=3)
     assert {"no-healthy-hosts", "instances-below-min"} <= alarm_keys(warm)
+
+
+def test_prod_watches_its_standby_from_the_standby_region_on_the_standbys_own_resources(prod_standby):
+    whole, standby = prod_standby
+    (provider,) = whole.of_type("pulumi:providers:aws")
+    assert provider.inputs["region"] == "us-west-2"
+    (instance,) = [c for c in standby.components() if c.typ == "ha-stack:index:HaMonitoring"]
+    alarms = {a.name.removeprefix(f"{instance.name}-"): a.inputs for a in standby.of_type(ALARM)}
+    secondary = next(c for c in standby.of_type("aws:rds/cluster:Cluster") if c.inputs.get("globalClusterIdentifier"))
+    assert alarms["global-db-rpo-lag"]["dimensions"] == {"DBClusterIdentifier": secondary.outputs["clusterIdentifier"]}
+    (replication,) = whole.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    for rule in replication.inputs["rules"]:
+        for kind in ("failed", "latency"):
+            dims = alarms[f"replication-{kind}-{rule['id']}"]["dimensions"]
+            assert dims["RuleId"] == rule["id"]
+            assert dims["SourceBucket"] == whole.by_id(replication.inputs["bucket"]).outputs["bucket"]
+            assert dims["DestinationBucket"] == rule["destination"]["bucket"].rsplit(":", 1)[-1]
+    checks = {c.id: c for c in whole.of_type("aws:route53/healthCheck:HealthCheck")}
+    standby_check = checks[alarms["standby-health-check"]["dimensions"]["HealthCheckId"]]
+    assert standby_check.inputs["fqdn"].startswith("origin-standby.")
+    assert alarms["standby-health-check"]["region"] == "us-east-1"
+    # every alarm of the standby's instance notifies a topic of the standby's instance, in the alarm's region
+    topics = {t.inputs.get("region"): t.outputs["arn"] for t in standby.of_type(TOPIC)}
+    for key, alarm in alarms.items():
+        assert alarm["alarmActions"] == [topics[alarm.get("region")]], key
+    mails = {s.inputs["endpoint"] for s in standby.of_type("aws:sns/topicSubscription:TopicSubscription")}
+    assert mails == {"ops@example.com"}  # the same people as the primary's topic
