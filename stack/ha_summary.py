@@ -497,7 +497,9 @@ def _global_database(rec: Recording, region: str) -> str:
     """The global cluster and which cluster is in which region, or what stands in for it."""
     globals_ = rec.of_type("aws:rds/globalCluster:GlobalCluster")
     if not globals_:
-        return "none: no standby database (postgres engine: its DR is a point-in-time restore from copies there)"
+        copies = rec.of_type("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication")
+        where = f"automated backups replicated to {region}" if copies else "no backups replicated there"
+        return f"no standby database (RDS PostgreSQL: recovery is a point-in-time restore in the standby; {where})"
     (gc,) = globals_
     gid = str(gc.outputs.get("globalClusterIdentifier", gc.inputs.get("globalClusterIdentifier", gc.id)))
     region_of = _region_of_parts(rec)
@@ -611,7 +613,7 @@ def standby_summary(rec: Recording, region: str, standby: Recording) -> TierSumm
         summary.single_points_of_failure.append(
             "no Route 53 failover record: writes (the API behind CloudFront) do not move to the standby by DNS"
         )
-    if "global database" not in f.global_database:
+    if f.global_database.startswith("no standby database"):
         summary.single_points_of_failure.append("no standby database: a region loss waits for a restore")
     return summary
 

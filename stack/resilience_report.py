@@ -242,7 +242,7 @@ def _region_loss(rec: Recording, region: str, standby: Recording, web: _Web) -> 
         )
     else:
         rto, rpo = None, None
-        data = "no standby database (postgres engine): restore from the backup copies in the standby region"
+        data = f.global_database + ": the restore's duration and the backups' lag are not estimated here"
     static = (
         f"static assets: S3 replication, RTC bounds the replica at {RTC_SECONDS} s"
         if f.replication

@@ -860,3 +860,15 @@ def test_prod_with_dr_on_reports_the_region_loss_from_its_standby(prod):
     assert "warm standby in us-west-2" in row.basis
     tiers = {s.tier for s in summarize(prod)}
     assert {"web (standby us-west-2)", "database (standby us-west-2)", "disaster recovery (standby us-west-2)"} <= tiers
+
+
+def test_rds_postgresql_pair_has_no_standby_database_and_the_report_says_so():
+    config = stack_config("prod", database={"engine": "postgres", "reader_count": 0, "multi_az": True})
+    del config["ha-stack:database"]["reader_autoscaling_max"]  # Aurora's
+    rec = run_stack("prod", config)
+    row = region_row(rec, config)
+    assert (row.rto_seconds, row.rpo_seconds) == (None, None)
+    assert "no standby database (RDS PostgreSQL: recovery is a point-in-time restore in the standby; automated " \
+        "backups replicated to us-west-2)" in row.basis  # fmt: skip
+    (pair,) = [s for s in summarize(rec) if s.tier.startswith("disaster recovery")]
+    assert "no standby database: a region loss waits for a restore" in pair.single_points_of_failure
