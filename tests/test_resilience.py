@@ -722,12 +722,12 @@ def with_standby(rec: Recording, *, fleet_min: int) -> Recording:
     urns = {r.urn: f"{r.urn}-standby" for r in family}
     copies: list[RecordedResource] = []
     for r in family:
-        extra: dict[str, Any] = {}
+        changed: dict[str, Any] = {}
         if r.typ == "aws:autoscaling/group:Group":
-            extra = {"minSize": fleet_min, "desiredCapacity": fleet_min}
+            changed = {"minSize": fleet_min, "desiredCapacity": fleet_min}
         if r.typ == "aws:rds/cluster:Cluster":
-            extra = {"globalClusterIdentifier": "ha-stack-prod-global"}
-        copies.append(_copy(r, urns, ref, **extra))
+            changed = {"globalClusterIdentifier": "ha-stack-prod-global"}
+        copies.append(_copy(r, urns, ref, **changed))
     (cluster,) = rec.of_type("aws:rds/cluster:Cluster")
     primary_cluster = replace(cluster, inputs={**cluster.inputs, "globalClusterIdentifier": "ha-stack-prod-global"})
     extra = [
