@@ -86,9 +86,10 @@ CIS_NAMESPACE = "LogMetrics"
 
 
 @pytest.fixture(scope="module")
-def prod(prod: Recording) -> Recording:
-    """prod's own region: its stack file turns dr on, and the standby's instance is tested on its own below."""
-    return split_regions(prod)[0]
+def prod(prod_whole: Recording) -> Recording:
+    """prod's own region, as its aws.Provider places it (the standby's instance, whose Route 53 alarm and topic are
+    in us-east-1 too, is tested on its own below): prod's stack file turns dr on."""
+    return split_regions(prod_whole)[0]
 
 
 @pytest.fixture(scope="module")

@@ -850,8 +850,15 @@ def test_the_ha_summary_reads_each_region_and_adds_the_pair(warm, one_region):
     assert pair.single_points_of_failure == []
 
 
-def test_prod_with_dr_on_reports_the_region_loss_from_its_standby(prod):
+@pytest.fixture(scope="module")
+def prod_whole() -> Recording:
+    """prod as its stack file defines it: both regions."""
+    return run_stack("prod")
+
+
+def test_prod_with_dr_on_reports_the_region_loss_from_its_standby(prod_whole):
     """The same facts off prod itself, whose stack file turns dr on (us-east-1 -> us-west-2, warm standby)."""
+    prod = prod_whole
     row = region_row(prod, stack_config("prod"))
     assert row.disruption == "Region lost (us-west-2 takes over)"
     assert row.rto_seconds is not None
