@@ -131,7 +131,8 @@ def test_api_paths_go_to_the_alb_uncached_with_every_method_and_what_the_service
     rec = request.getfixturevalue(stack)
     for path in ("/products", "/products/7", "/orders", "/orders/9", "/health", "/ready", "/metrics"):
         api = cloudfront_route(rec, path)
-        assert api["targetOriginId"] == "alb", path
+        # prod is a dr pair: the API (writes included) follows the Route 53 failover name; dev reaches its ALB.
+        assert api["targetOriginId"] == ("write" if stack == "prod" else "alb"), path
         assert api["viewerProtocolPolicy"] == "redirect-to-https"
         assert api["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
         assert api["originRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # AllViewerExceptHostHeader
@@ -421,7 +422,8 @@ def test_health_check_probes_https_health_on_the_distributions_own_name(stack, r
         443,
     )
     assert inputs["failureThreshold"] == 3
-    assert cloudfront_route(rec, "/health")["targetOriginId"] == "alb"  # not answered by the maintenance origin
+    # Not answered by the maintenance origin: the load balancer (dev), or the failover name in front of both (prod).
+    assert cloudfront_route(rec, "/health")["targetOriginId"] == ("write" if stack == "prod" else "alb")
 
 
 def test_health_check_id_output_is_the_probe():

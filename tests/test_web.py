@@ -70,6 +70,13 @@ def policies(rec):
     return docs
 
 
+@pytest.fixture(scope="module")
+def prod(prod: Recording) -> Recording:
+    """prod's primary region. Its stack file turns dr on: the standby region's copies (standby-*, built by the same
+    code under that region's provider) are tests/test_dr.py's and the standby tests below."""
+    return dataclasses.replace(prod, resources=[r for r in prod.resources if not r.name.startswith("standby-")])
+
+
 # 1. Security groups
 
 
@@ -133,7 +140,8 @@ def test_an_internal_alb_goes_in_the_given_private_subnets():
 
 
 def test_without_the_edge_the_alb_is_open_to_the_internet_on_80_and_443():
-    rec = run_stack("prod", {**stack_config("prod"), "ha-stack:enable_edge": False})
+    # A dr pair needs the edge (its reads fail over in CloudFront): prod without the edge is prod without dr.
+    rec = run_stack("prod", {**stack_config("prod", dr=None), "ha-stack:enable_edge": False})
     rules = rules_of(rec, INGRESS, "web-alb")
     assert sorted((r.inputs["fromPort"], r.inputs["cidrIpv4"]) for r in rules) == [
         (80, "0.0.0.0/0"),
@@ -181,7 +189,9 @@ def test_prod_alb_spans_the_public_subnets_of_all_3_azs_and_is_hardened(prod):
     assert alb.inputs["dropInvalidHeaderFields"] is True
     assert alb.inputs["desyncMitigationMode"] == "defensive"
     assert alb.inputs["enableHttp2"] is True
-    assert alb.inputs["securityGroups"] == [prod.named("web-alb", SG).id]
+    # Its own group (CloudFront only), and one admitting only Route 53's health checkers: prod's dr probes
+    # https://origin.<domain>/health to decide where writes go.
+    assert alb.inputs["securityGroups"] == [prod.named("web-alb", SG).id, prod.named("web-alb-health-checks", SG).id]
 
 
 def test_dev_alb_can_be_deleted_as_its_stack_file_says(dev):
@@ -265,7 +275,10 @@ def test_requests_without_the_origin_secret_get_403(stack, request):
             "fixedResponse": {"contentType": "text/plain", "messageBody": "Forbidden", "statusCode": "403"},
         }
     ]
-    (rule,) = rec.of_type("aws:lb/listenerRule:ListenerRule")
+    rule = rec.named("web-from-cloudfront", "aws:lb/listenerRule:ListenerRule")
+    # Any other rule forwards only the health check path (prod's dr health checks), nothing else without the secret.
+    others = [r.inputs["conditions"] for r in rec.of_type("aws:lb/listenerRule:ListenerRule") if r is not rule]
+    assert others in ([], [[{"pathPattern": {"values": ["/health"]}}]])
     secret = rec.named("web-origin-secret").outputs["result"]["secret"]
     assert rule.inputs["listenerArn"] == serving.outputs["arn"]
     # The whole condition is a Pulumi secret: encrypted in state, masked in previews.
@@ -626,7 +639,8 @@ PROD_TYPES = (
 @pytest.mark.parametrize("missing", PROD_TYPES)
 def test_zones_are_the_first_that_offer_the_instance_type_and_the_database_class(zone_lacks, missing):
     zone_lacks("us-east-1b", missing)
-    rec = run_stack("prod")
+    whole = run_stack("prod")
+    rec = dataclasses.replace(whole, resources=[r for r in whole.resources if not r.name.startswith("standby-")])
     chosen = ["us-east-1a", "us-east-1c", "us-east-1d"]
     assert rec.exports["availability_zones"] == chosen
     facts = web_facts(rec)
