@@ -19,8 +19,8 @@ ALB, SECONDARY -> standby ALB), the Aurora Global Database's replication from th
 S3 replication of the static bucket to its replica, and AWS Backup's copy into the standby's vault, each only when
 the program declares it.
 
-Blue edges are the request path, red dashed edges the failover paths, purple dotted edges the copies of data into
-another region. The DOT text is deterministic (every list is
+Blue edges are the request path, red dashed edges the failover paths, purple dotted edges the copies of data
+(replication into the standby region, backups and their copies). The DOT text is deterministic (every list is
 sorted; the mock cloud derives ids from names), and the SVG carries the DOT's sha256 in a comment, so the test can
 tell a stale SVG without Graphviz.
 """
@@ -197,7 +197,7 @@ class Picture:
         """The whole graph as DOT text."""
         legend = "blue: request path   red dashed: failover path"
         if any(COPY in edge for edge in self.edges):
-            legend += "   purple dotted: data copied to another region"
+            legend += "   purple dotted: data copies (replication, backups)"
         lines = [
             f"digraph {quoted(self.title)} {{",
             f"  graph [label={quoted(self.title + chr(10) + legend)}, "
@@ -306,12 +306,15 @@ def _sorted(rec: Recording, typ: str) -> list[RecordedResource]:
 def regions_of(rec: Recording, home: str) -> dict[str, str]:
     """URN -> the region AWS acts in for each cloud resource: its `region` argument (pulumi-aws 7), else the region of
     the aws.Provider it was made through (a standby component's children inherit it), else the stack's own."""
-    providers = {f"{p.urn}::{p.id}": str(p.inputs.get("region") or home) for p in rec.of_type(PROVIDER)}
+    # A provider reference is "<provider URN>::<provider id>"; the id names the provider (as stack/mock_cloud.py reads
+    # it), the URN part depends on how the SDK spelled the provider's parent.
+    providers = {p.id: str(p.inputs.get("region") or home) for p in rec.of_type(PROVIDER)}
     found = {}
     for r in rec.resources:
-        if r.provider and r.provider not in providers:
+        ref = r.provider.rsplit("::", 1)[-1] if r.provider else ""
+        if ref and ref not in providers:
             raise ValueError(f"{r.name} is made through a provider the program did not declare: {r.provider}")
-        found[r.urn] = str(r.inputs.get("region") or (providers[r.provider] if r.provider else home))
+        found[r.urn] = str(r.inputs.get("region") or (providers[ref] if ref else home))
     return found
 
 

@@ -50,9 +50,16 @@ def labels(dot: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def drawn(dev: Recording, prod: Recording) -> dict[str, str]:
-    """Each stack's DOT, drawn from the same run of the program the other stack tests read."""
-    return {"dev": architecture.draw(dev, "dev"), "prod": architecture.draw(prod, "prod")}
+def pair() -> Recording:
+    """prod as its stack file defines it, both regions: the picture draws the whole recording (the shared fixtures
+    may narrow prod to one region for the tier tests)."""
+    return run_stack("prod")
+
+
+@pytest.fixture(scope="module")
+def drawn(dev: Recording, pair: Recording) -> dict[str, str]:
+    """Each stack's DOT, drawn from a run of the program with the stack's own file."""
+    return {"dev": architecture.draw(dev, "dev"), "prod": architecture.draw(pair, "prod")}
 
 
 @pytest.mark.parametrize("stack", architecture.STACKS)
@@ -72,14 +79,14 @@ def test_svg_is_rendered_from_the_committed_dot(stack: str) -> None:
     assert svg.rstrip().endswith("</svg>")
 
 
-def test_prod_draws_every_zone_of_both_regions_with_its_three_tiers(drawn: dict[str, str], prod: Recording) -> None:
+def test_prod_draws_every_zone_of_both_regions_with_its_three_tiers(drawn: dict[str, str], pair: Recording) -> None:
     """prod is a primary/standby pair: each region's box holds its own three zones, each with its three tiers."""
     dot = drawn["prod"]
     assert dot.startswith(f'digraph "ha-stack prod: 3 AZs in us-east-1, standby 3 AZs in {STANDBY}"')
     for cluster, region in (("cluster_region", "us-east-1"), (f"cluster_region_{STANDBY.replace('-', '_')}", STANDBY)):
         inside = box(dot, cluster)
         assert f'label="Region {region}{" (standby)" if region == STANDBY else ""}"' in inside
-        zones = sorted({str(s.inputs["availabilityZone"]) for s in prod.of_type(architecture.SUBNET)})
+        zones = sorted({str(s.inputs["availabilityZone"]) for s in pair.of_type(architecture.SUBNET)})
         mine = [zone for zone in zones if zone.startswith(region)]
         assert len(mine) == 3
         for zone in mine:
@@ -164,15 +171,15 @@ def test_prod_cross_region_paths(drawn: dict[str, str]) -> None:
     assert {"n_static_replica_replica", "n_database_backup_copies"} <= standby
 
 
-def test_each_cross_region_path_is_drawn_only_when_declared(prod: Recording) -> None:
+def test_each_cross_region_path_is_drawn_only_when_declared(pair: Recording) -> None:
     """Without the global cluster, the replication rule or the backup plan, its copy edge goes; the rest stays."""
     for typ, gone in (
         (architecture.GLOBAL_CLUSTER, ("n_database_cluster", "n_standby_database_cluster")),
         (architecture.BUCKET_REPLICATION, ("n_edge_static", "n_static_replica_replica")),
         (architecture.BACKUP_PLAN, ("n_database_backup_plan", "n_database_backup_copies")),
     ):
-        fewer = copy.copy(prod)
-        fewer.resources = [r for r in prod.resources if r.typ != typ]
+        fewer = copy.copy(pair)
+        fewer.resources = [r for r in pair.resources if r.typ != typ]
         drawn = {(t, h) for t, h, _ in copies(architecture.draw(fewer, "prod"))}
         assert gone not in drawn
         assert len(drawn) == 4 - (2 if typ == architecture.BACKUP_PLAN else 1)
@@ -202,41 +209,41 @@ def test_dev_shows_what_it_lacks(drawn: dict[str, str]) -> None:
     assert sum(1 for node in nodes if node.startswith("n_network_nat_")) == 1
 
 
-def test_the_picture_follows_the_declarations(prod: Recording) -> None:
+def test_the_picture_follows_the_declarations(pair: Recording) -> None:
     """One reader fewer declared, one failover edge fewer drawn: nothing in the picture is hand-kept."""
-    fewer = copy.copy(prod)
-    fewer.resources = [r for r in prod.resources if r.name != "database-instance-c"]
+    fewer = copy.copy(pair)
+    fewer.resources = [r for r in pair.resources if r.name != "database-instance-c"]
     failover = {(t, h) for t, h, _ in edges(architecture.draw(fewer, "prod"), failover=True)}
     assert ("n_database_instance_a", "n_database_instance_b") in failover
     assert ("n_database_instance_a", "n_database_instance_c") not in failover
 
 
-def test_an_untagged_subnet_is_an_error_not_a_guess(prod: Recording) -> None:
-    broken = copy.deepcopy(prod)
+def test_an_untagged_subnet_is_an_error_not_a_guess(pair: Recording) -> None:
+    broken = copy.deepcopy(pair)
     subnet = broken.of_type(architecture.SUBNET)[0]
     subnet.inputs["tags"].pop("ha-stack:tier")
     with pytest.raises(ValueError, match=rf"without an ha-stack:tier tag .*: {subnet.name}"):
         architecture.subnets(broken)
 
 
-def test_subnets_in_a_second_region_are_refused_not_drawn_into_the_first(prod: Recording) -> None:
-    two = copy.deepcopy(prod)
+def test_subnets_in_a_second_region_are_refused_not_drawn_into_the_first(pair: Recording) -> None:
+    two = copy.deepcopy(pair)
     two.of_type(architecture.SUBNET)[0].inputs["availabilityZone"] = "eu-west-1a"
     with pytest.raises(ValueError, match=r"one region; prod declares them in \['eu-west-1', 'us-east-1'\]"):
         architecture.draw(two, "prod")
 
 
-def test_a_subnet_outside_its_providers_region_is_an_error(prod: Recording) -> None:
+def test_a_subnet_outside_its_providers_region_is_an_error(pair: Recording) -> None:
     """A standby subnet whose zone is not in its provider's region would be drawn into the wrong box: refused."""
-    wrong = copy.deepcopy(prod)
+    wrong = copy.deepcopy(pair)
     (subnet,) = [s for s in wrong.of_type(architecture.SUBNET) if s.name == "standby-network-public-a"]
     subnet.inputs["availabilityZone"] = "us-east-1a"
     with pytest.raises(ValueError, match=r"standby-network-public-a is in zone us-east-1a, outside .* us-west-2"):
         architecture.draw(wrong, "prod")
 
 
-def test_a_resource_of_an_undeclared_provider_is_an_error(prod: Recording) -> None:
-    stray = copy.deepcopy(prod)
+def test_a_resource_of_an_undeclared_provider_is_an_error(pair: Recording) -> None:
+    stray = copy.deepcopy(pair)
     stray.of_type(architecture.SUBNET)[0].provider = "urn:pulumi:prod::ha-stack::pulumi:providers:aws::other::id"
     with pytest.raises(ValueError, match=r"provider the program did not declare: .*::other::id"):
         architecture.draw(stray, "prod")
