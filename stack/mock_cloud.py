@@ -238,6 +238,45 @@ class Recording:
         """Component resources, outermost first."""
         return [r for r in self.resources if r.is_component and r.typ != "pulumi:pulumi:Stack"]
 
+    def region_of(self, resource: RecordedResource, home: str) -> str:
+        """Where AWS makes a cloud resource: its `region` argument (pulumi-aws 7), else its aws.Provider's region,
+        else the stack's (`home`)."""
+        if resource.inputs.get("region"):
+            return str(resource.inputs["region"])
+        for provider in self.of_type("pulumi:providers:aws"):
+            if resource.provider.startswith(provider.urn + "::"):
+                return str(provider.inputs.get("region") or home)
+        return home
+
+    def primary_region(self, home: str) -> "Recording":
+        """The part of the recording the stack's own provider makes in its region `home` (global services included,
+        every declared provider kept): a dr stack's primary region. A component belongs where any of its resources
+        is (or everywhere when it has none). Tests of one region's tiers read this; tests of the pair read the whole
+        recording."""
+        aws = [r for r in self.resources if r.custom and r.typ.startswith("aws:")]
+        kept = {r.urn for r in aws if not r.provider and r.inputs.get("region") in (None, "", home)}
+        kept |= {r.urn for r in self.resources if r.typ.startswith("pulumi:providers:")}
+        for component in reversed(self.components()):  # innermost first
+            below = [
+                r for r in self.resources if r.parent == component.urn and (r.typ.startswith("aws:") or not r.custom)
+            ]
+            if not below or any(r.urn in kept for r in below):
+                kept.add(component.urn)
+        # Other providers' resources (random values) belong with their component.
+        kept |= {
+            r.urn for r in self.resources if r.custom and not r.typ.startswith(("aws:", "pulumi:")) and r.parent in kept
+        }
+        root = [r.urn for r in self.resources if r.parent and not any(r.parent == c.urn for c in self.resources)]
+        kept |= {
+            r.urn for r in self.resources if r.custom and not r.typ.startswith(("aws:", "pulumi:")) and r.urn in root
+        }
+        return Recording(
+            resources=[r for r in self.resources if r.urn in kept],
+            exports=self.exports,
+            invokes=self.invokes,
+            invoke_regions={(token, where) for token, where in self.invoke_regions if where == home},
+        )
+
 
 class MockCloud(pulumi.runtime.Mocks):
     """Answers like AWS in one region and account; see the module docstring."""

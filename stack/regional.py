@@ -131,8 +131,8 @@ def standby(  # noqa: PLR0917 (the standby is made from these)
 
 def replica_arn(arn: pulumi.Input[str], region: str) -> pulumi.Output[str]:
     """The ARN of a Secrets Manager secret's replica in `region`: the primary's ARN with the region replaced
-    (Secrets Manager User Guide, "Replicate AWS Secrets Manager secrets across Regions": a replica keeps the
-    primary's name, in another region)."""
+    (Secrets Manager User Guide, "Replicate AWS Secrets Manager secrets across Regions": "The ARN for a replicated
+    secret is the same as the primary secret except for the Region")."""
 
     def swapped(value: str) -> str:
         parts = value.split(":")

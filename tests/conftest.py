@@ -80,9 +80,16 @@ def published(rec: Recording, containing: str = "", *, standby: bool = False) ->
 
 
 @pytest.fixture(scope="session")
-def prod() -> Recording:
-    """The prod stack, as its stack file defines it (built once: the tests only read it)."""
+def prod_pair() -> Recording:
+    """The prod stack, as its stack file defines it: a dr pair, both regions (built once: the tests only read it)."""
     return run_stack("prod")
+
+
+@pytest.fixture(scope="session")
+def prod(prod_pair: Recording) -> Recording:
+    """prod's primary region (us-east-1, global services included): what the tests of one region's tiers check.
+    The standby region is the same code under another provider; tests/test_dr.py checks it on prod_pair."""
+    return prod_pair.primary_region("us-east-1")
 
 
 @pytest.fixture(scope="session")

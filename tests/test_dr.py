@@ -50,9 +50,9 @@ def in_region(rec: Recording, resource: RecordedResource) -> str:
 
 
 @pytest.fixture(scope="module")
-def pair() -> Recording:
+def pair(prod_pair: Recording) -> Recording:
     """prod as its stack file defines it: dr on, us-east-1 -> us-west-2, warm standby."""
-    return run_stack("prod")
+    return prod_pair
 
 
 def test_dev_stays_one_region_with_no_dr_resource_or_output(dev):
@@ -276,3 +276,14 @@ def test_rds_postgresql_replicates_its_backups_and_the_standby_has_no_database()
     writer = rec.named("database-primary", "aws:rds/instance:Instance")
     assert selection.inputs["resources"] == [f"arn:aws:rds:us-east-1:123456789012:db:{writer.id}"]
     assert "dr" not in rec.exports
+
+
+def test_the_primary_region_view_is_the_primary_region_only(prod, pair):
+    """What the one-region tests read (conftest `prod`): the stack provider's resources in us-east-1, none of the
+    standby's, and every resource of the pair that is there."""
+    assert {r.name for r in prod.resources if r.custom and r.name.startswith("standby-")} == set()
+    assert {r.urn for r in prod.resources if r.typ.startswith("aws:")} == {
+        r.urn
+        for r in pair.resources
+        if r.typ.startswith("aws:") and in_region(pair, r) == "us-east-1" and not r.provider
+    }

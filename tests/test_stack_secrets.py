@@ -28,7 +28,7 @@ def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         # prod is a dr pair: also the global primary's master password (AWS does not manage it for global members:
         # in the cluster and its secret) and the standby's AUTH token (group, secret); the origin secret also in the
         # standby's listener rule and CloudFront's standby and write origins.
-        ("prod", 5, 12),
+        ("prod_pair", 5, 12),
     ],
 )
 def test_no_password_or_secret_value_is_a_plain_input_anywhere(stack, secrets, carriers, request):
