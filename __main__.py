@@ -6,6 +6,8 @@ the primary region, the `dr` setting's standby region (docs/dr.md), the edge, th
 regions, the drills and the exports.
 """
 
+from pathlib import Path
+
 import pulumi
 import pulumi_aws as aws
 
@@ -15,6 +17,9 @@ from stack.backup import DatabaseBackup
 from stack.settings import STANDBY_LABEL, WRITE_LABEL, load_settings
 from stack.wiring import hosted_zone_id
 from stack.zones import pick_zones
+
+APP = Path(__file__).resolve().parent / "app"
+"""The service this stack deploys (a copy of the repository run from elsewhere deploys its own app/)."""
 
 s = load_settings()
 tags, zones, dr = s.base_tags(), pick_zones(s), s.dr
@@ -32,13 +37,13 @@ if dr is not None and regional.is_aurora(s):
         deletion_protection=s.database["enable_deletion_protection"],
         opts=pulumi.ResourceOptions(protect=s.database["enable_deletion_protection"], ignore_changes=["engineVersion"]),
     )
-main = regional.place(s, regional.primary(s, zones, global_cluster), zone_id)
+main = regional.place(s, regional.primary(s, zones, global_cluster), zone_id, APP)
 assert main.database is not None
 standby: regional.Region | None = None
 if dr is not None and domain is not None and zone_id is not None:
     provider = aws.Provider("standby", region=dr["secondary_region"])
     where = regional.standby(s, dr, provider, pick_zones(s, provider), main, global_cluster)
-    standby = regional.place(s, where, zone_id)
+    standby = regional.place(s, where, zone_id, APP)
     failover_name = ha.HaRegionalDns(
         "origin-failover",
         {
@@ -70,7 +75,7 @@ if s.keys["enable_edge"]:
         "origin_domain_name": s.alb_domain or main.web.alb_dns_name,
         "origin_https": s.alb_domain is not None,
         "origin_secret": main.web.origin_secret,
-        "static_directory": str(regional.APP / "static"),
+        "static_directory": str(APP / "static"),
         "force_destroy_buckets": s.force_destroy_buckets,
         "tags": tags,
     }

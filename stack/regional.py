@@ -20,8 +20,6 @@ from stack.runtime_config import Grants, RuntimeConfig, ServiceSettings
 from stack.settings import STANDBY_LABEL, WRITE_LABEL, DrArgs, Settings
 from stack.wiring import by_zone, per_item
 
-APP = Path(__file__).resolve().parent.parent / "app"
-
 
 @dataclass(frozen=True)
 class Placement:
@@ -83,7 +81,12 @@ def primary(s: Settings, zones: list[str], global_cluster: aws.rds.GlobalCluster
         else:
             database = {"backup_replication_region": s.database.get("backup_replication_region", secondary)}
     # With dr, Route 53's checkers probe origin.<domain> for the failover name: the load balancer must admit them.
-    web = {"admit_route53_health_checks": True} if s.dr is not None else {}
+    # and CloudFront reaches it as origin-write.<domain> too (the write origin), so its certificate must name that.
+    web: dict[str, Any] = {}
+    if s.dr is not None:
+        web["admit_route53_health_checks"] = True
+        if s.keys.get("domain") is not None:
+            web["subject_alternative_names"] = [WRITE_LABEL + s.keys["domain"]]
     return Placement("", s.region, zones, None, s.alb_domain, web=web, database=database)
 
 
@@ -141,7 +144,7 @@ def replica_arn(arn: pulumi.Input[str], region: str) -> pulumi.Output[str]:
     return pulumi.Output.from_input(arn).apply(swapped)
 
 
-def place(s: Settings, where: Placement, zone_id: pulumi.Input[str] | None) -> Region:
+def place(s: Settings, where: Placement, zone_id: pulumi.Input[str] | None, app: Path) -> Region:
     """Network, web tier, database, cache, runtime config and fleet in one region, wired as __main__ always did."""
     tags, count, path, zones, p = s.base_tags(), len(where.zones), s.parameter_path, where.zones, where.prefix
     network = ha.HaNetwork(f"{p}network", {**s.network, "availability_zones": zones, "tags": tags}, where.opts())
@@ -152,7 +155,7 @@ def place(s: Settings, where: Placement, zone_id: pulumi.Input[str] | None) -> R
         **s.web,
         **where.web,  # type: ignore[typeddict-item]
         "vpc_id": network.vpc_id,
-        "app_directory": str(APP),
+        "app_directory": str(app),
         "runtime_config_path": path,
         "cloudfront_only": s.keys["enable_edge"],
         "force_destroy_buckets": s.force_destroy_buckets,

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any, cast
 
-import botocore.session
+import botocore.session  # type: ignore[import-untyped]
 import pulumi
 import pytest
 

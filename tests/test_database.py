@@ -13,7 +13,7 @@ from ha_stack import DatabaseEngine, HaDatabase, HaDatabaseArgs, catalogue, opti
 from ha_stack.database import check, plan
 from stack.ha_summary import database_facts
 from stack.mock_cloud import RecordedResource, Recording
-from tests.conftest import DATA_TIER, build, parented_children, published
+from tests.conftest import DATA_TIER, build, parented_children, published, run_stack, stack_config
 
 CLUSTER = "aws:rds/cluster:Cluster"
 MEMBER = "aws:rds/clusterInstance:ClusterInstance"
@@ -158,18 +158,36 @@ def test_only_data_subnets_hold_the_database(stack, request):
 # 3. Secrets and encryption
 
 
-def test_prod_encrypts_storage_secret_and_insights_with_the_stacks_rotating_key(prod):
-    key = prod.named("database-key", "aws:kms/key:Key")
-    assert key.inputs["enableKeyRotation"] is True
-    assert key.protect is True
-    cluster = prod.named("database-cluster", CLUSTER)
-    assert cluster.inputs["storageEncrypted"] is True
-    assert cluster.inputs["kmsKeyId"] == key.outputs["arn"]
-    assert cluster.inputs["manageMasterUserPassword"] is True
-    assert cluster.inputs["masterUserSecretKmsKeyId"] == key.outputs["arn"]
-    for member in prod.of_type(MEMBER):
-        assert member.inputs["performanceInsightsEnabled"] is True
-        assert member.inputs["performanceInsightsKmsKeyId"] == key.outputs["arn"]
+@pytest.fixture(scope="module")
+def prod_alone() -> Recording:
+    """prod's stack file without its dr pair: one region's Aurora cluster, outside any global database."""
+    config = stack_config("prod")
+    del config["ha-stack:dr"]
+    return run_stack("prod", config)
+
+
+def test_prod_encrypts_storage_secret_and_insights_with_the_stacks_rotating_key(prod, prod_alone):
+    for rec in (prod, prod_alone):
+        key = rec.named("database-key", "aws:kms/key:Key")
+        assert key.inputs["enableKeyRotation"] is True
+        assert key.protect is True
+        cluster = rec.named("database-cluster", CLUSTER)
+        assert cluster.inputs["storageEncrypted"] is True
+        assert cluster.inputs["kmsKeyId"] == key.outputs["arn"]
+        for member in rec.of_type(MEMBER):
+            assert member.inputs["performanceInsightsEnabled"] is True
+            assert member.inputs["performanceInsightsKmsKeyId"] == key.outputs["arn"]
+    # Alone, RDS manages the master secret under the stack's key; in a global database it cannot (Aurora user guide,
+    # "Password management with Amazon Aurora and AWS Secrets Manager", Limitations), so the primary generates it and
+    # keeps it under the same key, replicated to the standby region.
+    alone_key = prod_alone.named("database-key", "aws:kms/key:Key").outputs["arn"]
+    alone = prod_alone.named("database-cluster", CLUSTER)
+    assert (alone.inputs["manageMasterUserPassword"], alone.inputs["masterUserSecretKmsKeyId"]) == (True, alone_key)
+    member = prod.named("database-cluster", CLUSTER)
+    assert "manageMasterUserPassword" not in member.inputs
+    secret = prod.named("database-master-secret", "aws:secretsmanager/secret:Secret")
+    assert secret.inputs["kmsKeyId"] == prod.named("database-key", "aws:kms/key:Key").outputs["arn"]
+    assert [r["region"] for r in secret.inputs["replicas"]] == ["us-west-2"]
 
 
 def test_dev_uses_the_aws_managed_key(dev):
@@ -254,7 +272,10 @@ def test_service_settings_are_published_under_the_stacks_path(stack, request):
     ]
     assert parameters[prefix + "name"] == "shop"
     assert parameters[prefix + "port"] == "5432"
-    assert parameters[prefix + "secret_arn"].startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!")
+    # dev's RDS-managed master secret is named by RDS; prod's global primary generates its own (a global database
+    # takes no managed master password).
+    owner = "rds!" if stack == "dev" else "database-master-secret-"
+    assert parameters[prefix + "secret_arn"].startswith(f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{owner}")
     assert parameters[prefix + "writer_endpoint"] == rec.exports["database_writer_endpoint"]
     assert all(p.inputs["type"] == "String" for p in rec.of_type("aws:ssm/parameter:Parameter"))
 
@@ -698,7 +719,7 @@ def test_the_standby_publishes_its_own_endpoint_and_the_replicated_secrets(warm_
     assert parameters["/shop/prod/database/app_secret_arn"] == REPLICATED_APP_SECRET
 
 
-def test_a_switchover_or_failover_is_not_undone_by_the_next_deploy(warm_pair, prod):
+def test_a_switchover_or_failover_is_not_undone_by_the_next_deploy(warm_pair, prod_alone):
     # After a switchover AWS gives the old primary a ReplicationSourceIdentifier (the new primary); declared as absent,
     # the provider would try to promote it and fail ("promoting to standalone is not supported",
     # terraform-provider-aws#42919). A detach-and-promote empties global_cluster_identifier; a global engine upgrade
@@ -709,7 +730,7 @@ def test_a_switchover_or_failover_is_not_undone_by_the_next_deploy(warm_pair, pr
             "globalClusterIdentifier",
             "engineVersion",
         }
-    assert prod.named("database-cluster", CLUSTER).ignore_changes == []
+    assert prod_alone.named("database-cluster", CLUSTER).ignore_changes == []
 
 
 @pytest.mark.parametrize(

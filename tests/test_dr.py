@@ -7,7 +7,6 @@ import pytest
 
 from stack import failover
 from stack.mock_cloud import RecordedResource, Recording
-from stack.settings import SettingsError, parse_settings
 from tests.conftest import run_stack, stack_config
 
 STANDBY = "us-west-2"
@@ -248,16 +247,16 @@ def test_the_standby_load_balancer_takes_the_primarys_origin_secret_and_the_fail
     assert [s.name for s in secrets] == ["web-origin-secret"]
 
 
-def test_pilot_light_is_refused_in_one_line_while_the_fleet_takes_no_empty_group():
-    """pilot_light's standby runs no instance, which HaWebFleet (min_size 1 to 100) does not take yet: one line
-    before anything is declared, not a traceback after the primary region is declared."""
+def test_pilot_light_keeps_an_empty_standby_group_that_the_failover_scales_to_the_primarys_size():
+    """pilot_light's standby runs no instance (the group exists at 0, ready; max = the primary's) while the rest of the
+    standby is deployed; the failover command scales it (stack/failover.py reads active_capacity)."""
     config = stack_config("prod", dr={"approach": "pilot_light", "standby_min_size": 0})
-    with pytest.raises(SettingsError) as err:
-        parse_settings(config, stack="prod")
-    assert err.value.problems == [
-        "ha-stack:dr.standby_min_size: the standby's HaWebFleet.min_size and desired_capacity take it: "
-        "must be from 1 to 100, got 0"
-    ]
+    rec = run_stack("prod", config)
+    group = rec.named("standby-web-instances", ASG)
+    assert (group.inputs["minSize"], group.inputs["desiredCapacity"]) == (0, 0)
+    assert group.inputs["maxSize"] == rec.named("web-instances", ASG).inputs["maxSize"]
+    assert in_region(rec, group) == STANDBY
+    assert failover.read_pair(rec.exports).standby_capacity == 0
 
 
 def test_rds_postgresql_replicates_its_backups_and_the_standby_has_no_database():

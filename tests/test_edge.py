@@ -722,7 +722,7 @@ def test_the_static_bucket_name_and_arn_are_outputs_for_replication():
     loop = asyncio.get_event_loop()
     name, arn = (loop.run_until_complete(o.future()) for o in (edges[0].static_bucket_name, edges[0].static_bucket_arn))
     assert (name, arn) == (bucket.outputs["bucket"], bucket.outputs["arn"])
-    assert arn.startswith("arn:aws:s3:")
+    assert str(arn).startswith("arn:aws:s3:")
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,11 @@ def test_network_alone_spans_three_zones_with_a_nat_per_zone() -> None:
     assert sorted(zone_of[n.inputs["subnetId"]] for n in nats) == zones
     # Each app subnet's default route leaves through the NAT gateway of its own zone.
     nat_zone = {n.id: zone_of[n.inputs["subnetId"]] for n in nats}
-    via = {r.inputs["routeTableId"]: r.inputs.get("natGatewayId") for r in rec.of_type("aws:ec2/route:Route")}
+    via = {
+        r.inputs["routeTableId"]: r.inputs["natGatewayId"]
+        for r in rec.of_type("aws:ec2/route:Route")
+        if "natGatewayId" in r.inputs
+    }
     associations = rec.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
     app = {s.id for s in subnets if s.inputs["tags"]["ha-stack:tier"] == "app"}
     egress = {

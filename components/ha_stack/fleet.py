@@ -47,7 +47,8 @@ class HaWebFleetArgs(TypedDict):
     """Target group the instances join; its health checks decide when an instance is replaced
     (HaWebTier.target_group_arn)."""
     min_size: NotRequired[int]
-    """Fewest instances; at least one per AZ for high availability."""
+    """Fewest instances; at least one per AZ for high availability (0 only for a pilot-light standby region, whose
+    group is scaled up when it takes over)."""
     max_size: NotRequired[int]
     """Most instances the autoscaler may run."""
     desired_capacity: NotRequired[int]
@@ -82,9 +83,9 @@ ARGS = options.Spec(
     launch_template_id=options.Arg(),
     launch_template_version=options.Arg(),
     target_group_arn=options.Arg(),
-    min_size=options.Arg(2, options.between(1, 100)),
+    min_size=options.Arg(2, options.between(0, 100)),
     max_size=options.Arg(4, options.between(1, 100)),
-    desired_capacity=options.Arg(_min_size, options.between(1, 100)),
+    desired_capacity=options.Arg(_min_size, options.between(0, 100)),
     cpu_target_percent=options.Arg(60, options.between(10, 90, " percent")),
     requests_per_target=options.Arg(check=options.between(1, 100_000)),
     alb_arn_suffix=options.Arg(),
