@@ -131,9 +131,9 @@ def test_no_role_is_an_administrator_and_iam_reaches_only_roles_and_passes_them_
 
 
 @pytest.fixture(scope="module")
-def stacks(dev: Recording, prod: Recording) -> dict[str, Recording]:
-    """Both stacks as their stack files define them (built once per session by conftest)."""
-    return {"dev": dev, "prod": prod}
+def stacks(dev: Recording, prod_pair: Recording) -> dict[str, Recording]:
+    """Both stacks as their stack files define them, prod's standby region included (built once per session)."""
+    return {"dev": dev, "prod": prod_pair}
 
 
 def test_the_deploy_role_may_manage_every_resource_type_both_stacks_declare(roles, stacks):

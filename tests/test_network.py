@@ -235,8 +235,9 @@ def test_adding_an_az_replaces_nothing():
         database={"reader_count": 1, "reader_autoscaling_max": 2},
     )
     config["ha-stack:az_count"] = 2
-    two = run_stack("prod", config)
-    three = run_stack("prod")
+    # The primary region's AZs (the standby has its own standby_az_count; its readers follow the stack file's).
+    two = run_stack("prod", config).primary_region("us-east-1")
+    three = run_stack("prod").primary_region("us-east-1")
     before = {r.urn: r.inputs for r in two.resources if r.custom}
     after = {r.urn: r.inputs for r in three.resources if r.custom}
     assert set(before) < set(after)

@@ -571,7 +571,7 @@ LONG = "x" * 10_000
         ({"stop_alarm_arn": None}, "HaResilience.stop_alarm_arn: must be a string (or an Output of one), got None"),
         (
             {"zone_subnet_ids": {1: ["subnet-1"]}},
-            "HaResilience.zone_subnet_ids: must be an object of list of string (or an Output of one), got "
+            "HaResilience.zone_subnet_ids: must be an object of lists of strings (or Outputs of them), got "
             "{1: ['subnet-1']}",
         ),
         ({"tags": {None: "x"}}, "HaResilience.tags: must be an object of strings, got {None: 'x'}"),

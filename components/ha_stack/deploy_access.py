@@ -36,6 +36,10 @@ DEPLOY_SERVICES: dict[str, tuple[str, ...]] = {
     "acm": ("acm:*",),
     "application-autoscaling": ("application-autoscaling:*",),
     "autoscaling": ("autoscaling:*",),
+    # AWS Backup (the dr pair's vaults, plan and selection); creating a vault also needs backup-storage:MountCapsule
+    # (AWS Backup developer guide, "Backup vault creation and deletion" permissions; AWSBackupFullAccess grants it).
+    "backup": ("backup:*",),
+    "backup-storage": ("backup-storage:MountCapsule",),
     "cloudfront": ("cloudfront:*",),
     "cloudtrail": ("cloudtrail:*",),
     "cloudwatch": ("cloudwatch:*",),
@@ -172,6 +176,8 @@ PASSED_TO_SERVICES = (
     "application-autoscaling.amazonaws.com",
     "lambda.amazonaws.com",
     "fis.amazonaws.com",
+    "backup.amazonaws.com",
+    "s3.amazonaws.com",
 )
 """The services the stack's roles are handed to (iam:PassRole is refused for any other)."""
 
