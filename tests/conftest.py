@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ha_stack import options
 from stack.mock_cloud import RecordedResource, Recording, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +55,20 @@ def build(fn: Callable[[], object], region: str = "us-east-1") -> Recording:
         fn()
 
     return run_program(program, stack="test", config={"aws:region": region})
+
+
+def refusal(component: Callable[[str, Any], object], given: object, name: str) -> tuple[list[str], Recording]:
+    """Build one component on its own with these arguments: the lines it refused them with (options.ArgsError),
+    and what was registered meanwhile (nothing, when every check runs before the component registers)."""
+    lines: list[str] = []
+
+    def program() -> None:
+        try:
+            component(name, given)
+        except options.ArgsError as err:
+            lines.extend(err.problems)
+
+    return lines, build(program)
 
 
 def parented_children(rec: Recording) -> list[RecordedResource]:

@@ -14,7 +14,7 @@ from ha_stack import CacheEngine, HaCache, HaCacheArgs, catalogue, options
 from ha_stack.cache import accepted_versions, check, plan
 from stack.ha_summary import cache_facts
 from stack.mock_cloud import Recording
-from tests.conftest import DATA_TIER, ZONES3, build, parented_children, published, run_stack, stack_config
+from tests.conftest import DATA_TIER, ZONES3, build, parented_children, published, refusal, run_stack, stack_config
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -347,15 +347,7 @@ def elasticache_doc(operation: str, member: str) -> str:
 
 def refused(given: object, name: str = "cache") -> tuple[list[str], Recording]:
     """Build HaCache on its own with these arguments: the lines it refused them with, and what was registered."""
-    lines: list[str] = []
-
-    def program() -> None:
-        try:
-            HaCache(name, cast(HaCacheArgs, given))
-        except options.ArgsError as err:
-            lines.extend(err.problems)
-
-    return lines, build(program)
+    return refusal(HaCache, given, name)
 
 
 LONG = "x" * 10_000

@@ -13,7 +13,7 @@ from ha_stack import DatabaseEngine, HaDatabase, HaDatabaseArgs, catalogue, opti
 from ha_stack.database import check, plan
 from stack.ha_summary import database_facts
 from stack.mock_cloud import RecordedResource, Recording
-from tests.conftest import DATA_TIER, build, parented_children, published, run_stack, stack_config
+from tests.conftest import DATA_TIER, build, parented_children, published, refusal, run_stack, stack_config
 
 CLUSTER = "aws:rds/cluster:Cluster"
 MEMBER = "aws:rds/clusterInstance:ClusterInstance"
@@ -345,15 +345,7 @@ def test_bad_arguments_are_refused_before_anything_is_declared(overrides, messag
 
 def refused(given: object, name: str = "db") -> tuple[list[str], Recording]:
     """Build HaDatabase on its own with these arguments: the lines it refused them with, and what was registered."""
-    lines: list[str] = []
-
-    def program() -> None:
-        try:
-            HaDatabase(name, cast(HaDatabaseArgs, given))
-        except options.ArgsError as err:
-            lines.extend(err.problems)
-
-    return lines, build(program)
+    return refusal(HaDatabase, given, name)
 
 
 LONG = "x" * 10_000

@@ -3,7 +3,6 @@
 import importlib
 import inspect
 import json
-from typing import cast
 
 import pulumi
 import pytest
@@ -13,7 +12,7 @@ from ha_stack.cidr import Tier
 from ha_stack.network import INSTANCE_ENDPOINTS, check, plan
 from stack.ha_summary import network_facts, network_summary
 from stack.mock_cloud import ACCOUNT_ID, Recording
-from tests.conftest import ZONES3, build, parented_children, run_stack, stack_config
+from tests.conftest import ZONES3, build, parented_children, refusal, run_stack, stack_config
 
 
 def args(**overrides) -> HaNetworkArgs:
@@ -334,15 +333,7 @@ def test_plan_names_the_bad_argument_and_value(bad, expected):
 
 def refused(given: object, name: str = "net") -> tuple[list[str], Recording]:
     """Build HaNetwork on its own with these arguments: the lines it refused them with, and what was registered."""
-    lines: list[str] = []
-
-    def program() -> None:
-        try:
-            HaNetwork(name, cast(HaNetworkArgs, given))
-        except options.ArgsError as err:
-            lines.extend(err.problems)
-
-    return lines, build(program)
+    return refusal(HaNetwork, given, name)
 
 
 LONG = "x" * 10_000
