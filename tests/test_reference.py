@@ -71,7 +71,8 @@ def test_fleet_inputs_show_type_default_and_whether_outputs_are_taken() -> None:
         "a whole number",
         "`2`",
         "plain",
-        "Fewest instances; at least one per AZ for high availability.",
+        "Fewest instances; at least one per AZ for high availability (0 only for a pilot-light standby region, whose "
+        "group is scaled up when it takes over).",
     ]
     assert inputs["subnet_ids"][:3] == [
         "a list of strings (each item may be an Output)",

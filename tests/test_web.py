@@ -246,11 +246,14 @@ def test_prod_serves_https_with_a_tls13_policy_and_redirects_http(prod):
 
 
 def test_prod_certificate_is_validated_by_a_record_in_the_hosted_zone(prod):
+    # One CNAME per name on the certificate: origin.<domain>, and origin-write.<domain> (the dr pair's write origin).
     record = prod.named("web-certificate-validation", "aws:route53/record:Record")
+    write = prod.named("web-certificate-validation-origin-write-shop-example-com", "aws:route53/record:Record")
     assert record.inputs["name"].endswith(".origin.shop.example.com.")
-    assert record.inputs["type"] == "CNAME"
+    assert write.inputs["name"].endswith(".origin-write.shop.example.com.")
+    assert record.inputs["type"] == write.inputs["type"] == "CNAME"
     validation = prod.named("web-certificate", "aws:acm/certificateValidation:CertificateValidation")
-    assert validation.inputs["validationRecordFqdns"] == [record.outputs["fqdn"]]
+    assert validation.inputs["validationRecordFqdns"] == [record.outputs["fqdn"], write.outputs["fqdn"]]
     alias = prod.named("web-alias", "aws:route53/record:Record")
     assert alias.inputs["zoneId"] == record.inputs["zoneId"]
     assert (
