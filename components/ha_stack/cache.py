@@ -270,9 +270,7 @@ def check(given: object, problems: options.Problems, skip: frozenset[str] = froz
 
 def check_name(name: str, problems: options.Problems) -> None:
     """The component's name makes physical names ElastiCache accepts (DERIVED_NAMES)."""
-    message = naming.derived_name_problem(name, DERIVED_NAMES)
-    if message:
-        problems.add("name", message)
+    naming.check_derived_names(name, DERIVED_NAMES, problems)
 
 
 @dataclass(frozen=True)

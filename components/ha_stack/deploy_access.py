@@ -20,7 +20,7 @@ import pulumi_aws as aws
 
 from ha_stack import options
 from ha_stack.iam import Statement, policy_document
-from ha_stack.naming import IAM_ROLE, NameRule, component_tags, derived_name_problem, type_token
+from ha_stack.naming import IAM_ROLE, NameRule, check_derived_names, component_tags, type_token
 
 COMPONENT = "HaDeployAccess"
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
@@ -298,9 +298,7 @@ def plan(args: HaDeployAccessArgs, name: str | None = None) -> DeployAccessPlan:
     checked = check(args, problems)
     stacks = checked.get("stacks")
     if name is not None and stacks is not None:
-        message = derived_name_problem(name, role_names(stacks))
-        if message:
-            problems.add("name", message)
+        check_derived_names(name, role_names(stacks), problems)
     problems.raise_any()
     return DeployAccessPlan(checked)
 

@@ -4,6 +4,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ha_stack import options
+
 TOKEN_PACKAGE = "ha-stack"
 """Package part of every type token; changing it would change every child URN."""
 
@@ -89,3 +91,12 @@ def derived_name_problem(name: str, children: Mapping[str, NameRule]) -> str | N
                 f"{rule.what})"
             )
     return None
+
+
+def check_derived_names(name: str, children: Mapping[str, NameRule], problems: options.Problems) -> bool:
+    """Record under "name" why AWS would refuse a physical name derived from `name` (derived_name_problem);
+    True when every child's name is one AWS accepts."""
+    message = derived_name_problem(name, children)
+    if message:
+        problems.add("name", message)
+    return message is None

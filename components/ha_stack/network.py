@@ -226,14 +226,12 @@ def check(given: object, problems: options.Problems, skip: frozenset[str] = froz
 
 def check_name(name: str, problems: options.Problems) -> None:
     """The component's name makes physical names AWS accepts (DERIVED_NAMES, LOG_GROUP_CHARACTERS)."""
-    message = naming.derived_name_problem(name, DERIVED_NAMES)
-    if not message and not re.fullmatch(LOG_GROUP_CHARACTERS, name):
-        message = (
+    if naming.check_derived_names(name, DERIVED_NAMES, problems) and not re.fullmatch(LOG_GROUP_CHARACTERS, name):
+        problems.add(
+            "name",
             "names the flow-log group, which CloudWatch Logs takes only of letters, digits and . - _ / #: "
-            f"got {options.shown(name)}"
+            f"got {options.shown(name)}",
         )
-    if message:
-        problems.add("name", message)
 
 
 @dataclass(frozen=True)

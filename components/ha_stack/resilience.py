@@ -20,7 +20,7 @@ import pulumi_aws as aws
 from ha_stack import options
 from ha_stack.database import DatabaseEngine
 from ha_stack.iam import Account, Statement, caller_account, policy_document
-from ha_stack.naming import IAM_ROLE, NameRule, az_letter, component_tags, derived_name_problem, type_token
+from ha_stack.naming import IAM_ROLE, NameRule, az_letter, check_derived_names, component_tags, type_token
 
 COMPONENT = "HaResilience"
 ASG_TAG = "aws:autoscaling:groupName"
@@ -269,9 +269,7 @@ def plan(args: HaResilienceArgs, name: str | None = None) -> ResiliencePlan:
         children = {"fis": IAM_ROLE}
         if args.get("notification_topic_arn") is not None:
             children["zonal-shift-events"] = EVENT_RULE
-        message = derived_name_problem(name, children)
-        if message:
-            problems.add("name", message)
+        check_derived_names(name, children, problems)
     problems.raise_any()
     return ResiliencePlan(
         args=checked,
